@@ -1,0 +1,85 @@
+// HTTP plumbing shared by every API handler (DESIGN §4): JSON bodies capped at 16 KiB, errors as
+// `{"error": "<code>", "message": "<text>"}` with a 4xx status, never a stack trace.
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { z } from 'zod';
+
+export const MAX_BODY_BYTES = 16 * 1024;
+
+export type HttpResult = APIGatewayProxyStructuredResultV2 & { statusCode: number; body?: string };
+
+/** A refusal a handler meant to give: becomes `{error, message}` with its status. */
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' } as const;
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+export function noContent(): HttpResult {
+  return { statusCode: 204, headers: { 'cache-control': 'no-store' } };
+}
+
+export function errorResult(statusCode: number, code: string, message: string, extra: Record<string, unknown> = {}): HttpResult {
+  return json(statusCode, { error: code, message, ...extra });
+}
+
+/** The raw body as bytes, honouring API Gateway's base64 flag; 413 when over the limit. */
+export function rawBody(event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>): Buffer {
+  const body = event.body ?? '';
+  // Cheap pre-check before decoding: base64 grows by 4/3, UTF-16 length ≤ byte length.
+  if (body.length > (event.isBase64Encoded ? Math.ceil((MAX_BODY_BYTES * 4) / 3) + 4 : MAX_BODY_BYTES)) {
+    throw new HttpError(413, 'payload_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`);
+  }
+  const bytes = event.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
+  if (bytes.length > MAX_BODY_BYTES) {
+    throw new HttpError(413, 'payload_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`);
+  }
+  return bytes;
+}
+
+/** Parses and validates a JSON body; 413 oversize, 400 `invalid_json` / `invalid_request` naming the field. */
+export function parseJsonBody<S extends z.ZodType>(event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>, schema: S): z.infer<S> {
+  const bytes = rawBody(event);
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'invalid_json', 'request body is not valid JSON');
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue.path.length ? issue.path.join('.') : 'body';
+    throw new HttpError(400, 'invalid_request', `${where}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+/**
+ * Wraps a handler so that every failure becomes a clean answer: `HttpError` keeps its status and code;
+ * anything else is logged by `onUnexpected` and becomes 500 `internal_error` without details.
+ */
+export function withHttpErrors<E>(
+  handler: (event: E) => Promise<HttpResult>,
+  onUnexpected: (error: unknown) => void = () => undefined,
+): (event: E) => Promise<HttpResult> {
+  return async (event: E) => {
+    try {
+      return await handler(event);
+    } catch (error) {
+      if (error instanceof HttpError) return errorResult(error.statusCode, error.code, error.message, error.extra);
+      onUnexpected(error);
+      return errorResult(500, 'internal_error', 'the request could not be processed');
+    }
+  };
+}

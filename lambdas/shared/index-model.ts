@@ -1,0 +1,91 @@
+// The index the indexer writes and every token check, join and eviction reads (DESIGN §2).
+// One DynamoDB single table; these are its entities and keys. The repository implementations
+// (DynamoDB and in-memory) live in `index-repository*.ts` and both honour this interface.
+import type { Role } from './sui/roles';
+
+/** Ledger position of the last event applied to an entity; compared to apply each event once. */
+export interface EventPosition {
+  checkpoint: bigint;
+  /** Order of the transaction within the indexer's ascending event stream of that checkpoint. */
+  txOrdinal: number;
+  eventIndex: number;
+  txDigest: string;
+}
+
+export type StakeStatus = 'active' | 'unbonding' | 'withdrawn' | 'slashed';
+
+export interface StakeRecord {
+  stakeId: string;
+  owner: string;
+  role: Role;
+  amountMist: bigint;
+  status: StakeStatus;
+  nodeId: string;
+  unlockAtMs?: number;
+  lastEvent: EventPosition;
+}
+
+export interface SealTokenRecord {
+  tokenId: string;
+  stakeId: string;
+  owner: string;
+  role: Role;
+  permissions: string[];
+  clusterId: string;
+  expiresAtMs: number;
+  revoked: boolean;
+  /** Set when the backing stake was slashed or withdrawn: the token no longer admits anyone. */
+  invalidated: boolean;
+  lastEvent: EventPosition;
+}
+
+export type NodeStatus = 'joined' | 'gone';
+
+export interface NodeRecord {
+  instanceId: string;
+  stakeId: string;
+  autoScalingGroup: string;
+  status: NodeStatus;
+  joinedAt: string;
+  goneAt?: string;
+  /** Set once the indexer asked EC2 to terminate it (slash/withdraw eviction), so a replay never asks twice. */
+  terminationRequestedAt?: string;
+}
+
+export interface AttestationRecord {
+  pcrs: Record<string, string>;
+  caSha256: string;
+  caCertPem: string;
+  moduleId: string;
+  /** Time the document was produced by the NSM (ISO 8601). */
+  timestamp: string;
+  verifiedAt: string;
+}
+
+/** Single-table keys. `pk`/`sk` on the table; GSI1 = owner → tokens; GSI2 = stake → tokens and nodes. */
+export const KEYS = {
+  token: (tokenId: string) => ({ pk: `TOKEN#${tokenId}`, sk: 'TOKEN' }),
+  stake: (stakeId: string) => ({ pk: `STAKE#${stakeId}`, sk: 'STAKE' }),
+  node: (instanceId: string) => ({ pk: `NODE#${instanceId}`, sk: 'NODE' }),
+  cursor: () => ({ pk: 'INDEXER', sk: 'CURSOR' }),
+  attestation: () => ({ pk: 'ATTESTATION', sk: 'LATEST' }),
+  joinToken: () => ({ pk: 'CLUSTER', sk: 'JOIN_TOKEN' }),
+  ownerIndex: (owner: string) => ({ gsi1pk: `OWNER#${owner}` }),
+  stakeIndex: (stakeId: string) => ({ gsi2pk: `STAKE#${stakeId}` }),
+} as const;
+
+export const TABLE_INDEXES = { byOwner: 'gsi1', byStake: 'gsi2' } as const;
+
+/** What token checks need: read-only, two point reads. */
+export interface TokenIndexReader {
+  getToken(tokenId: string): Promise<SealTokenRecord | undefined>;
+  getStake(stakeId: string): Promise<StakeRecord | undefined>;
+}
+
+/** Thrown by repositories when the backing store cannot be reached; handlers fail closed on it. */
+export class IndexUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'IndexUnavailableError';
+  }
+}

@@ -1,0 +1,11 @@
+// Powertools singletons shared by every function (one logger and one metrics namespace per function).
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+
+export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'k3s-daas' });
+export const metrics = new Metrics({ namespace: 'K3sDaas', serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'k3s-daas' });
+
+/** For `withHttpErrors`: record the unexpected failure without sending any of it to the caller. */
+export function logUnexpected(error: unknown): void {
+  logger.error('unexpected failure', error instanceof Error ? error : { error: String(error) });
+}

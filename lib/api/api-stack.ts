@@ -1,0 +1,50 @@
+// The stateless serverless half: the HTTP API, its Lambda route groups and the scheduled functions.
+// Route groups are constructs of their own (one per concern) that receive what they need from here.
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import type { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../config/environment-config';
+import type { StateStack } from '../state/state-stack';
+import { DomainFunction } from './domain-function';
+import { PlatformApi } from './platform-api';
+
+export interface ApiStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  readonly state: StateStack;
+  /** `https://<nlb dns>:6443` of the K3s server. */
+  readonly serverUrl: string;
+}
+
+export class ApiStack extends Stack {
+  public readonly api: PlatformApi;
+  /** Settings every function reads at cold start (DESIGN §4). */
+  public readonly commonEnvironment: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: ApiStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    this.api = new PlatformApi(this, 'Api', {
+      throttleRatePerSecond: config.api.throttleRatePerSecond,
+      throttleBurst: config.api.throttleBurst,
+      logRetentionDays: config.logRetentionDays,
+    });
+    this.commonEnvironment = {
+      TABLE_NAME: props.state.table.tableName,
+      CLUSTER_ID: config.sui.clusterId,
+      SUI_NETWORK: config.sui.network,
+      SUI_GRPC_URL: config.sui.grpcUrl,
+      SUI_PACKAGE_ID: config.sui.packageId,
+    };
+
+    const healthz = new DomainFunction(this, 'Healthz', {
+      handlerName: 'healthz',
+      description: 'GET /healthz',
+      memorySize: 128,
+      logRetentionDays: config.logRetentionDays,
+      production: config.production,
+    });
+    this.api.addRoute({ method: apigwv2.HttpMethod.GET, path: '/healthz', handler: healthz, authorization: 'none',
+      publicBecause: 'Liveness probe; returns a constant and reads nothing.' });
+  }
+}

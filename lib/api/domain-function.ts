@@ -1,0 +1,70 @@
+// The one Lambda function construct every handler uses: fixes the defaults all functions share
+// (nodejs24.x on arm64, ESM bundle with source maps, X-Ray, a log group with retention, Powertools
+// settings) so a handler's own construct only says what differs: its entry, settings and grants.
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import * as path from 'node:path';
+
+const REPO_ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+
+export interface DomainFunctionProps {
+  /** Folder under `lambdas/` holding `handler.ts`. */
+  readonly handlerName: string;
+  readonly description: string;
+  readonly environment?: Record<string, string>;
+  readonly timeout?: Duration;
+  readonly memorySize?: number;
+  readonly reservedConcurrentExecutions?: number;
+  readonly logRetentionDays: logs.RetentionDays;
+  readonly production: boolean;
+}
+
+export class DomainFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: DomainFunctionProps) {
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetentionDays,
+      removalPolicy: props.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    super(scope, id, {
+      entry: path.join(REPO_ROOT, 'lambdas', props.handlerName, 'handler.ts'),
+      handler: 'handler',
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      projectRoot: REPO_ROOT,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      description: props.description,
+      timeout: props.timeout ?? Duration.seconds(10),
+      memorySize: props.memorySize ?? 512,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: props.handlerName,
+        POWERTOOLS_METRICS_NAMESPACE: 'K3sDaas',
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node24',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        // ESM output still meets CommonJS dependencies (AWS SDK internals) that call require().
+        banner: "import { createRequire as __k3sDaasCreateRequire } from 'node:module'; const require = __k3sDaasCreateRequire(import.meta.url);",
+        externalModules: [],
+      },
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'AWS-maintained minimum for writing the function\'s own logs.',
+    });
+    Validations.of(this).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords cannot be scoped to a resource; other wildcards are acknowledged where they are granted.',
+    });
+  }
+}

@@ -1,0 +1,96 @@
+// The HTTP API of DESIGN §4 and the small surface other constructs use to put their Lambda routes on
+// it: `addRoute` (public or IAM-authorized) and `allowInvoke` (an IAM policy for a caller role that
+// may live in another stack, created here so stacks never reference each other in a cycle).
+import { Stack, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+
+export interface PlatformApiProps {
+  readonly throttleRatePerSecond: number;
+  readonly throttleBurst: number;
+  readonly logRetentionDays: logs.RetentionDays;
+}
+
+export type RouteAuthorization = 'none' | 'iam';
+
+export interface RouteOptions {
+  readonly method: apigwv2.HttpMethod;
+  /** Path such as `/v1/authenticate`. */
+  readonly path: string;
+  readonly handler: lambda.IFunction;
+  readonly authorization: RouteAuthorization;
+  /** Required for `authorization: 'none'`: why this route may be called without IAM (cdk-nag APIG4). */
+  readonly publicBecause?: string;
+}
+
+export class PlatformApi extends Construct {
+  public readonly httpApi: apigwv2.HttpApi;
+  public readonly stage: apigwv2.HttpStage;
+  public readonly accessLogGroup: logs.LogGroup;
+  private readonly routes = new Map<string, apigwv2.HttpRoute>();
+
+  constructor(scope: Construct, id: string, props: PlatformApiProps) {
+    super(scope, id);
+    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'K3s-DaaS platform API (DESIGN §4)',
+      createDefaultStage: false,
+    });
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetentionDays });
+    this.stage = this.httpApi.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.throttleRatePerSecond, burstLimit: props.throttleBurst },
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
+        format: AccessLogFormat.jsonWithStandardFields({
+          caller: true, httpMethod: true, ip: true, protocol: true, requestTime: true,
+          resourcePath: true, responseLength: true, status: true, user: true,
+        }),
+      },
+    });
+  }
+
+  /** Base URL without a trailing slash, e.g. `https://abc.execute-api.us-east-1.amazonaws.com`. */
+  get url(): string {
+    return `https://${this.httpApi.apiId}.execute-api.${Stack.of(this).region}.${Stack.of(this).urlSuffix}`;
+  }
+
+  addRoute(options: RouteOptions): apigwv2.HttpRoute {
+    const key = `${options.method} ${options.path}`;
+    if (this.routes.has(key)) throw new Error(`route ${key} is defined twice`);
+    if (options.authorization === 'none' && !options.publicBecause) {
+      throw new Error(`route ${key} is public: say why in publicBecause`);
+    }
+    const id = key.replace(/[^A-Za-z0-9]/g, '');
+    const [route] = this.httpApi.addRoutes({
+      path: options.path,
+      methods: [options.method],
+      integration: new HttpLambdaIntegration(`${id}Integration`, options.handler),
+      authorizer: options.authorization === 'iam' ? new HttpIamAuthorizer() : undefined,
+    });
+    if (options.authorization === 'none') {
+      Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: options.publicBecause! });
+    }
+    this.routes.set(key, route);
+    return route;
+  }
+
+  /** Lets `role` call exactly these IAM-authorized routes (execute-api:Invoke on their ARNs only). */
+  allowInvoke(id: string, role: iam.IRole, routes: apigwv2.HttpRoute[]): iam.Policy {
+    return new iam.Policy(this, id, {
+      roles: [role],
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['execute-api:Invoke'],
+          resources: routes.map((r) => this.httpApi.arnForExecuteApi(r.routeKey.method ?? '*', r.routeKey.path, '$default')),
+        }),
+      ],
+    });
+  }
+}

@@ -1,0 +1,80 @@
+// The environments this repository deploys. Values that exist only after a deployment step (the Sui
+// package and pool ids after `sui client publish`, the AWS account) are set here by the operator and
+// reviewed like code; `cdk synth -c env=<name>` picks one.
+import { validateEnvironmentConfig, type EnvironmentConfig } from './environment-config';
+
+// K3s v1.34.2+k3s1, checksums from the release's sha256sum-amd64.txt / sha256sum-arm64.txt.
+const K3S = {
+  version: 'v1.34.2+k3s1',
+  sha256Amd64: '15811d34187e03fe29d0e46108c42cc33e62cec1b3d9d80f50944536ebcad40a',
+  sha256Arm64: '2e1db0e54a8b0d0ab8a264a119c9c617561f9290e7bb2722d795f8bc91b24cf8',
+};
+
+export const ENVIRONMENTS: Record<string, unknown> = {
+  dev: {
+    name: 'dev',
+    production: false,
+    account: '111111111111',
+    region: 'us-east-1',
+    sui: {
+      network: 'testnet',
+      grpcUrl: 'https://fullnode.testnet.sui.io:443',
+      packageId: '0x' + '0'.repeat(63) + 'a',
+      stakingPoolId: '0x' + '0'.repeat(63) + 'b',
+      clusterId: 'k3s-daas-dev',
+    },
+    network: { cidr: '10.40.0.0/16', maxAzs: 2, natGateways: 1 },
+    masters: {
+      instanceType: 'm6i.xlarge',
+      count: 1,
+      enclaveCpuCount: 2,
+      enclaveMemoryMiB: 4096,
+      apiAllowedCidrs: ['0.0.0.0/0'],
+    },
+    workerGroups: [
+      { name: 'general', instanceType: 'm6i.large', minSize: 1, maxSize: 3, desiredCapacity: 1, nodeStakeId: '0x' + '0'.repeat(63) + 'c' },
+    ],
+    k3s: K3S,
+    api: { throttleRatePerSecond: 50, throttleBurst: 100 },
+    indexer: { scheduleMinutes: 1, lagAlarmSeconds: 300 },
+    attestationMaxAgeMinutes: 15,
+    logRetentionDays: 14,
+  },
+  prod: {
+    name: 'prod',
+    production: true,
+    account: '222222222222',
+    region: 'us-east-1',
+    sui: {
+      network: 'mainnet',
+      grpcUrl: 'https://fullnode.mainnet.sui.io:443',
+      packageId: '0x' + '0'.repeat(63) + 'd',
+      stakingPoolId: '0x' + '0'.repeat(63) + 'e',
+      clusterId: 'k3s-daas-prod',
+    },
+    network: { cidr: '10.50.0.0/16', maxAzs: 3, natGateways: 3 },
+    masters: {
+      instanceType: 'm6i.2xlarge',
+      count: 1,
+      enclaveCpuCount: 4,
+      enclaveMemoryMiB: 8192,
+      apiAllowedCidrs: ['0.0.0.0/0'],
+    },
+    workerGroups: [
+      { name: 'general', instanceType: 'm6i.xlarge', minSize: 2, maxSize: 20, desiredCapacity: 3, nodeStakeId: '0x' + '0'.repeat(63) + 'f' },
+    ],
+    k3s: K3S,
+    api: { throttleRatePerSecond: 200, throttleBurst: 400 },
+    indexer: { scheduleMinutes: 1, lagAlarmSeconds: 180 },
+    attestationMaxAgeMinutes: 15,
+    logRetentionDays: 90,
+  },
+};
+
+export function loadEnvironmentConfig(name: string): EnvironmentConfig {
+  const raw = ENVIRONMENTS[name];
+  if (raw === undefined) {
+    throw new Error(`unknown environment "${name}": choose one of ${Object.keys(ENVIRONMENTS).join(', ')} with -c env=<name>`);
+  }
+  return validateEnvironmentConfig(raw, name);
+}

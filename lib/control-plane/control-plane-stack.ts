@@ -1,0 +1,119 @@
+// The control plane: masters on Nitro-Enclaves-enabled instances (IMDSv2 only, encrypted EBS, no SSH,
+// Session Manager for operators) in an auto-scaling group behind an NLB on 6443. The K3s server runs
+// inside the enclave; the host only forwards bytes and fetches the measured image.
+import { Duration, Fn, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import type { Construct } from 'constructs';
+import type { EnvironmentConfig } from '../config/environment-config';
+import type { EnclaveArtifacts } from '../shared/enclave-artifacts';
+import type { StateStack } from '../state/state-stack';
+import { renderMasterUserData } from './master-user-data';
+
+export const ENCLAVE_CID = 16;
+export const KMS_VSOCK_PORT = 8000;
+export const API_VSOCK_PORT = 8001;
+
+export interface ControlPlaneStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  readonly enclave: EnclaveArtifacts;
+  readonly vpc: ec2.IVpc;
+  readonly apiServerLoadBalancer: elbv2.INetworkLoadBalancer;
+  readonly state: StateStack;
+  /** Base URL of the platform API (the enclave's webhook and attestation target). */
+  readonly apiUrl: string;
+}
+
+export class ControlPlaneStack extends Stack {
+  public readonly masterGroup: autoscaling.AutoScalingGroup;
+  public readonly masterSecurityGroup: ec2.SecurityGroup;
+  public readonly launchTemplate: ec2.LaunchTemplate;
+
+  constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
+    super(scope, id, props);
+    const { config, enclave, vpc, state } = props;
+    const masterRole = state.masterRole;
+
+    masterRole.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'));
+    Validations.of(masterRole).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+      reason: 'Session Manager is the only operator access to masters (no SSH); this is its AWS-maintained minimum policy.',
+    });
+
+    let eifS3Uri = '';
+    if (enclave.eifPath && enclave.pcrs) {
+      const eif = new s3assets.Asset(this, 'EnclaveImage', { path: enclave.eifPath });
+      eif.grantRead(masterRole);
+      eifS3Uri = eif.s3ObjectUrl;
+    }
+
+    this.masterSecurityGroup = new ec2.SecurityGroup(this, 'MasterSecurityGroup', {
+      vpc,
+      description: 'K3s-DaaS masters: 6443 from the NLB only, no SSH',
+      allowAllOutbound: true,
+    });
+    for (const cidr of config.masters.apiAllowedCidrs) {
+      this.masterSecurityGroup.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(6443), 'kube-apiserver through the NLB (client IPs are preserved)');
+    }
+    this.masterSecurityGroup.addIngressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(6443), 'workers and NLB health checks');
+    Validations.of(this.masterSecurityGroup).acknowledge({
+      id: 'AwsSolutions-EC23',
+      reason: 'kubectl clients connect from anywhere allowed by masters.apiAllowedCidrs; authentication is the seal-token webhook.',
+    });
+
+    const apiHost = Fn.select(2, Fn.split('/', props.apiUrl));
+    const userData = ec2.UserData.custom(
+      renderMasterUserData({
+        AWS_REGION: config.region,
+        EIF_S3_URI: eifS3Uri,
+        EIF_SHA256: enclave.pcrs?.eifSha256 ?? '',
+        MISSING_REASON: enclave.missingReason ?? '',
+        ENCLAVE_CPU_COUNT: config.masters.enclaveCpuCount,
+        ENCLAVE_MEMORY_MIB: config.masters.enclaveMemoryMiB,
+        ENCLAVE_CID,
+        KMS_HOST: `kms.${config.region}.amazonaws.com`,
+        KMS_VSOCK_PORT,
+        API_HOST: apiHost,
+        API_VSOCK_PORT,
+      }),
+    );
+
+    const arm = /^[a-z]+[0-9]+g/.test(config.masters.instanceType);
+    this.launchTemplate = new ec2.LaunchTemplate(this, 'MasterLaunchTemplate', {
+      instanceType: new ec2.InstanceType(config.masters.instanceType),
+      machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: arm ? ec2.AmazonLinuxCpuType.ARM_64 : ec2.AmazonLinuxCpuType.X86_64 }),
+      nitroEnclaveEnabled: true,
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 1,
+      role: masterRole,
+      securityGroup: this.masterSecurityGroup,
+      userData,
+      blockDevices: [{ deviceName: '/dev/xvda', volume: ec2.BlockDeviceVolume.ebs(40, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }) }],
+    });
+
+    this.masterGroup = new autoscaling.AutoScalingGroup(this, 'Masters', {
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      launchTemplate: this.launchTemplate,
+      minCapacity: config.masters.count,
+      maxCapacity: config.masters.count,
+      healthChecks: autoscaling.HealthChecks.ec2({ gracePeriod: Duration.minutes(10) }),
+      updatePolicy: autoscaling.UpdatePolicy.rollingUpdate(),
+    });
+    Validations.of(this.masterGroup).acknowledge({
+      id: 'AwsSolutions-AS3',
+      reason: 'Scaling notifications are not used: the attestation route reports enclave health and the NLB reports target health.',
+    });
+
+    const listener = new elbv2.NetworkListener(this, 'KubeApiServer', { loadBalancer: props.apiServerLoadBalancer, port: 6443, protocol: elbv2.Protocol.TCP });
+    listener.addTargets('Masters', {
+      port: 6443,
+      protocol: elbv2.Protocol.TCP,
+      targets: [this.masterGroup],
+      healthCheck: { protocol: elbv2.Protocol.TCP, interval: Duration.seconds(10) },
+    });
+  }
+}

@@ -1,0 +1,113 @@
+// Everything stateful or identity-bearing, kept apart from the stateless stacks so they can be
+// replaced freely: the fixed-name master and worker roles (the cluster-state key policy names the
+// master role), the three KMS keys, the index table, the webhook secret and the snapshot bucket.
+import { Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { TABLE_INDEXES } from '../../lambdas/shared/index-model';
+import type { EnvironmentConfig } from '../config/environment-config';
+import type { EnclaveArtifacts } from '../shared/enclave-artifacts';
+import { names } from '../shared/names';
+import { clusterStateKeyPolicy } from './cluster-state-key-policy';
+
+export interface StateStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  readonly enclave: EnclaveArtifacts;
+}
+
+export class StateStack extends Stack {
+  public readonly masterRole: iam.Role;
+  public readonly workerRole: iam.Role;
+  public readonly clusterStateKey: kms.Key;
+  public readonly kubeconfigSigningKey: kms.Key;
+  public readonly joinTokenKey: kms.Key;
+  public readonly table: dynamodb.TableV2;
+  public readonly webhookSecret: secretsmanager.Secret;
+  public readonly snapshotBucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: StateStackProps) {
+    super(scope, id, props);
+    const { config, enclave } = props;
+    const retain = config.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+
+    // Fixed names: the cluster-state key policy and operators' runbooks refer to them by name.
+    this.masterRole = new iam.Role(this, 'MasterRole', {
+      roleName: names.masterRole(config),
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'K3s-DaaS master hosts and, through vsock-proxy, their enclaves',
+    });
+    this.workerRole = new iam.Role(this, 'WorkerRole', {
+      roleName: names.workerRole(config),
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      description: 'K3s-DaaS workers: may only call POST /v1/nodes/join',
+    });
+
+    this.clusterStateKey = new kms.Key(this, 'ClusterStateKey', {
+      description: `K3s-DaaS ${config.name} cluster state: decrypts only inside the measured enclave`,
+      enableKeyRotation: true,
+      removalPolicy: retain,
+      policy: clusterStateKeyPolicy({ accountId: config.account, masterRoleArn: this.masterRole.roleArn, pcrs: enclave.pcrs }),
+    });
+    this.kubeconfigSigningKey = new kms.Key(this, 'KubeconfigSigningKey', {
+      description: `K3s-DaaS ${config.name} kubeconfig signatures (ECDSA P-256)`,
+      keySpec: kms.KeySpec.ECC_NIST_P256,
+      keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      removalPolicy: retain,
+    });
+    this.joinTokenKey = new kms.Key(this, 'JoinTokenKey', {
+      description: `K3s-DaaS ${config.name} worker join token at rest`,
+      enableKeyRotation: true,
+      removalPolicy: retain,
+    });
+
+    this.table = new dynamodb.TableV2(this, 'IndexTable', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billing: dynamodb.Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: config.production,
+      removalPolicy: retain,
+      globalSecondaryIndexes: [
+        { indexName: TABLE_INDEXES.byOwner, partitionKey: { name: 'gsi1pk', type: dynamodb.AttributeType.STRING }, sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING } },
+        { indexName: TABLE_INDEXES.byStake, partitionKey: { name: 'gsi2pk', type: dynamodb.AttributeType.STRING }, sortKey: { name: 'pk', type: dynamodb.AttributeType.STRING } },
+      ],
+    });
+
+    this.webhookSecret = new secretsmanager.Secret(this, 'WebhookSecret', {
+      description: 'Bearer secret kube-apiserver sends to POST /v1/authenticate',
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+      removalPolicy: retain,
+    });
+    Validations.of(this.webhookSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'The webhook bearer secret is baked into the sealed enclave config; rotation needs a coordinated enclave restart, done by redeploying.',
+    });
+
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      removalPolicy: retain,
+      autoDeleteObjects: false,
+      lifecycleRules: [{ expiration: Duration.days(config.logRetentionDays) }],
+    });
+    Validations.of(accessLogs).acknowledge({ id: 'AwsSolutions-S1', reason: 'This is the access-log bucket itself.' });
+
+    // Snapshots are encrypted inside the enclave before they reach the host; the bucket adds
+    // versioning so an untrusted host cannot silently destroy history.
+    this.snapshotBucket = new s3.Bucket(this, 'SnapshotBucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: true,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'snapshots/',
+      removalPolicy: retain,
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
+    });
+  }
+}
