@@ -7,5 +7,5 @@ export const metrics = new Metrics({ namespace: 'K3sDaas', serviceName: process.
 
 /** For `withHttpErrors`: record the unexpected failure without sending any of it to the caller. */
 export function logUnexpected(error: unknown): void {
-  logger.error('unexpected failure', error instanceof Error ? error : { error: String(error) });
+  logger.error('unexpected failure', error instanceof Error ? error : String(error));
 }

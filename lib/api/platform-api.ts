@@ -34,6 +34,7 @@ export class PlatformApi extends Construct {
   public readonly stage: apigwv2.HttpStage;
   public readonly accessLogGroup: logs.LogGroup;
   private readonly routes = new Map<string, apigwv2.HttpRoute>();
+  private readonly routeKeys = new WeakMap<apigwv2.HttpRoute, { method: string; path: string }>();
 
   constructor(scope: Construct, id: string, props: PlatformApiProps) {
     super(scope, id);
@@ -78,6 +79,7 @@ export class PlatformApi extends Construct {
       Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: options.publicBecause! });
     }
     this.routes.set(key, route);
+    this.routeKeys.set(route, { method: options.method, path: options.path });
     return route;
   }
 
@@ -88,7 +90,11 @@ export class PlatformApi extends Construct {
       statements: [
         new iam.PolicyStatement({
           actions: ['execute-api:Invoke'],
-          resources: routes.map((r) => this.httpApi.arnForExecuteApi(r.routeKey.method ?? '*', r.routeKey.path, '$default')),
+          resources: routes.map((r) => {
+            const key = this.routeKeys.get(r);
+            if (!key) throw new Error('allowInvoke: route was not added through this PlatformApi');
+            return this.httpApi.arnForExecuteApi(key.method, key.path, '$default');
+          }),
         }),
       ],
     });

@@ -1,0 +1,38 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { decodeEvent, encodeEvent, shortEventName, UnknownEventError } from '../../../../lambdas/shared/sui/events';
+
+const PKG = '0x' + 'ab'.repeat(32);
+const addr = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => '0x' + Buffer.from(b).toString('hex'));
+const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
+
+describe('event BCS schemas', () => {
+  it('round-trips SealTokenIssued for any field values', () => {
+    fc.assert(
+      fc.property(addr, addr, addr, fc.integer({ min: 0, max: 2 }), fc.array(fc.string()), fc.string(), u64, (token, stake, owner, role, permissions, cluster, expires) => {
+        const data = { token_id: token, stake_id: stake, owner, role, permissions, cluster_id: cluster, expires_at_ms: expires };
+        const bytes = encodeEvent('seal_token::SealTokenIssued', data);
+        const decoded = decodeEvent(`${PKG}::seal_token::SealTokenIssued`, bytes, PKG);
+        expect(decoded.name).toBe('seal_token::SealTokenIssued');
+        expect(decoded.data).toEqual({ ...data, expires_at_ms: expires.toString() });
+      }),
+    );
+  });
+
+  it('round-trips StakeDeposited', () => {
+    const data = { stake_id: '0x' + '01'.repeat(32), owner: '0x' + '02'.repeat(32), role: 1, amount: 1_000_000_000n, node_id: 'node-a' };
+    const decoded = decodeEvent(`${PKG}::staking::StakeDeposited`, encodeEvent('staking::StakeDeposited', data), PKG);
+    expect(decoded.data).toEqual({ ...data, amount: '1000000000' });
+  });
+
+  it('rejects events of another package or unknown structs', () => {
+    const bytes = encodeEvent('seal_token::SealTokenRevoked', { token_id: '0x' + '03'.repeat(32) });
+    expect(() => decodeEvent(`0x${'cd'.repeat(32)}::seal_token::SealTokenRevoked`, bytes, PKG)).toThrow(UnknownEventError);
+    expect(() => decodeEvent(`${PKG}::seal_token::Nope`, bytes, PKG)).toThrow(UnknownEventError);
+    expect(shortEventName(`${PKG}::m::S<T>::x`, PKG)).toBeUndefined();
+  });
+
+  it('matches package ids regardless of leading zeros and case', () => {
+    expect(shortEventName('0x2::staking::StakeWithdrawn', '0x' + '0'.repeat(63) + '2')).toBe('staking::StakeWithdrawn');
+  });
+});
