@@ -46,7 +46,11 @@ export class ControlPlaneStack extends Stack {
     let eifS3Uri = '';
     if (enclave.eifPath && enclave.pcrs) {
       const eif = new s3assets.Asset(this, 'EnclaveImage', { path: enclave.eifPath });
-      eif.grantRead(masterRole);
+      // Exactly this object: the asset bucket holds every asset of the account.
+      new iam.Policy(this, 'ReadEnclaveImage', {
+        roles: [masterRole],
+        statements: [new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [eif.bucket.arnForObjects(eif.s3ObjectKey)] })],
+      });
       eifS3Uri = eif.s3ObjectUrl;
     }
 
