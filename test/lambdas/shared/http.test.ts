@@ -1,0 +1,78 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { z } from 'zod';
+import { HttpError, MAX_BODY_BYTES, parseJsonBody, withHttpErrors } from '../../../lambdas/shared/http';
+
+const Body = z.object({ credential: z.string().min(1) }).strict();
+const event = (body: string | undefined, isBase64Encoded = false) => ({ body, isBase64Encoded });
+
+function refusal(fn: () => unknown): HttpError {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof HttpError) return error;
+    throw error;
+  }
+  throw new Error('expected an HttpError');
+}
+
+describe('JSON bodies', () => {
+  it('parses a valid body, plain or base64', () => {
+    expect(parseJsonBody(event('{"credential":"x"}'), Body)).toEqual({ credential: 'x' });
+    expect(parseJsonBody(event(Buffer.from('{"credential":"y"}').toString('base64'), true), Body)).toEqual({ credential: 'y' });
+  });
+
+  it('rejects bodies over 16 KiB with 413 payload_too_large, also when base64 encoded', () => {
+    const big = JSON.stringify({ credential: 'x'.repeat(MAX_BODY_BYTES) });
+    expect(refusal(() => parseJsonBody(event(big), Body))).toMatchObject({ statusCode: 413, code: 'payload_too_large' });
+    expect(refusal(() => parseJsonBody(event(Buffer.from(big).toString('base64'), true), Body))).toMatchObject({ statusCode: 413 });
+    // multi-byte characters count as bytes, not UTF-16 units
+    const wide = JSON.stringify({ credential: '€'.repeat(MAX_BODY_BYTES / 3 + 10) });
+    expect(refusal(() => parseJsonBody(event(wide), Body))).toMatchObject({ statusCode: 413 });
+  });
+
+  it('rejects invalid JSON with 400 invalid_json and a schema mismatch with 400 invalid_request naming the field', () => {
+    expect(refusal(() => parseJsonBody(event('{'), Body))).toMatchObject({ statusCode: 400, code: 'invalid_json' });
+    expect(refusal(() => parseJsonBody(event(undefined), Body))).toMatchObject({ statusCode: 400, code: 'invalid_json' });
+    const e = refusal(() => parseJsonBody(event('{"credential": 5}'), Body));
+    expect(e).toMatchObject({ statusCode: 400, code: 'invalid_request' });
+    expect(e.message).toMatch(/^credential: /);
+  });
+
+  it('never throws anything but HttpError for arbitrary input (property)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.json()), fc.boolean(), (body, b64) => {
+        try {
+          parseJsonBody(event(body, b64), Body);
+        } catch (error) {
+          expect(error).toBeInstanceOf(HttpError);
+          expect((error as HttpError).statusCode).toBeGreaterThanOrEqual(400);
+          expect((error as HttpError).statusCode).toBeLessThan(500);
+        }
+      }),
+    );
+  });
+});
+
+describe('withHttpErrors', () => {
+  it('turns HttpError into {error, message} with its status', async () => {
+    const h = withHttpErrors(async () => {
+      throw new HttpError(403, 'not_admitted', 'no', { reason: 'x' });
+    });
+    const r = await h({});
+    expect(r.statusCode).toBe(403);
+    expect(JSON.parse(r.body!)).toEqual({ error: 'not_admitted', message: 'no', reason: 'x' });
+  });
+
+  it('turns anything else into 500 internal_error without leaking the message or stack', async () => {
+    const seen: unknown[] = [];
+    const h = withHttpErrors(async () => {
+      throw new Error('secret detail at /var/task/index.mjs:1');
+    }, (e) => seen.push(e));
+    const r = await h({});
+    expect(r.statusCode).toBe(500);
+    expect(r.body).not.toMatch(/secret|index\.mjs|at /);
+    expect(JSON.parse(r.body!)).toEqual({ error: 'internal_error', message: 'the request could not be processed' });
+    expect(seen).toHaveLength(1);
+  });
+});
