@@ -1,0 +1,165 @@
+// POST /v1/nodes/join (IAM-authorized; only the worker role may invoke it). Admits a freshly launched
+// worker instance into the cluster and hands it the K3s server URL and the CA-pinning agent token.
+// Every check fails closed; every refusal is a 403 with a reason code (DESIGN §4).
+import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { KMSClient } from '@aws-sdk/client-kms';
+import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
+import { z } from 'zod';
+import { COMMON_ENV, readEnv } from '../shared/env';
+import { HttpError, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
+import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext, KmsJoinTokenCipher, type JoinTokenCipher } from '../shared/join-token';
+import { NodeRegistry } from '../shared/node-registry';
+import { logger, logUnexpected } from '../shared/powertools';
+import { DEFAULT_MIN_STAKE_MIST } from '../shared/sui/roles';
+
+const WorkerGroupsSchema = z
+  .array(z.object({ autoScalingGroup: z.string().min(1), stakeId: z.string().regex(/^0x[0-9a-f]{64}$/) }).strict())
+  .min(1);
+
+export const NODE_JOIN_ENV = {
+  ...COMMON_ENV,
+  /** `https://<nlb>:6443`, returned to the agent as its server. */
+  SERVER_URL: z.url({ protocol: /^https$/ }),
+  JOIN_TOKEN_KEY_ARN: z.string().min(1),
+  /** The fixed worker role name: only sessions of this role are callers at all. */
+  WORKER_ROLE_NAME: z.string().min(1),
+  /** JSON `[{autoScalingGroup, stakeId}]`: this cluster's worker groups and the node stake backing each. */
+  WORKER_GROUPS: z.string().transform((text, ctx) => {
+    try {
+      return WorkerGroupsSchema.parse(JSON.parse(text));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {autoScalingGroup, stakeId}' });
+      return z.NEVER;
+    }
+  }),
+};
+
+export type NodeJoinSettings = z.infer<z.ZodObject<typeof NODE_JOIN_ENV>>;
+
+export interface NodeJoinDeps {
+  settings: NodeJoinSettings;
+  ec2: EC2Client;
+  autoScaling: AutoScalingClient;
+  registry: NodeRegistry;
+  cipher: JoinTokenCipher;
+  now?: () => Date;
+}
+
+/** EC2 instance states and Auto Scaling lifecycle states in which an instance may still join. */
+const JOINABLE_EC2_STATES = new Set(['pending', 'running']);
+const JOINABLE_ASG_STATES = new Set(['Pending', 'Pending:Wait', 'Pending:Proceed', 'InService']);
+
+const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+const ASSUMED_ROLE_ARN = /^arn:aws[a-z-]*:sts::([0-9]{12}):assumed-role\/([\w+=,.@-]+)\/([\w+=,.@-]+)$/;
+
+const forbidden = (code: string, message: string) => new HttpError(403, code, message);
+
+/**
+ * The instance id of the caller. With IAM authorization, HTTP API payload v2 puts the verified signer in
+ * `requestContext.authorizer.iam` (`accessKey, accountId, callerId, principalOrgId, userArn, userId`; see
+ * the API Gateway HTTP API Lambda payload 2.0 reference and Powertools' `APIGatewayRequestContextV2`
+ * schema, docs.aws.amazon.com/powertools/typescript/2.14.0/api/types/_aws-lambda-powertools_parser.types.APIGatewayRequestContextV2.html).
+ * EC2 obtains instance-profile credentials with the instance id as the role session name, so the
+ * signer is `arn:aws:sts::<account>:assumed-role/<worker role>/i-…`. The worker role trusts only
+ * ec2.amazonaws.com, so nobody else can mint a session of it with a chosen name.
+ */
+export function callerInstanceId(event: APIGatewayProxyEventV2WithIAMAuthorizer, workerRoleName: string): string {
+  const iam = event.requestContext?.authorizer?.iam;
+  const match = typeof iam?.userArn === 'string' ? ASSUMED_ROLE_ARN.exec(iam.userArn) : null;
+  if (!match) throw forbidden('unknown_caller', 'the request is not signed by an assumed role session');
+  const [, account, role, session] = match;
+  if (role !== workerRoleName) throw forbidden('unknown_caller', 'the caller is not the worker role');
+  if (event.requestContext.accountId && account !== event.requestContext.accountId) {
+    throw forbidden('unknown_caller', 'the caller belongs to another account');
+  }
+  if (!INSTANCE_ID.test(session)) throw forbidden('unknown_caller', 'the caller session is not an EC2 instance');
+  // userId is `<role id>:<session name>`; a mismatch means the context is not what IAM produced for EC2.
+  if (typeof iam?.userId === 'string' && !iam.userId.endsWith(`:${session}`)) {
+    throw forbidden('unknown_caller', 'the caller identity is inconsistent');
+  }
+  return session;
+}
+
+const BodySchema = z.object({}).strict();
+
+export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV2WithIAMAuthorizer) => Promise<HttpResult> {
+  const { settings } = deps;
+  const now = deps.now ?? (() => new Date());
+  const groups = new Map(settings.WORKER_GROUPS.map((g) => [g.autoScalingGroup, g]));
+  const context = joinTokenEncryptionContext(settings.CLUSTER_ID);
+
+  return withHttpErrors(async (event) => {
+    parseJsonBody(event, BodySchema);
+    const instanceId = callerInstanceId(event, settings.WORKER_ROLE_NAME);
+
+    const reservation = await deps.ec2
+      .send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))
+      .catch((error: { name?: string }) => {
+        if (error?.name === 'InvalidInstanceID.NotFound' || error?.name === 'InvalidInstanceID.Malformed') return undefined;
+        throw error;
+      });
+    const instance = reservation?.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
+    if (!instance) throw forbidden('not_a_worker', `instance ${instanceId} does not exist in this account and region`);
+    const state = instance.State?.Name ?? 'unknown';
+    if (!JOINABLE_EC2_STATES.has(state)) throw forbidden('instance_not_running', `instance ${instanceId} is ${state}`);
+
+    const { AutoScalingInstances: memberships = [] } = await deps.autoScaling.send(
+      new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
+    );
+    const membership = memberships.find((m) => m.InstanceId === instanceId);
+    const group = membership?.AutoScalingGroupName ? groups.get(membership.AutoScalingGroupName) : undefined;
+    if (!membership || !group) throw forbidden('not_a_worker', `instance ${instanceId} is not in a worker group of this cluster`);
+    if (!JOINABLE_ASG_STATES.has(membership.LifecycleState ?? '')) {
+      throw forbidden('instance_not_running', `instance ${instanceId} is ${membership.LifecycleState} in its group`);
+    }
+
+    const stake = await deps.registry.getStake(group.stakeId);
+    if (!stake || stake.status !== 'active') {
+      throw forbidden('stake_inactive', `the node stake of group ${group.autoScalingGroup} is ${stake?.status ?? 'not in the index'}`);
+    }
+    if (stake.role !== 'node') throw forbidden('stake_wrong_role', `the stake of group ${group.autoScalingGroup} is a ${stake.role} stake`);
+    const maxNodes = stake.amountMist / DEFAULT_MIN_STAKE_MIST.node;
+
+    const stored = await deps.registry.getJoinToken();
+    if (!stored) throw forbidden('no_join_token', 'the control plane has not published a join token yet');
+    const token = await deps.cipher.decrypt(Buffer.from(stored.ciphertext, 'base64'), context).catch((error: { name?: string }) => {
+      // Sealed under another key or context (another cluster, another purpose): it is not our token.
+      if (error?.name === 'InvalidCiphertextException') {
+        throw forbidden('no_join_token', 'the stored join token was not sealed for this cluster');
+      }
+      throw error;
+    });
+    // A token without the CA hash would let the agent trust whatever answers on 6443: never hand it out.
+    if (!JOIN_TOKEN_PATTERN.test(token)) throw forbidden('no_join_token', 'the stored join token is not in the CA-pinning K10 format');
+
+    const admitted = await deps.registry.admit({ instanceId, stakeId: group.stakeId, autoScalingGroup: group.autoScalingGroup, maxNodes, now: now() });
+    if (!admitted.admitted) {
+      throw forbidden(
+        admitted.reason,
+        admitted.reason === 'already_joined'
+          ? `instance ${instanceId} has joined before; node names are never reused`
+          : `the node stake of group ${group.autoScalingGroup} covers ${maxNodes} node(s), all taken`,
+      );
+    }
+    logger.info('node admitted', { instanceId, autoScalingGroup: group.autoScalingGroup, stakeId: group.stakeId });
+    return json(200, { server: settings.SERVER_URL, token, nodeName: instanceId });
+  }, logUnexpected);
+}
+
+let live: ReturnType<typeof createHandler> | undefined;
+
+export const handler = (event: APIGatewayProxyEventV2WithIAMAuthorizer): Promise<HttpResult> => {
+  if (!live) {
+    const settings = readEnv(NODE_JOIN_ENV);
+    live = createHandler({
+      settings,
+      ec2: new EC2Client({}),
+      autoScaling: new AutoScalingClient({}),
+      registry: new NodeRegistry(new DynamoDBClient({}), settings.TABLE_NAME),
+      cipher: new KmsJoinTokenCipher(new KMSClient({}), settings.JOIN_TOKEN_KEY_ARN),
+    });
+  }
+  return live(event);
+};

@@ -1,0 +1,271 @@
+// Worker nodes in the index (DESIGN §2 steps 6-7): admission, departure and the join-token item.
+//
+// Admission is one DynamoDB transaction: the node record is created only if it never existed (an
+// instance joins once; names are never reused) and the stake's joined-node counter is incremented only
+// while it stays within what the stake covers. Doing both atomically means two instances joining at the
+// same instant cannot both take the last slot. Departure flips the record to `gone` and gives the slot
+// back, once. Records carry `gsi2pk = STAKE#<stakeId>` so the indexer finds a stake's nodes (GSI2) to
+// evict them when the stake is slashed or withdrawn.
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  TransactWriteItemsCommand,
+  TransactionCanceledException,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { IndexUnavailableError, KEYS, type NodeRecord, type StakeRecord, type StakeStatus } from './index-model';
+import type { JoinTokenItem } from './join-token';
+import { ROLES, type Role } from './sui/roles';
+
+export type AdmitResult = { admitted: true } | { admitted: false; reason: 'already_joined' | 'stake_insufficient' };
+
+/** What admission and the lifecycle handler need from a stake; the indexer owns the full record. */
+export type StakeSummary = Pick<StakeRecord, 'stakeId' | 'role' | 'amountMist' | 'status'>;
+
+export interface NodeAdmission {
+  instanceId: string;
+  stakeId: string;
+  autoScalingGroup: string;
+  /** How many nodes the stake covers in total (`floor(amount / node minimum)`). */
+  maxNodes: bigint;
+  now: Date;
+}
+
+export interface NodeDeparture {
+  instanceId: string;
+  /** Used only when the instance never joined: its `gone` record still blocks the name forever. */
+  stakeId: string;
+  autoScalingGroup: string;
+  now: Date;
+}
+
+type Item = Record<string, AttributeValue>;
+
+const s = (value: string): AttributeValue => ({ S: value });
+const n = (value: bigint | number): AttributeValue => ({ N: String(value) });
+
+function keyOf(key: { pk: string; sk: string }): Item {
+  return { pk: s(key.pk), sk: s(key.sk) };
+}
+
+function unavailable(what: string, error: unknown): IndexUnavailableError {
+  return new IndexUnavailableError(`index ${what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+/** Reads a number the indexer may have stored as N or as a decimal string, without losing precision. */
+function bigintOf(value: AttributeValue | undefined): bigint | undefined {
+  const text = value?.N ?? value?.S;
+  return text !== undefined && /^[0-9]+$/.test(text) ? BigInt(text) : undefined;
+}
+
+const STAKE_STATUSES: readonly StakeStatus[] = ['active', 'unbonding', 'withdrawn', 'slashed'];
+
+export class NodeRegistry {
+  constructor(
+    private readonly db: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** The stake as the indexer recorded it; `undefined` when absent. Unparseable records count as absent (fail closed). */
+  async getStake(stakeId: string): Promise<StakeSummary | undefined> {
+    let item: Item | undefined;
+    try {
+      ({ Item: item } = await this.db.send(new GetItemCommand({ TableName: this.tableName, Key: keyOf(KEYS.stake(stakeId)), ConsistentRead: true })));
+    } catch (error) {
+      throw unavailable('read of the stake', error);
+    }
+    if (!item) return undefined;
+    const amountMist = bigintOf(item.amountMist);
+    const status = item.status?.S as StakeStatus | undefined;
+    const role = item.role?.S as Role | undefined;
+    if (amountMist === undefined || !status || !STAKE_STATUSES.includes(status) || !role || !ROLES.includes(role)) return undefined;
+    return { stakeId, amountMist, status, role };
+  }
+
+  async joinedCount(stakeId: string): Promise<bigint> {
+    try {
+      const { Item } = await this.db.send(new GetItemCommand({ TableName: this.tableName, Key: keyOf(KEYS.stakeNodeCount(stakeId)), ConsistentRead: true }));
+      return bigintOf(Item?.joined) ?? 0n;
+    } catch (error) {
+      throw unavailable('read of the node count', error);
+    }
+  }
+
+  async getNode(instanceId: string): Promise<NodeRecord | undefined> {
+    let item: Item | undefined;
+    try {
+      ({ Item: item } = await this.db.send(new GetItemCommand({ TableName: this.tableName, Key: keyOf(KEYS.node(instanceId)), ConsistentRead: true })));
+    } catch (error) {
+      throw unavailable('read of the node', error);
+    }
+    if (!item) return undefined;
+    return {
+      instanceId: item.instanceId?.S ?? instanceId,
+      stakeId: item.stakeId?.S ?? '',
+      autoScalingGroup: item.autoScalingGroup?.S ?? '',
+      status: item.status?.S === 'joined' ? 'joined' : 'gone',
+      joinedAt: item.joinedAt?.S ?? '',
+      ...(item.goneAt?.S ? { goneAt: item.goneAt.S } : {}),
+      ...(item.terminationRequestedAt?.S ? { terminationRequestedAt: item.terminationRequestedAt.S } : {}),
+    };
+  }
+
+  /** Records the node and takes one of the stake's slots, atomically; refuses a second join of the same instance. */
+  async admit(a: NodeAdmission): Promise<AdmitResult> {
+    if (a.maxNodes < 1n) return { admitted: false, reason: 'stake_insufficient' };
+    const node: Item = {
+      ...keyOf(KEYS.node(a.instanceId)),
+      gsi2pk: s(KEYS.stakeIndex(a.stakeId).gsi2pk),
+      entity: s('node'),
+      instanceId: s(a.instanceId),
+      stakeId: s(a.stakeId),
+      autoScalingGroup: s(a.autoScalingGroup),
+      status: s('joined'),
+      joinedAt: s(a.now.toISOString()),
+    };
+    try {
+      await this.db.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            { Put: { TableName: this.tableName, Item: node, ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: keyOf(KEYS.stakeNodeCount(a.stakeId)),
+                UpdateExpression: 'SET joined = if_not_exists(joined, :zero) + :one, stakeId = :stake',
+                ConditionExpression: 'attribute_not_exists(joined) OR joined < :max',
+                ExpressionAttributeValues: { ':zero': n(0), ':one': n(1), ':max': n(a.maxNodes), ':stake': s(a.stakeId) },
+              },
+            },
+          ],
+        }),
+      );
+      return { admitted: true };
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) {
+        const [nodeReason, countReason] = (error.CancellationReasons ?? []).map((r) => r.Code);
+        if (nodeReason === 'ConditionalCheckFailed') return { admitted: false, reason: 'already_joined' };
+        if (countReason === 'ConditionalCheckFailed') return { admitted: false, reason: 'stake_insufficient' };
+      }
+      throw unavailable('admission write', error);
+    }
+  }
+
+  /**
+   * Marks the node `gone` and frees its slot. Idempotent: returns `false` when it was already gone.
+   * An instance that never joined gets a `gone` record too, so its name can never join later.
+   */
+  async markGone(d: NodeDeparture): Promise<boolean> {
+    const goneAt = s(d.now.toISOString());
+    try {
+      const current = await this.getNode(d.instanceId);
+      if (current?.status === 'gone') return false;
+      if (!current) {
+        await this.db.send(
+          new PutItemCommand({
+            TableName: this.tableName,
+            Item: {
+              ...keyOf(KEYS.node(d.instanceId)),
+              gsi2pk: s(KEYS.stakeIndex(d.stakeId).gsi2pk),
+              entity: s('node'),
+              instanceId: s(d.instanceId),
+              stakeId: s(d.stakeId),
+              autoScalingGroup: s(d.autoScalingGroup),
+              status: s('gone'),
+              joinedAt: s(''),
+              goneAt,
+            },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+        return true;
+      }
+      await this.db.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: keyOf(KEYS.node(d.instanceId)),
+                UpdateExpression: 'SET #status = :gone, goneAt = :at',
+                ConditionExpression: '#status = :joined',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: { ':gone': s('gone'), ':joined': s('joined'), ':at': goneAt },
+              },
+            },
+            {
+              Update: {
+                TableName: this.tableName,
+                Key: keyOf(KEYS.stakeNodeCount(current.stakeId)),
+                UpdateExpression: 'SET joined = joined - :one',
+                ConditionExpression: 'joined >= :one',
+                ExpressionAttributeValues: { ':one': n(1) },
+              },
+            },
+          ],
+        }),
+      );
+      return true;
+    } catch (error) {
+      // A concurrent delivery got there first: the record is gone already, which is the goal.
+      if (error instanceof ConditionalCheckFailedException) return false;
+      if (error instanceof TransactionCanceledException && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
+      if (error instanceof IndexUnavailableError) throw error;
+      throw unavailable('departure write', error);
+    }
+  }
+
+  /** Claims a lifecycle action for completion; `false` when an earlier delivery of the event already did. */
+  async claimLifecycleAction(token: string, instanceId: string, now: Date): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: { ...keyOf(KEYS.lifecycleAction(token)), entity: s('lifecycle-action'), instanceId: s(instanceId), claimedAt: s(now.toISOString()) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw unavailable('lifecycle claim', error);
+    }
+  }
+
+  /** Gives a claim back when completing failed transiently, so the retried event can complete it. */
+  async releaseLifecycleAction(token: string): Promise<void> {
+    try {
+      await this.db.send(new DeleteItemCommand({ TableName: this.tableName, Key: keyOf(KEYS.lifecycleAction(token)) }));
+    } catch (error) {
+      throw unavailable('lifecycle release', error);
+    }
+  }
+
+  async getJoinToken(): Promise<JoinTokenItem | undefined> {
+    let item: Item | undefined;
+    try {
+      ({ Item: item } = await this.db.send(new GetItemCommand({ TableName: this.tableName, Key: keyOf(KEYS.joinToken()), ConsistentRead: true })));
+    } catch (error) {
+      throw unavailable('read of the join token', error);
+    }
+    const ciphertext = item?.ciphertext?.S;
+    return ciphertext ? { ciphertext, updatedAt: item?.updatedAt?.S ?? '' } : undefined;
+  }
+
+  /** Stores the join-token ciphertext (the master host's write; the master role may write only this item). */
+  async putJoinToken(ciphertext: Uint8Array, now: Date): Promise<void> {
+    try {
+      await this.db.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: { ...keyOf(KEYS.joinToken()), ciphertext: s(Buffer.from(ciphertext).toString('base64')), updatedAt: s(now.toISOString()) },
+        }),
+      );
+    } catch (error) {
+      throw unavailable('join token write', error);
+    }
+  }
+}

@@ -1,0 +1,248 @@
+// POST /v1/nodes/join against moto (EC2 instances launched by real moto ASGs, the index table in moto's
+// DynamoDB) with a local KMS stand-in: one test per admission rule, plus the malformed-request paths.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { DeleteItemCommand, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
+import fc from 'fast-check';
+import { createHandler, type NodeJoinSettings } from '../../../lambdas/node-join/handler';
+import { KEYS, TABLE_INDEXES } from '../../../lambdas/shared/index-model';
+import { joinTokenEncryptionContext } from '../../../lambdas/shared/join-token';
+import { NodeRegistry } from '../../../lambdas/shared/node-registry';
+import { MIST_PER_SUI } from '../../../lambdas/shared/sui/roles';
+import { startMoto, type Moto } from '../../support/moto';
+import { ACCOUNT, clients, createIndexTable, createWorkerGroup, FakeKmsCipher, putStake } from '../../support/worker-fixtures';
+
+const TABLE = 'index';
+const CLUSTER = 'k3s-daas-test';
+const WORKER_ROLE = 'k3s-daas-test-worker';
+const GENERAL = 'k3s-daas-test-workers-general';
+const GPU = 'k3s-daas-test-workers-gpu';
+const FOREIGN = 'someone-elses-asg';
+const STAKE_GENERAL = '0x' + '0'.repeat(63) + 'c';
+const STAKE_GPU = '0x' + '0'.repeat(63) + 'd';
+const TOKEN = `K10${'ab'.repeat(32)}::node:${'s3cret'.repeat(6)}`;
+const SERVER = 'https://k3s.example.com:6443';
+
+let moto: Moto;
+let c: ReturnType<typeof clients>;
+let cipher: FakeKmsCipher;
+let registry: NodeRegistry;
+let instances: { general: string[]; gpu: string[]; foreign: string[] };
+
+const settings: NodeJoinSettings = {
+  TABLE_NAME: TABLE,
+  CLUSTER_ID: CLUSTER,
+  SERVER_URL: SERVER,
+  JOIN_TOKEN_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/join',
+  WORKER_ROLE_NAME: WORKER_ROLE,
+  WORKER_GROUPS: [
+    { autoScalingGroup: GENERAL, stakeId: STAKE_GENERAL },
+    { autoScalingGroup: GPU, stakeId: STAKE_GPU },
+  ],
+};
+
+function joinEvent(
+  instanceId: string,
+  overrides: { body?: string; userArn?: string; userId?: string; isBase64Encoded?: boolean; noAuthorizer?: boolean } = {},
+): APIGatewayProxyEventV2WithIAMAuthorizer {
+  const userArn = overrides.userArn ?? `arn:aws:sts::${ACCOUNT}:assumed-role/${WORKER_ROLE}/${instanceId}`;
+  return {
+    version: '2.0',
+    routeKey: 'POST /v1/nodes/join',
+    rawPath: '/v1/nodes/join',
+    rawQueryString: '',
+    headers: { 'content-type': 'application/json' },
+    body: overrides.body ?? '{}',
+    isBase64Encoded: overrides.isBase64Encoded ?? false,
+    requestContext: {
+      accountId: ACCOUNT,
+      apiId: 'api',
+      domainName: 'api.execute-api.us-east-1.amazonaws.com',
+      domainPrefix: 'api',
+      http: { method: 'POST', path: '/v1/nodes/join', protocol: 'HTTP/1.1', sourceIp: '10.0.0.1', userAgent: 'curl' },
+      requestId: 'r',
+      routeKey: 'POST /v1/nodes/join',
+      stage: '$default',
+      time: '',
+      timeEpoch: 0,
+      authorizer: (overrides.noAuthorizer
+        ? undefined
+        : {
+            iam: {
+              accessKey: 'ASIAEXAMPLE',
+              accountId: ACCOUNT,
+              callerId: `AROAEXAMPLE:${instanceId}`,
+              cognitoIdentity: null,
+              principalOrgId: '',
+              userArn,
+              userId: overrides.userId ?? `AROAEXAMPLE:${instanceId}`,
+            },
+          }) as never,
+    },
+  };
+}
+
+function handler() {
+  return createHandler({ settings, ec2: c.ec2, autoScaling: c.autoScaling, registry, cipher, now: () => new Date('2026-11-23T00:00:00Z') });
+}
+
+async function publishToken(token = TOKEN, context = joinTokenEncryptionContext(CLUSTER)) {
+  await registry.putJoinToken(await cipher.encrypt(token, context), new Date());
+}
+
+async function deleteItem(key: { pk: string; sk: string }) {
+  await c.db.send(new DeleteItemCommand({ TableName: TABLE, Key: { pk: { S: key.pk }, sk: { S: key.sk } } }));
+}
+
+async function call(event: APIGatewayProxyEventV2WithIAMAuthorizer) {
+  const res = await handler()(event);
+  return { status: res.statusCode, body: JSON.parse(res.body ?? '{}') as Record<string, string> };
+}
+
+beforeAll(async () => {
+  moto = await startMoto();
+}, 60_000);
+afterAll(async () => {
+  await moto?.stop();
+});
+
+beforeEach(async () => {
+  await moto.reset();
+  c = clients(moto.endpoint);
+  cipher = new FakeKmsCipher();
+  registry = new NodeRegistry(c.db, TABLE);
+  await createIndexTable(c.db, TABLE);
+  instances = {
+    general: await createWorkerGroup(c.ec2, c.autoScaling, GENERAL, 3),
+    gpu: await createWorkerGroup(c.ec2, c.autoScaling, GPU, 1),
+    foreign: await createWorkerGroup(c.ec2, c.autoScaling, FOREIGN, 1),
+  };
+  await putStake(c.db, TABLE, STAKE_GENERAL, 5n * MIST_PER_SUI, 'active');
+  await putStake(c.db, TABLE, STAKE_GPU, 1n * MIST_PER_SUI, 'active');
+  await publishToken();
+});
+
+describe('POST /v1/nodes/join', () => {
+  it('admits a running instance of a worker group with the server, the CA-pinning token and its instance id as node name', async () => {
+    const id = instances.general[0];
+    expect(await call(joinEvent(id))).toEqual({ status: 200, body: { server: SERVER, token: TOKEN, nodeName: id } });
+
+    const { Item } = await c.db.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: KEYS.node(id).pk }, sk: { S: KEYS.node(id).sk } } }));
+    expect(Item).toMatchObject({ status: { S: 'joined' }, stakeId: { S: STAKE_GENERAL }, autoScalingGroup: { S: GENERAL }, gsi2pk: { S: `STAKE#${STAKE_GENERAL}` } });
+    // The indexer evicts a slashed stake's nodes by reading them through GSI2.
+    const byStake = await c.db.send(
+      new QueryCommand({ TableName: TABLE, IndexName: TABLE_INDEXES.byStake, KeyConditionExpression: 'gsi2pk = :p', ExpressionAttributeValues: { ':p': { S: `STAKE#${STAKE_GENERAL}` } } }),
+    );
+    expect(byStake.Items?.map((i) => i.instanceId?.S)).toEqual([id]);
+    expect(await registry.joinedCount(STAKE_GENERAL)).toBe(1n);
+  });
+
+  it('refuses a second join of the same instance (already_joined) without taking another slot', async () => {
+    const id = instances.general[0];
+    expect((await call(joinEvent(id))).status).toBe(200);
+    expect(await call(joinEvent(id))).toMatchObject({ status: 403, body: { error: 'already_joined' } });
+    expect(await registry.joinedCount(STAKE_GENERAL)).toBe(1n);
+  });
+
+  it('refuses an instance of an auto-scaling group that is not a worker group of this cluster (not_a_worker)', async () => {
+    expect(await call(joinEvent(instances.foreign[0]))).toMatchObject({ status: 403, body: { error: 'not_a_worker' } });
+  });
+
+  it('refuses an instance id that does not exist (not_a_worker)', async () => {
+    expect(await call(joinEvent('i-0123456789abcdef0'))).toMatchObject({ status: 403, body: { error: 'not_a_worker' } });
+  });
+
+  it('refuses a terminated instance (instance_not_running)', async () => {
+    const id = instances.general[1];
+    await c.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    expect(await call(joinEvent(id))).toMatchObject({ status: 403, body: { error: 'instance_not_running' } });
+  });
+
+  it('refuses when the group stake was slashed (stake_inactive)', async () => {
+    await putStake(c.db, TABLE, STAKE_GENERAL, 5n * MIST_PER_SUI, 'slashed');
+    expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 403, body: { error: 'stake_inactive' } });
+  });
+
+  it('refuses when the group stake is unbonding or missing from the index (stake_inactive)', async () => {
+    await putStake(c.db, TABLE, STAKE_GENERAL, 5n * MIST_PER_SUI, 'unbonding');
+    expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 403, body: { error: 'stake_inactive' } });
+    await deleteItem(KEYS.stake(STAKE_GENERAL));
+    expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 403, body: { error: 'stake_inactive' } });
+  });
+
+  it('refuses a stake of another role (stake_wrong_role)', async () => {
+    await putStake(c.db, TABLE, STAKE_GENERAL, 50n * MIST_PER_SUI, 'active', 'user');
+    expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 403, body: { error: 'stake_wrong_role' } });
+  });
+
+  it('admits only as many nodes as the stake covers: amount ≥ (joined + 1) × node minimum (stake_insufficient)', async () => {
+    await putStake(c.db, TABLE, STAKE_GENERAL, 2n * MIST_PER_SUI + MIST_PER_SUI / 2n, 'active');
+    const [a, b, third] = instances.general;
+    expect((await call(joinEvent(a))).status).toBe(200);
+    expect((await call(joinEvent(b))).status).toBe(200);
+    expect(await call(joinEvent(third))).toMatchObject({ status: 403, body: { error: 'stake_insufficient' } });
+    // Another group's stake is counted on its own.
+    expect(await call(joinEvent(instances.gpu[0]))).toMatchObject({ status: 200 });
+  });
+
+  it('refuses every join when the stake is below one node minimum (stake_insufficient)', async () => {
+    await putStake(c.db, TABLE, STAKE_GPU, MIST_PER_SUI - 1n, 'active');
+    expect(await call(joinEvent(instances.gpu[0]))).toMatchObject({ status: 403, body: { error: 'stake_insufficient' } });
+  });
+
+  it('admits exactly one of two instances racing for the last slot', async () => {
+    await putStake(c.db, TABLE, STAKE_GENERAL, MIST_PER_SUI, 'active');
+    const results = await Promise.all([call(joinEvent(instances.general[0])), call(joinEvent(instances.general[1]))]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 403]);
+    expect(results.find((r) => r.status === 403)?.body.error).toBe('stake_insufficient');
+    expect(await registry.joinedCount(STAKE_GENERAL)).toBe(1n);
+  });
+
+  it('refuses callers that are not a worker-role session of an EC2 instance (unknown_caller)', async () => {
+    const id = instances.general[0];
+    const cases = [
+      joinEvent(id, { noAuthorizer: true }),
+      joinEvent(id, { userArn: `arn:aws:iam::${ACCOUNT}:user/alice` }),
+      joinEvent(id, { userArn: `arn:aws:sts::${ACCOUNT}:assumed-role/k3s-daas-test-master/${id}` }),
+      joinEvent(id, { userArn: `arn:aws:sts::${ACCOUNT}:assumed-role/${WORKER_ROLE}/alice` }),
+      joinEvent(id, { userArn: `arn:aws:sts::999999999999:assumed-role/${WORKER_ROLE}/${id}` }),
+      joinEvent(id, { userId: 'AROAEXAMPLE:i-0fffffffffffffff0' }),
+    ];
+    for (const event of cases) expect(await call(event)).toMatchObject({ status: 403, body: { error: 'unknown_caller' } });
+    expect(await registry.getNode(id)).toBeUndefined();
+  });
+
+  it('refuses while no join token is published, or one sealed for another cluster (no_join_token)', async () => {
+    await deleteItem(KEYS.joinToken());
+    expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 403, body: { error: 'no_join_token' } });
+    await publishToken(TOKEN, joinTokenEncryptionContext('another-cluster'));
+    expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 403, body: { error: 'no_join_token' } });
+    // A refused join does not burn the instance's one chance.
+    await publishToken();
+    expect((await call(joinEvent(instances.general[0]))).status).toBe(200);
+  });
+
+  it('never hands out a token without the CA hash (no_join_token)', async () => {
+    await publishToken('K10::node:secret');
+    expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 403, body: { error: 'no_join_token' } });
+  });
+
+  it('answers malformed bodies with 4xx and a reason, before looking at anything else', async () => {
+    const id = instances.general[0];
+    expect(await call(joinEvent(id, { body: 'not json' }))).toMatchObject({ status: 400, body: { error: 'invalid_json' } });
+    expect(await call(joinEvent(id, { body: '{"nodeName":"evil"}' }))).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await call(joinEvent(id, { body: '[]' }))).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await call(joinEvent(id, { body: 'x'.repeat(17 * 1024) }))).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 64 }), async (body) => {
+        fc.pre(body.trim() !== '{}');
+        const res = await handler()(joinEvent(id, { body }));
+        expect(res.statusCode).toBeGreaterThanOrEqual(400);
+        expect(res.statusCode).toBeLessThan(500);
+      }),
+      { numRuns: 50 },
+    );
+    expect(await registry.getNode(id)).toBeUndefined();
+  });
+});
