@@ -1,0 +1,30 @@
+// The EC2 side of eviction. Describe uses an instance-id filter rather than InstanceIds so that ids EC2
+// no longer knows are simply absent instead of failing the whole call.
+import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import type { InstanceTerminator } from './eviction';
+
+export class Ec2InstanceTerminator implements InstanceTerminator {
+  constructor(private readonly ec2: EC2Client = new EC2Client({})) {}
+
+  async describeStates(instanceIds: readonly string[]): Promise<Map<string, string>> {
+    const states = new Map<string, string>();
+    let nextToken: string | undefined;
+    do {
+      const res = await this.ec2.send(new DescribeInstancesCommand({
+        Filters: [{ Name: 'instance-id', Values: [...instanceIds] }],
+        NextToken: nextToken,
+      }));
+      for (const reservation of res.Reservations ?? []) {
+        for (const instance of reservation.Instances ?? []) {
+          if (instance.InstanceId && instance.State?.Name) states.set(instance.InstanceId, instance.State.Name);
+        }
+      }
+      nextToken = res.NextToken;
+    } while (nextToken);
+    return states;
+  }
+
+  async terminate(instanceIds: readonly string[]): Promise<void> {
+    await this.ec2.send(new TerminateInstancesCommand({ InstanceIds: [...instanceIds] }));
+  }
+}

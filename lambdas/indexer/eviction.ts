@@ -1,0 +1,54 @@
+// Evicts the worker nodes admitted under a slashed or withdrawn node stake: asks EC2 to terminate them
+// and records that on each node. Exactly once per node across crashes and replays: nodes already
+// marked are skipped, and instances EC2 already reports as shutting down (a crash between the
+// TerminateInstances call and the mark) are only marked, never asked again.
+import type { NodeRecord } from '../shared/index-model';
+import type { IndexRepository } from '../shared/index-repository';
+
+export interface InstanceTerminator {
+  /** State name per instance id (`pending`, `running`, `shutting-down`, `terminated`, …); unknown ids are absent. */
+  describeStates(instanceIds: readonly string[]): Promise<Map<string, string>>;
+  terminate(instanceIds: readonly string[]): Promise<void>;
+}
+
+export interface EvictionResult {
+  terminated: string[];
+  /** Already shutting down or gone: recorded without another TerminateInstances call. */
+  alreadyGone: string[];
+  /** Nodes of a group this cluster does not own: never touched. */
+  refused: string[];
+}
+
+const GONE_STATES = new Set(['shutting-down', 'terminated']);
+
+export class Evictor {
+  constructor(
+    private readonly repo: IndexRepository,
+    private readonly ec2: InstanceTerminator,
+    /** Auto Scaling group names of this cluster's workers; the IAM policy enforces the same set. */
+    private readonly workerGroups: ReadonlySet<string>,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async evictStake(stakeId: string): Promise<EvictionResult> {
+    const result: EvictionResult = { terminated: [], alreadyGone: [], refused: [] };
+    const pending: NodeRecord[] = [];
+    for (const node of await this.repo.nodesOfStake(stakeId)) {
+      if (node.terminationRequestedAt !== undefined || node.status !== 'joined') continue;
+      if (!this.workerGroups.has(node.autoScalingGroup)) result.refused.push(node.instanceId);
+      else pending.push(node);
+    }
+    if (pending.length === 0) return result;
+
+    const ids = pending.map((n) => n.instanceId);
+    const states = await this.ec2.describeStates(ids);
+    const toTerminate = ids.filter((id) => states.has(id) && !GONE_STATES.has(states.get(id)!));
+    if (toTerminate.length > 0) await this.ec2.terminate(toTerminate);
+    const at = this.now().toISOString();
+    for (const id of ids) {
+      await this.repo.markTerminationRequested(id, at);
+      (toTerminate.includes(id) ? result.terminated : result.alreadyGone).push(id);
+    }
+    return result;
+  }
+}

@@ -1,0 +1,99 @@
+// The indexer Lambda (DESIGN §2 step 2): run by an EventBridge schedule with reserved concurrency 1.
+// Thin: read settings, build the clients once, run one indexer pass, publish metrics. Any failure other
+// than a provider hiccup (which just ends the run early) is rethrown so the invocation counts as failed;
+// the cursor never moved past unfinished work, so the next scheduled run resumes cleanly.
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { SuiGrpcClient } from '@mysten/sui/grpc';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { COMMON_ENV, readEnv } from '../shared/env';
+import { DynamoIndexRepository } from '../shared/index-repository-dynamodb';
+import { logger, metrics } from '../shared/powertools';
+import { Ec2InstanceTerminator } from './ec2-terminator';
+import { GrpcEventSource } from './event-source';
+import { Evictor } from './eviction';
+import { runIndexer, type IndexerDeps, type RunOptions, type RunReport } from './indexer';
+import { INDEXER_METRICS } from './metric-names';
+
+const objectId = z.string().regex(/^0x[0-9a-f]{64}$/, 'must be 0x followed by 64 lowercase hex characters');
+
+export const INDEXER_ENV = {
+  ...COMMON_ENV,
+  SUI_NETWORK: z.enum(['mainnet', 'testnet', 'devnet', 'localnet']),
+  SUI_GRPC_URL: z.url({ protocol: /^https?$/ }),
+  SUI_PACKAGE_ID: objectId,
+  /** Comma-separated Auto Scaling group names of this cluster's workers: the only instances eviction may touch. */
+  WORKER_GROUP_NAMES: z.string().min(1),
+  /** Optional provider authentication: a header name and the Secrets Manager secret holding its value. */
+  SUI_GRPC_AUTH_HEADER: z.string().regex(/^[a-z0-9-]+$/, 'must be a lowercase header name').optional(),
+  SUI_GRPC_AUTH_SECRET_ID: z.string().min(1).optional(),
+  INDEXER_PAGE_LIMIT: z.coerce.number().int().min(1).max(1000).default(50),
+};
+
+type Deps = Omit<IndexerDeps, 'log'>;
+
+const LOG: IndexerDeps['log'] = {
+  info: (message, extra) => logger.info(message, extra ?? {}),
+  warn: (message, extra) => logger.warn(message, extra ?? {}),
+  error: (message, extra) => logger.error(message, extra ?? {}),
+};
+
+export function createHandler(buildDeps: () => Promise<Deps>, runOptions: Partial<RunOptions> = {}) {
+  let deps: Promise<Deps> | undefined;
+  return async (_event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<RunReport> => {
+    deps ??= buildDeps().catch((error: unknown) => {
+      deps = undefined;
+      throw error;
+    });
+    try {
+      const report = await runIndexer({ ...(await deps), log: LOG }, { remainingMs: () => context.getRemainingTimeInMillis(), ...runOptions });
+      recordMetrics(report);
+      logger.info('indexer run finished', {
+        ...report, cursor: report.cursor && { checkpoint: report.cursor.checkpoint.toString(), eventsSeen: report.cursor.eventsSeen },
+      });
+      return report;
+    } catch (error) {
+      metrics.addMetric(INDEXER_METRICS.errors, MetricUnit.Count, 1);
+      logger.error('indexer run failed', error instanceof Error ? error : String(error));
+      throw error;
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+function recordMetrics(report: RunReport): void {
+  metrics.addMetric(INDEXER_METRICS.eventsApplied, MetricUnit.Count, report.applied);
+  metrics.addMetric(INDEXER_METRICS.eventsSkipped, MetricUnit.Count, report.skipped);
+  metrics.addMetric(INDEXER_METRICS.pages, MetricUnit.Count, report.pages);
+  metrics.addMetric(INDEXER_METRICS.errors, MetricUnit.Count, report.providerErrors);
+  metrics.addMetric(INDEXER_METRICS.evictions, MetricUnit.Count, report.terminated);
+  if (report.lagCheckpoints !== undefined) metrics.addMetric(INDEXER_METRICS.lagCheckpoints, MetricUnit.Count, report.lagCheckpoints);
+  if (report.lagSeconds !== undefined) metrics.addMetric(INDEXER_METRICS.lagSeconds, MetricUnit.Seconds, report.lagSeconds);
+}
+
+async function buildRealDeps(): Promise<Deps> {
+  const env = readEnv(INDEXER_ENV);
+  if (Boolean(env.SUI_GRPC_AUTH_HEADER) !== Boolean(env.SUI_GRPC_AUTH_SECRET_ID)) {
+    throw new Error('invalid function configuration: SUI_GRPC_AUTH_HEADER and SUI_GRPC_AUTH_SECRET_ID must be set together');
+  }
+  const meta: Record<string, string> = {};
+  if (env.SUI_GRPC_AUTH_HEADER && env.SUI_GRPC_AUTH_SECRET_ID) {
+    const secret = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: env.SUI_GRPC_AUTH_SECRET_ID }));
+    if (!secret.SecretString) throw new Error('the gRPC auth secret has no string value');
+    meta[env.SUI_GRPC_AUTH_HEADER] = secret.SecretString;
+  }
+  const client = new SuiGrpcClient({ network: env.SUI_NETWORK, baseUrl: env.SUI_GRPC_URL, meta });
+  const repo = new DynamoIndexRepository({ tableName: env.TABLE_NAME });
+  const groups = new Set(env.WORKER_GROUP_NAMES.split(',').map((g) => g.trim()).filter(Boolean));
+  return {
+    repo,
+    source: new GrpcEventSource(client, env.SUI_PACKAGE_ID),
+    evictor: new Evictor(repo, new Ec2InstanceTerminator(new EC2Client({})), groups),
+    packageId: env.SUI_PACKAGE_ID,
+  };
+}
+
+export const handler = createHandler(buildRealDeps, { pageLimit: Number(process.env.INDEXER_PAGE_LIMIT ?? 50) || 50 });

@@ -1,0 +1,188 @@
+// One indexer run: page the package's events from the stored cursor, decode, apply to the index, evict
+// the nodes of slashed or withdrawn stakes, and only then advance the cursor (conditionally, so a
+// concurrent run can never move it backwards). A crash at any point leaves the cursor at the last page
+// whose effects are all durable; the next run replays from there and the idempotent rules converge.
+import { comparePositions, type IndexRepository, type IndexerCursor } from '../shared/index-repository';
+import type { EventPosition } from '../shared/index-model';
+import { applyEventsToIndex, type PositionedEvent } from '../shared/event-applier';
+import { decodeEvent, UnknownEventError } from '../shared/sui/events';
+import type { Evictor } from './eviction';
+import { ProviderError, type EventPage, type EventSource, type RawEvent } from './event-source';
+
+export interface IndexerLog {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export interface IndexerDeps {
+  repo: IndexRepository;
+  source: EventSource;
+  evictor: Evictor;
+  packageId: string;
+  log: IndexerLog;
+  now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export interface RunOptions {
+  /** Milliseconds left before the platform kills us (Lambda `getRemainingTimeInMillis`). */
+  remainingMs: () => number;
+  /** Stop starting new pages when less than this is left: one page read + apply must fit. */
+  safetyMarginMs?: number;
+  pageLimit?: number;
+  /** Tries per page on rate limiting / unavailability before giving up until the next run. */
+  maxProviderAttempts?: number;
+  baseBackoffMs?: number;
+}
+
+export type StopReason = 'caught_up' | 'deadline' | 'provider_error';
+
+export interface RunReport {
+  pages: number;
+  events: number;
+  applied: number;
+  stale: number;
+  ignored: number;
+  /** Unknown event types, undecodable payloads and out-of-range values: logged and skipped. */
+  skipped: number;
+  terminated: number;
+  providerErrors: number;
+  stoppedBecause: StopReason;
+  cursor?: IndexerCursor;
+  lagCheckpoints?: number;
+  lagSeconds?: number;
+}
+
+export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promise<RunReport> {
+  const { repo, source, log } = deps;
+  const now = deps.now ?? (() => new Date());
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const margin = options.safetyMarginMs ?? 15_000;
+  const limit = options.pageLimit ?? 50;
+  const maxAttempts = options.maxProviderAttempts ?? 3;
+  const baseBackoff = options.baseBackoffMs ?? 500;
+
+  const report: RunReport = {
+    pages: 0, events: 0, applied: 0, stale: 0, ignored: 0, skipped: 0, terminated: 0, providerErrors: 0, stoppedBecause: 'caught_up',
+  };
+  let cursor = await repo.getCursor();
+
+  for (;;) {
+    if (options.remainingMs() < margin) {
+      report.stoppedBecause = 'deadline';
+      break;
+    }
+    let page: EventPage | undefined;
+    for (let attempt = 1; !page; attempt++) {
+      try {
+        page = await source.readPage(cursor?.cursor, limit);
+      } catch (error) {
+        if (!(error instanceof ProviderError)) throw error;
+        report.providerErrors++;
+        const backoff = baseBackoff * 2 ** (attempt - 1);
+        log.warn('event provider failed', { code: error.code, retryable: error.retryable, attempt, message: error.message });
+        if (!error.retryable || attempt >= maxAttempts || options.remainingMs() - backoff < margin) break;
+        await sleep(backoff + Math.floor(Math.random() * backoff * 0.2));
+      }
+    }
+    if (!page) {
+      report.stoppedBecause = 'provider_error';
+      break;
+    }
+    report.pages++;
+
+    const { positioned, lastPosition } = positionEvents(page.events, cursor?.lastEvent, deps.packageId, log, report);
+    const result = await applyEventsToIndex(repo, positioned);
+    report.applied += result.applied;
+    report.stale += result.stale;
+    report.ignored += result.ignored;
+    report.skipped += result.invalid;
+    for (const stakeId of result.evictStakes) {
+      const eviction = await deps.evictor.evictStake(stakeId);
+      report.terminated += eviction.terminated.length;
+      if (eviction.terminated.length + eviction.alreadyGone.length > 0) {
+        log.info('evicted nodes of an inactive stake', { stakeId, ...eviction });
+      }
+      if (eviction.refused.length > 0) log.error('nodes of a foreign group under a slashed stake left running', { stakeId, refused: eviction.refused });
+    }
+
+    // Advance only once the page's effects are durable. An empty page with no cursor means nothing
+    // was scanned: keep the old cursor.
+    if (page.endCursor !== null && page.endCursor !== cursor?.cursor) {
+      const next: IndexerCursor = {
+        cursor: page.endCursor,
+        checkpoint: maxBig(cursor?.checkpoint ?? 0n, page.coveredCheckpoint ?? 0n),
+        ...(maxPosition(cursor?.lastEvent, lastPosition) ? { lastEvent: maxPosition(cursor?.lastEvent, lastPosition) } : {}),
+        eventsSeen: (cursor?.eventsSeen ?? 0) + page.events.length,
+        updatedAt: now().toISOString(),
+      };
+      await repo.putCursor(next, cursor);
+      cursor = next;
+    }
+    if (!page.hasNextPage) break;
+  }
+  report.cursor = cursor;
+  await measureLag(deps, report, cursor);
+  return report;
+}
+
+/**
+ * Decodes a page and gives each event its ledger position. txOrdinal is the transaction's index within
+ * its checkpoint as the server reports it; a server that omits it gets the order of first appearance in
+ * the ascending stream, carried across pages through the cursor's last event so that resuming in the
+ * middle of a checkpoint numbers the remaining transactions exactly as an uninterrupted run would.
+ */
+function positionEvents(events: RawEvent[], last: EventPosition | undefined, packageId: string, log: IndexerLog, report: RunReport) {
+  const positioned: PositionedEvent[] = [];
+  let prev = last;
+  let lastPosition: EventPosition | undefined;
+  for (const raw of events) {
+    report.events++;
+    let txOrdinal: number;
+    if (raw.transactionIndex !== undefined) txOrdinal = raw.transactionIndex;
+    else if (prev && prev.checkpoint === raw.checkpoint) txOrdinal = prev.txDigest === raw.txDigest ? prev.txOrdinal : prev.txOrdinal + 1;
+    else txOrdinal = 0;
+    const position: EventPosition = { checkpoint: raw.checkpoint, txOrdinal, eventIndex: raw.eventIndex, txDigest: raw.txDigest };
+    prev = position;
+    lastPosition = position;
+    try {
+      positioned.push({ event: decodeEvent(raw.eventType, raw.bcs, packageId), position });
+    } catch (error) {
+      report.skipped++;
+      log.warn(error instanceof UnknownEventError ? 'unknown event type skipped' : 'undecodable event skipped', {
+        eventType: raw.eventType, checkpoint: raw.checkpoint.toString(), txDigest: raw.txDigest, eventIndex: raw.eventIndex,
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  return { positioned, lastPosition };
+}
+
+async function measureLag(deps: IndexerDeps, report: RunReport, cursor: IndexerCursor | undefined): Promise<void> {
+  try {
+    const head = await deps.source.head();
+    const covered = cursor?.checkpoint ?? 0n;
+    const behind = head.checkpoint > covered ? head.checkpoint - covered : 0n;
+    report.lagCheckpoints = Number(behind);
+    if (behind === 0n) report.lagSeconds = 0;
+    else {
+      const at = await deps.source.checkpointTimestampMs(covered);
+      report.lagSeconds = Math.max(0, Math.round((head.timestampMs - at) / 1000));
+    }
+  } catch (error) {
+    if (!(error instanceof ProviderError)) throw error;
+    report.providerErrors++;
+    deps.log.warn('could not measure lag behind the chain head', { message: error.message });
+  }
+}
+
+function maxBig(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
+
+function maxPosition(a: EventPosition | undefined, b: EventPosition | undefined): EventPosition | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return comparePositions(a, b) >= 0 ? a : b;
+}

@@ -1,0 +1,251 @@
+// The rules that turn decoded `k3s_daas` events into index state (DESIGN §2 step 2). One copy, used by
+// the indexer and by tests. Every rule is idempotent: an entity records the position of the last event
+// applied to it and only a newer event changes its mutable state, so replaying any prefix of the event
+// stream (after a crash, a retry or a re-delivered page) converges to the same index.
+//
+// Entities referred to before they are known (a revocation before the issuance was indexed, a slash
+// before the deposit) get a fail-closed placeholder: never active, never valid. The late event later
+// fills in the immutable identity fields (owner, role, node id, token contents) without undoing newer
+// state. Inactive stakes' amounts are only informative, so placeholders do not try to reconstruct them.
+import type { EventPosition, SealTokenRecord, StakeRecord } from './index-model';
+import { comparePositions, IndexConflictError, type EntityWrite, type IndexRepository } from './index-repository';
+import type { DecodedEvent } from './sui/events';
+import { roleFromU8 } from './sui/roles';
+
+export interface PositionedEvent {
+  event: DecodedEvent;
+  position: EventPosition;
+}
+
+/** The entities a batch of events touches, loaded once, mutated in memory, then written back. */
+export interface WorkingSet {
+  stakes: Map<string, StakeRecord>;
+  tokens: Map<string, SealTokenRecord>;
+  changedStakes: Set<string>;
+  changedTokens: Set<string>;
+  /** Stakes slashed or withdrawn in this batch: their worker nodes must be evicted. */
+  evictStakes: Set<string>;
+}
+
+export type ApplyOutcome = 'applied' | 'stale' | 'ignored' | 'invalid';
+
+export function emptyWorkingSet(): WorkingSet {
+  return { stakes: new Map(), tokens: new Map(), changedStakes: new Set(), changedTokens: new Set(), evictStakes: new Set() };
+}
+
+/** Stake ids an event needs in the working set, and whether that stake's tokens must be loaded too. */
+export function referencedIds(event: DecodedEvent): { stakeId?: string; tokenId?: string; sweepStake?: boolean } {
+  switch (event.name) {
+    case 'staking::StakeDeposited':
+    case 'staking::UnstakeRequested':
+      return { stakeId: event.data.stake_id };
+    case 'staking::StakeWithdrawn':
+    case 'staking::StakeSlashed':
+      return { stakeId: event.data.stake_id, sweepStake: true };
+    case 'seal_token::SealTokenIssued':
+      return { stakeId: event.data.stake_id, tokenId: event.data.token_id };
+    case 'seal_token::SealTokenRevoked':
+      return { tokenId: event.data.token_id };
+    default:
+      return {};
+  }
+}
+
+const INACTIVE_FOREVER = new Set<StakeRecord['status']>(['slashed', 'withdrawn']);
+
+/** Applies one event to the working set. Pure apart from mutating `ws`. */
+export function applyEvent(ws: WorkingSet, { event, position }: PositionedEvent): ApplyOutcome {
+  switch (event.name) {
+    case 'staking::StakeDeposited': {
+      const d = event.data;
+      let role;
+      try {
+        role = roleFromU8(d.role);
+      } catch {
+        return 'invalid';
+      }
+      const identity = { owner: d.owner, role, nodeId: d.node_id };
+      const current = ws.stakes.get(d.stake_id);
+      if (!current || comparePositions(position, current.lastEvent) > 0) {
+        return setStake(ws, {
+          stakeId: d.stake_id, ...identity, amountMist: BigInt(d.amount), status: 'active', lastEvent: position,
+        });
+      }
+      // Older than what we hold: only the immutable identity may still be missing (placeholder).
+      return setStake(ws, { ...current, ...identity });
+    }
+    case 'staking::UnstakeRequested': {
+      const d = event.data;
+      return updateStake(ws, d.stake_id, position, { status: 'unbonding', unlockAtMs: safeNumber(d.unlock_at_ms) });
+    }
+    case 'staking::StakeWithdrawn': {
+      const d = event.data;
+      const outcome = updateStake(ws, d.stake_id, position, { status: 'withdrawn', amountMist: 0n });
+      return sweep(ws, d.stake_id, outcome);
+    }
+    case 'staking::StakeSlashed': {
+      const d = event.data;
+      const outcome = updateStake(ws, d.stake_id, position, { status: 'slashed', amountMist: BigInt(d.remaining) });
+      return sweep(ws, d.stake_id, outcome);
+    }
+    case 'seal_token::SealTokenIssued': {
+      const d = event.data;
+      let role;
+      try {
+        role = roleFromU8(d.role);
+      } catch {
+        return 'invalid';
+      }
+      const identity = {
+        stakeId: d.stake_id, owner: d.owner, role, permissions: [...d.permissions], clusterId: d.cluster_id,
+        expiresAtMs: safeNumber(d.expires_at_ms),
+      };
+      const current = ws.tokens.get(d.token_id);
+      const stake = ws.stakes.get(d.stake_id);
+      const invalidated = (current?.invalidated ?? false) || (stake !== undefined && INACTIVE_FOREVER.has(stake.status));
+      if (!current || comparePositions(position, current.lastEvent) > 0) {
+        return setToken(ws, { tokenId: d.token_id, ...identity, revoked: current?.revoked ?? false, invalidated, lastEvent: position });
+      }
+      return setToken(ws, { ...current, ...identity, invalidated });
+    }
+    case 'seal_token::SealTokenRevoked': {
+      const d = event.data;
+      const current = ws.tokens.get(d.token_id);
+      if (!current) {
+        return setToken(ws, {
+          tokenId: d.token_id, stakeId: '', owner: '', role: 'user', permissions: [], clusterId: '', expiresAtMs: 0,
+          revoked: true, invalidated: false, lastEvent: position,
+        });
+      }
+      if (comparePositions(position, current.lastEvent) <= 0) return 'stale';
+      return setToken(ws, { ...current, revoked: true, lastEvent: position });
+    }
+    default:
+      // EnclaveRegistered and future events carry nothing the token index needs.
+      return 'ignored';
+  }
+}
+
+function updateStake(ws: WorkingSet, stakeId: string, position: EventPosition, patch: Partial<StakeRecord>): ApplyOutcome {
+  const current = ws.stakes.get(stakeId);
+  if (!current) {
+    return setStake(ws, {
+      stakeId, owner: '', role: 'user', amountMist: 0n, status: 'unbonding', nodeId: '', ...patch, lastEvent: position,
+    });
+  }
+  if (comparePositions(position, current.lastEvent) <= 0) return 'stale';
+  return setStake(ws, { ...current, ...patch, lastEvent: position });
+}
+
+/** A slashed or withdrawn stake admits no one again: invalidate its tokens and evict its nodes. */
+function sweep(ws: WorkingSet, stakeId: string, outcome: ApplyOutcome): ApplyOutcome {
+  // Runs even for a stale (replayed) event: a crash may have interrupted the sweep after the stake write.
+  ws.evictStakes.add(stakeId);
+  let changed = false;
+  for (const token of ws.tokens.values()) {
+    if (token.stakeId === stakeId && !token.invalidated) {
+      setToken(ws, { ...token, invalidated: true });
+      changed = true;
+    }
+  }
+  return changed ? 'applied' : outcome;
+}
+
+function setStake(ws: WorkingSet, next: StakeRecord): ApplyOutcome {
+  if (next.unlockAtMs === undefined) delete next.unlockAtMs;
+  const current = ws.stakes.get(next.stakeId);
+  if (current && sameRecord(current, next)) return 'stale';
+  ws.stakes.set(next.stakeId, next);
+  ws.changedStakes.add(next.stakeId);
+  return 'applied';
+}
+
+function setToken(ws: WorkingSet, next: SealTokenRecord): ApplyOutcome {
+  const current = ws.tokens.get(next.tokenId);
+  if (current && sameRecord(current, next)) return 'stale';
+  ws.tokens.set(next.tokenId, next);
+  ws.changedTokens.add(next.tokenId);
+  return 'applied';
+}
+
+function sameRecord(a: object, b: object): boolean {
+  return stableJson(a) === stableJson(b);
+}
+
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return `${v}n`;
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)));
+    }
+    return v;
+  });
+}
+
+function safeNumber(u64: string): number {
+  const n = BigInt(u64);
+  return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
+}
+
+export interface ApplyResult {
+  applied: number;
+  stale: number;
+  ignored: number;
+  invalid: number;
+  /** Stakes whose worker nodes must be evicted (slashed or withdrawn in this batch, replays included). */
+  evictStakes: string[];
+}
+
+/**
+ * Loads what `events` touch, applies them in order and writes the changed entities back with revision
+ * checks. A concurrent change (revision moved) reloads and re-applies, which is safe because the rules
+ * are idempotent.
+ */
+export async function applyEventsToIndex(repo: IndexRepository, events: readonly PositionedEvent[], maxAttempts = 3): Promise<ApplyResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await applyOnce(repo, events);
+    } catch (error) {
+      if (!(error instanceof IndexConflictError) || attempt >= maxAttempts) throw error;
+    }
+  }
+}
+
+async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent[]): Promise<ApplyResult> {
+  const stakeIds = new Set<string>();
+  const tokenIds = new Set<string>();
+  const sweepStakes = new Set<string>();
+  for (const { event } of events) {
+    const ids = referencedIds(event);
+    if (ids.stakeId) stakeIds.add(ids.stakeId);
+    if (ids.tokenId) tokenIds.add(ids.tokenId);
+    if (ids.sweepStake && ids.stakeId) sweepStakes.add(ids.stakeId);
+  }
+  // The stake GSI is only eventually consistent: use it to find token ids, then read them consistently.
+  const swept = await Promise.all([...sweepStakes].map((s) => repo.tokensOfStake(s)));
+  for (const list of swept) for (const t of list) tokenIds.add(t.record.tokenId);
+
+  const [stakes, tokens] = await Promise.all([repo.getStakes([...stakeIds]), repo.getTokens([...tokenIds])]);
+  const ws = emptyWorkingSet();
+  const stakeRevs = new Map<string, number>();
+  const tokenRevs = new Map<string, number>();
+  for (const [id, v] of stakes) {
+    ws.stakes.set(id, v.record);
+    stakeRevs.set(id, v.rev);
+  }
+  for (const [id, v] of tokens) {
+    ws.tokens.set(id, v.record);
+    tokenRevs.set(id, v.rev);
+  }
+
+  const result: ApplyResult = { applied: 0, stale: 0, ignored: 0, invalid: 0, evictStakes: [] };
+  for (const event of events) result[applyEvent(ws, event)]++;
+
+  const writes: EntityWrite[] = [
+    ...[...ws.changedStakes].map((id): EntityWrite => ({ kind: 'stake', record: ws.stakes.get(id)!, expectedRev: stakeRevs.get(id) ?? 0 })),
+    ...[...ws.changedTokens].map((id): EntityWrite => ({ kind: 'token', record: ws.tokens.get(id)!, expectedRev: tokenRevs.get(id) ?? 0 })),
+  ];
+  if (writes.length > 0) await repo.writeEntities(writes);
+  result.evictStakes = [...ws.evictStakes];
+  return result;
+}

@@ -1,0 +1,337 @@
+// The index in the DynamoDB single table (keys and GSIs from `index-model.ts`). Big integers (MIST
+// amounts, checkpoints) are stored as decimal strings so no precision is lost in a JavaScript number.
+// Every failure to reach the table surfaces as `IndexUnavailableError` so handlers fail closed.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+  type NativeAttributeValue,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  IndexUnavailableError,
+  KEYS,
+  TABLE_INDEXES,
+  type EventPosition,
+  type NodeRecord,
+  type SealTokenRecord,
+  type StakeRecord,
+} from './index-model';
+import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type Versioned } from './index-repository';
+import type { Role } from './sui/roles';
+
+type Item = Record<string, NativeAttributeValue>;
+
+const BATCH_GET_MAX = 100;
+const TRANSACT_MAX = 100;
+const WRITE_CONCURRENCY = 4;
+
+export interface DynamoIndexRepositoryOptions {
+  tableName: string;
+  client?: DynamoDBClient;
+}
+
+export class DynamoIndexRepository implements IndexRepository {
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly table: string;
+
+  constructor(options: DynamoIndexRepositoryOptions) {
+    this.table = options.tableName;
+    this.doc = DynamoDBDocumentClient.from(options.client ?? new DynamoDBClient({}), {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+  }
+
+  async getToken(tokenId: string): Promise<SealTokenRecord | undefined> {
+    const item = await this.get(KEYS.token(tokenId));
+    return item && tokenFromItem(item);
+  }
+
+  async getStake(stakeId: string): Promise<StakeRecord | undefined> {
+    const item = await this.get(KEYS.stake(stakeId));
+    return item && stakeFromItem(item);
+  }
+
+  async getStakes(stakeIds: readonly string[]): Promise<Map<string, Versioned<StakeRecord>>> {
+    const items = await this.batchGet(stakeIds.map(KEYS.stake));
+    return new Map(items.map((i) => [i.stakeId as string, { record: stakeFromItem(i), rev: i.rev as number }]));
+  }
+
+  async getTokens(tokenIds: readonly string[]): Promise<Map<string, Versioned<SealTokenRecord>>> {
+    const items = await this.batchGet(tokenIds.map(KEYS.token));
+    return new Map(items.map((i) => [i.tokenId as string, { record: tokenFromItem(i), rev: i.rev as number }]));
+  }
+
+  async tokensOfStake(stakeId: string): Promise<Versioned<SealTokenRecord>[]> {
+    const items = await this.query(TABLE_INDEXES.byStake, 'gsi2pk', KEYS.stakeIndex(stakeId).gsi2pk, { prefix: 'TOKEN#', attr: 'pk' });
+    return items.map((i) => ({ record: tokenFromItem(i), rev: i.rev as number }));
+  }
+
+  async tokensOfOwner(owner: string): Promise<SealTokenRecord[]> {
+    const items = await this.query(TABLE_INDEXES.byOwner, 'gsi1pk', KEYS.ownerIndex(owner).gsi1pk, { prefix: 'TOKEN', attr: 'sk' });
+    return items.map(tokenFromItem);
+  }
+
+  async writeEntities(writes: readonly EntityWrite[]): Promise<void> {
+    const chunks: EntityWrite[][] = [];
+    for (let i = 0; i < writes.length; i += TRANSACT_MAX) chunks.push(writes.slice(i, i + TRANSACT_MAX));
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length) await this.writeChunk(chunks[next++]);
+    };
+    await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, chunks.length) }, worker));
+  }
+
+  private async writeChunk(chunk: EntityWrite[]): Promise<void> {
+    const puts = chunk.map((w) => {
+      const item = w.kind === 'stake' ? stakeToItem(w.record) : tokenToItem(w.record);
+      item.rev = w.expectedRev + 1;
+      return {
+        Put: {
+          TableName: this.table,
+          Item: item,
+          ConditionExpression: w.expectedRev === 0 ? 'attribute_not_exists(pk)' : '#rev = :rev',
+          ...(w.expectedRev === 0 ? {} : { ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': w.expectedRev } }),
+        },
+      };
+    });
+    try {
+      if (puts.length === 1) {
+        await this.doc.send(new PutCommand(puts[0].Put));
+      } else {
+        await this.doc.send(new TransactWriteCommand({ TransactItems: puts }));
+      }
+    } catch (error) {
+      if (isConflict(error)) throw new IndexConflictError(`an index entity changed concurrently (${(error as Error).name})`);
+      throw unavailable(error);
+    }
+  }
+
+  async getNode(instanceId: string): Promise<NodeRecord | undefined> {
+    const item = await this.get(KEYS.node(instanceId));
+    return item && nodeFromItem(item);
+  }
+
+  async nodesOfStake(stakeId: string): Promise<NodeRecord[]> {
+    const items = await this.query(TABLE_INDEXES.byStake, 'gsi2pk', KEYS.stakeIndex(stakeId).gsi2pk, { prefix: 'NODE#', attr: 'pk' });
+    return items.map(nodeFromItem);
+  }
+
+  async putNode(node: NodeRecord): Promise<void> {
+    try {
+      await this.doc.send(new PutCommand({
+        TableName: this.table,
+        Item: { ...KEYS.node(node.instanceId), ...KEYS.stakeIndex(node.stakeId), entity: 'node', ...node },
+      }));
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  async markTerminationRequested(instanceId: string, at: string): Promise<boolean> {
+    try {
+      await this.doc.send(new UpdateCommand({
+        TableName: this.table,
+        Key: KEYS.node(instanceId),
+        UpdateExpression: 'SET terminationRequestedAt = :at',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(terminationRequestedAt)',
+        ExpressionAttributeValues: { ':at': at },
+      }));
+      return true;
+    } catch (error) {
+      if (isConflict(error)) return false;
+      throw unavailable(error);
+    }
+  }
+
+  async getCursor(): Promise<IndexerCursor | undefined> {
+    const item = await this.get(KEYS.cursor(), true);
+    if (!item) return undefined;
+    return {
+      cursor: item.cursor as string,
+      checkpoint: BigInt(item.checkpoint as string),
+      lastEvent: item.lastEvent ? positionFromItem(item.lastEvent as Item) : undefined,
+      eventsSeen: item.eventsSeen as number,
+      updatedAt: item.updatedAt as string,
+    };
+  }
+
+  async putCursor(next: IndexerCursor, previous: IndexerCursor | undefined): Promise<void> {
+    try {
+      await this.doc.send(new PutCommand({
+        TableName: this.table,
+        Item: {
+          ...KEYS.cursor(),
+          entity: 'cursor',
+          cursor: next.cursor,
+          checkpoint: next.checkpoint.toString(),
+          lastEvent: next.lastEvent && positionToItem(next.lastEvent),
+          eventsSeen: next.eventsSeen,
+          updatedAt: next.updatedAt,
+        },
+        ConditionExpression: previous ? '#cursor = :previous' : 'attribute_not_exists(pk)',
+        ...(previous ? { ExpressionAttributeNames: { '#cursor': 'cursor' }, ExpressionAttributeValues: { ':previous': previous.cursor } } : {}),
+      }));
+    } catch (error) {
+      if (isConflict(error)) throw new IndexConflictError('indexer cursor moved since it was read');
+      throw unavailable(error);
+    }
+  }
+
+  private async get(key: Item, consistent = false): Promise<Item | undefined> {
+    try {
+      const { Item: item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: consistent || undefined }));
+      return item;
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  private async batchGet(keys: Item[]): Promise<Item[]> {
+    const unique = [...new Map(keys.map((k) => [`${k.pk}|${k.sk}`, k])).values()];
+    const out: Item[] = [];
+    try {
+      for (let i = 0; i < unique.length; i += BATCH_GET_MAX) {
+        let pending: Item[] | undefined = unique.slice(i, i + BATCH_GET_MAX);
+        for (let attempt = 0; pending && pending.length > 0; attempt++) {
+          if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
+          if (attempt > 8) throw new Error('batch get kept returning unprocessed keys');
+          const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
+          out.push(...(res.Responses?.[this.table] ?? []));
+          pending = res.UnprocessedKeys?.[this.table]?.Keys as Item[] | undefined;
+        }
+      }
+    } catch (error) {
+      throw unavailable(error);
+    }
+    return out;
+  }
+
+  private async query(index: string, keyName: string, keyValue: string, sortPrefix: { attr: string; prefix: string }): Promise<Item[]> {
+    const out: Item[] = [];
+    let start: Item | undefined;
+    try {
+      do {
+        const res = await this.doc.send(new QueryCommand({
+          TableName: this.table,
+          IndexName: index,
+          KeyConditionExpression: '#k = :k AND begins_with(#s, :p)',
+          ExpressionAttributeNames: { '#k': keyName, '#s': sortPrefix.attr },
+          ExpressionAttributeValues: { ':k': keyValue, ':p': sortPrefix.prefix },
+          ExclusiveStartKey: start,
+        }));
+        out.push(...(res.Items ?? []));
+        start = res.LastEvaluatedKey;
+      } while (start);
+    } catch (error) {
+      throw unavailable(error);
+    }
+    return out;
+  }
+}
+
+function isConflict(error: unknown): boolean {
+  const name = (error as { name?: string } | undefined)?.name;
+  if (name === 'ConditionalCheckFailedException' || name === 'TransactionConflictException') return true;
+  if (name === 'TransactionCanceledException') {
+    const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+    return reasons.some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict');
+  }
+  return false;
+}
+
+function unavailable(error: unknown): Error {
+  if (error instanceof IndexUnavailableError || error instanceof IndexConflictError) return error;
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new IndexUnavailableError(`index table unavailable (${reason})`, { cause: error });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function positionToItem(p: EventPosition): Item {
+  return { checkpoint: p.checkpoint.toString(), txOrdinal: p.txOrdinal, eventIndex: p.eventIndex, txDigest: p.txDigest };
+}
+
+function positionFromItem(i: Item): EventPosition {
+  return { checkpoint: BigInt(i.checkpoint as string), txOrdinal: i.txOrdinal as number, eventIndex: i.eventIndex as number, txDigest: i.txDigest as string };
+}
+
+function stakeToItem(s: StakeRecord): Item {
+  return {
+    ...KEYS.stake(s.stakeId),
+    ...(s.owner ? KEYS.ownerIndex(s.owner) : {}),
+    entity: 'stake',
+    stakeId: s.stakeId,
+    owner: s.owner,
+    role: s.role,
+    amountMist: s.amountMist.toString(),
+    status: s.status,
+    nodeId: s.nodeId,
+    unlockAtMs: s.unlockAtMs,
+    lastEvent: positionToItem(s.lastEvent),
+  };
+}
+
+function stakeFromItem(i: Item): StakeRecord {
+  return {
+    stakeId: i.stakeId as string,
+    owner: i.owner as string,
+    role: i.role as Role,
+    amountMist: BigInt(i.amountMist as string),
+    status: i.status as StakeRecord['status'],
+    nodeId: i.nodeId as string,
+    ...(i.unlockAtMs !== undefined ? { unlockAtMs: Number(i.unlockAtMs) } : {}),
+    lastEvent: positionFromItem(i.lastEvent as Item),
+  };
+}
+
+function tokenToItem(t: SealTokenRecord): Item {
+  return {
+    ...KEYS.token(t.tokenId),
+    // GSI key attributes may not be empty strings; a token known only from its revocation has no owner yet.
+    ...(t.owner ? KEYS.ownerIndex(t.owner) : {}),
+    ...(t.stakeId ? KEYS.stakeIndex(t.stakeId) : {}),
+    entity: 'token',
+    tokenId: t.tokenId,
+    stakeId: t.stakeId,
+    owner: t.owner,
+    role: t.role,
+    permissions: t.permissions,
+    clusterId: t.clusterId,
+    expiresAtMs: t.expiresAtMs,
+    revoked: t.revoked,
+    invalidated: t.invalidated,
+    lastEvent: positionToItem(t.lastEvent),
+  };
+}
+
+function tokenFromItem(i: Item): SealTokenRecord {
+  return {
+    tokenId: i.tokenId as string,
+    stakeId: i.stakeId as string,
+    owner: i.owner as string,
+    role: i.role as Role,
+    permissions: [...((i.permissions as string[] | undefined) ?? [])],
+    clusterId: i.clusterId as string,
+    expiresAtMs: Number(i.expiresAtMs),
+    revoked: i.revoked === true,
+    invalidated: i.invalidated === true,
+    lastEvent: positionFromItem(i.lastEvent as Item),
+  };
+}
+
+function nodeFromItem(i: Item): NodeRecord {
+  return {
+    instanceId: i.instanceId as string,
+    stakeId: i.stakeId as string,
+    autoScalingGroup: i.autoScalingGroup as string,
+    status: i.status as NodeRecord['status'],
+    joinedAt: i.joinedAt as string,
+    ...(i.goneAt !== undefined ? { goneAt: i.goneAt as string } : {}),
+    ...(i.terminationRequestedAt !== undefined ? { terminationRequestedAt: i.terminationRequestedAt as string } : {}),
+  };
+}

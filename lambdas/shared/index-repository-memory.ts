@@ -1,0 +1,103 @@
+// In-memory index repository with the same semantics as the DynamoDB one (revisions, conditional
+// cursor, GSI lookups), for tests and benchmarks. Records are copied in and out so callers can never
+// mutate stored state by accident.
+import type { NodeRecord, SealTokenRecord, StakeRecord } from './index-model';
+import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type Versioned } from './index-repository';
+
+const copy = <T>(value: T): T => structuredClone(value);
+
+export class MemoryIndexRepository implements IndexRepository {
+  private readonly stakes = new Map<string, Versioned<StakeRecord>>();
+  private readonly tokens = new Map<string, Versioned<SealTokenRecord>>();
+  private readonly nodes = new Map<string, NodeRecord>();
+  private cursor: IndexerCursor | undefined;
+
+  async getToken(tokenId: string): Promise<SealTokenRecord | undefined> {
+    const found = this.tokens.get(tokenId);
+    return found && copy(found.record);
+  }
+
+  async getStake(stakeId: string): Promise<StakeRecord | undefined> {
+    const found = this.stakes.get(stakeId);
+    return found && copy(found.record);
+  }
+
+  async getStakes(stakeIds: readonly string[]): Promise<Map<string, Versioned<StakeRecord>>> {
+    return pick(this.stakes, stakeIds);
+  }
+
+  async getTokens(tokenIds: readonly string[]): Promise<Map<string, Versioned<SealTokenRecord>>> {
+    return pick(this.tokens, tokenIds);
+  }
+
+  async tokensOfStake(stakeId: string): Promise<Versioned<SealTokenRecord>[]> {
+    return [...this.tokens.values()].filter((t) => t.record.stakeId === stakeId).map(copy);
+  }
+
+  async tokensOfOwner(owner: string): Promise<SealTokenRecord[]> {
+    return [...this.tokens.values()].filter((t) => t.record.owner === owner).map((t) => copy(t.record));
+  }
+
+  async writeEntities(writes: readonly EntityWrite[]): Promise<void> {
+    for (const write of writes) {
+      const store: Map<string, Versioned<StakeRecord | SealTokenRecord>> = write.kind === 'stake' ? this.stakes : this.tokens;
+      const id = write.kind === 'stake' ? write.record.stakeId : write.record.tokenId;
+      const currentRev = store.get(id)?.rev ?? 0;
+      if (currentRev !== write.expectedRev) {
+        throw new IndexConflictError(`${write.kind} ${id} is at revision ${currentRev}, expected ${write.expectedRev}`);
+      }
+      store.set(id, { record: copy(write.record), rev: currentRev + 1 });
+    }
+  }
+
+  async getNode(instanceId: string): Promise<NodeRecord | undefined> {
+    const node = this.nodes.get(instanceId);
+    return node && copy(node);
+  }
+
+  async nodesOfStake(stakeId: string): Promise<NodeRecord[]> {
+    return [...this.nodes.values()].filter((n) => n.stakeId === stakeId).map(copy);
+  }
+
+  async putNode(node: NodeRecord): Promise<void> {
+    this.nodes.set(node.instanceId, copy(node));
+  }
+
+  async markTerminationRequested(instanceId: string, at: string): Promise<boolean> {
+    const node = this.nodes.get(instanceId);
+    if (!node || node.terminationRequestedAt !== undefined) return false;
+    node.terminationRequestedAt = at;
+    return true;
+  }
+
+  async getCursor(): Promise<IndexerCursor | undefined> {
+    return this.cursor && copy(this.cursor);
+  }
+
+  async putCursor(next: IndexerCursor, previous: IndexerCursor | undefined): Promise<void> {
+    if (this.cursor?.cursor !== previous?.cursor) {
+      throw new IndexConflictError('indexer cursor moved since it was read');
+    }
+    this.cursor = copy(next);
+  }
+
+  /** Everything stored, in a stable order: lets tests compare two indexes for equality. */
+  snapshot(): { stakes: StakeRecord[]; tokens: SealTokenRecord[]; nodes: NodeRecord[]; cursor: IndexerCursor | undefined } {
+    const sorted = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => copy(v));
+    return {
+      stakes: sorted(this.stakes).map((v) => v.record),
+      tokens: sorted(this.tokens).map((v) => v.record),
+      nodes: sorted(this.nodes),
+      cursor: this.cursor && copy(this.cursor),
+    };
+  }
+}
+
+function pick<T>(store: Map<string, Versioned<T>>, ids: readonly string[]): Map<string, Versioned<T>> {
+  const out = new Map<string, Versioned<T>>();
+  for (const id of ids) {
+    const found = store.get(id);
+    if (found) out.set(id, copy(found));
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+// The index repository: what the indexer writes and what token checks, node joins and evictions read.
+// Two implementations with identical semantics: DynamoDB (`index-repository-dynamodb.ts`) and in-memory
+// (`index-repository-memory.ts`, for tests and benchmarks). Writes are optimistic: each entity carries a
+// revision number and a write names the revision it was computed from, so a concurrent or replayed run
+// can never overwrite newer state with older state.
+import type { EventPosition, NodeRecord, SealTokenRecord, StakeRecord, TokenIndexReader } from './index-model';
+
+/** A record together with the revision it was read at (0 = the entity does not exist yet). */
+export interface Versioned<T> {
+  record: T;
+  rev: number;
+}
+
+export type EntityWrite =
+  | { kind: 'stake'; record: StakeRecord; expectedRev: number }
+  | { kind: 'token'; record: SealTokenRecord; expectedRev: number };
+
+/** The indexer's resume point: the provider's opaque cursor plus what the lag and ordering need. */
+export interface IndexerCursor {
+  /** Base64 of the provider's watermark cursor; `after` of the next ListEvents request. */
+  cursor: string;
+  /** Highest checkpoint the scan has fully covered (0 before the first full checkpoint). */
+  checkpoint: bigint;
+  /** Position of the last event handed to the applier; a cursor never moves behind it. */
+  lastEvent?: EventPosition;
+  /** Events applied over the cursor's whole life (monotonic; for operators). */
+  eventsSeen: number;
+  updatedAt: string;
+}
+
+/** Someone else changed an entity or the cursor between our read and our write. */
+export class IndexConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'IndexConflictError';
+  }
+}
+
+export interface IndexRepository extends TokenIndexReader {
+  /** Current records with their revisions; ids that do not exist are absent from the map. */
+  getStakes(stakeIds: readonly string[]): Promise<Map<string, Versioned<StakeRecord>>>;
+  getTokens(tokenIds: readonly string[]): Promise<Map<string, Versioned<SealTokenRecord>>>;
+  /** Tokens backed by a stake (GSI2). */
+  tokensOfStake(stakeId: string): Promise<Versioned<SealTokenRecord>[]>;
+  /** Tokens owned by an address (GSI1). */
+  tokensOfOwner(owner: string): Promise<SealTokenRecord[]>;
+  /**
+   * Writes every record whose stored revision still equals `expectedRev` (0 = must not exist) and
+   * bumps it by one. Throws `IndexConflictError` when any revision moved; writes of other records
+   * may already be durable then, which is safe because every write is idempotent on replay.
+   */
+  writeEntities(writes: readonly EntityWrite[]): Promise<void>;
+
+  getNode(instanceId: string): Promise<NodeRecord | undefined>;
+  /** Nodes admitted under a stake (GSI2). */
+  nodesOfStake(stakeId: string): Promise<NodeRecord[]>;
+  putNode(node: NodeRecord): Promise<void>;
+  /** Sets `terminationRequestedAt` unless already set; false when it was (or the node is unknown). */
+  markTerminationRequested(instanceId: string, at: string): Promise<boolean>;
+
+  getCursor(): Promise<IndexerCursor | undefined>;
+  /**
+   * Replaces the cursor only if the stored one is still `previous` (compared by provider cursor;
+   * undefined = none stored yet). Throws `IndexConflictError` otherwise, so a concurrent run can never
+   * move it backwards.
+   */
+  putCursor(next: IndexerCursor, previous: IndexerCursor | undefined): Promise<void>;
+}
+
+/** Total order of ledger positions: checkpoint, then transaction within it, then event within that. */
+export function comparePositions(a: EventPosition, b: EventPosition): number {
+  if (a.checkpoint !== b.checkpoint) return a.checkpoint < b.checkpoint ? -1 : 1;
+  if (a.txOrdinal !== b.txOrdinal) return a.txOrdinal - b.txOrdinal;
+  return a.eventIndex - b.eventIndex;
+}
