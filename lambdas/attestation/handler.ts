@@ -1,0 +1,69 @@
+// POST /v1/attestation (IAM, master role; DESIGN §4): the parent-host agent posts a fresh Nitro
+// attestation document with the cluster CA it binds. A document that verifies is stored as the latest
+// attestation; kubeconfigs are only issued while one is fresh. 204, or 400 with the reason code.
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { MAX_DOCUMENT_BYTES, verifyClusterAttestation } from '../shared/attestation/cluster-attestation';
+import { parseExpectedPcrsEnv } from '../shared/attestation/expected-pcrs-env';
+import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
+import { COMMON_ENV, readEnv } from '../shared/env';
+import { errorResult, noContent, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
+import type { ExpectedPcrs } from '../shared/pcrs';
+import { logger, logUnexpected } from '../shared/powertools';
+
+const BodySchema = z
+  .object({
+    document: z.string().min(1).max(Math.ceil((MAX_DOCUMENT_BYTES * 4) / 3) + 4),
+    caCertPem: z.string().min(1).max(4096),
+  })
+  .strict();
+
+export interface AttestationHandlerDeps {
+  /** Undefined without an enclave build: every document is refused. */
+  readonly expectedPcrs: ExpectedPcrs | undefined;
+  readonly store: AttestationRecordStore;
+  readonly now: () => Date;
+  readonly maxDocumentAgeMs: number;
+  /** Trust anchor override for tests; the pinned AWS root otherwise. */
+  readonly rootPem?: string;
+}
+
+export function createHandler(deps: AttestationHandlerDeps): (event: APIGatewayProxyEventV2) => Promise<HttpResult> {
+  return withHttpErrors(async (event) => {
+    const body = parseJsonBody(event, BodySchema);
+    if (!deps.expectedPcrs) {
+      return errorResult(503, 'no_expected_pcrs', 'this environment has no enclave build (enclave/pcrs.json): no attestation is accepted');
+    }
+    const now = deps.now();
+    const result = await verifyClusterAttestation(body, { expectedPcrs: deps.expectedPcrs, now, maxDocumentAgeMs: deps.maxDocumentAgeMs, rootPem: deps.rootPem });
+    if (!result.ok) {
+      logger.warn('attestation refused', { reason: result.reason, detail: result.message });
+      return errorResult(400, result.reason, result.message);
+    }
+    await deps.store.putLatest(result.record);
+    logger.info('attestation accepted', { moduleId: result.record.moduleId, timestamp: result.record.timestamp, caSha256: result.record.caSha256 });
+    return noContent();
+  }, logUnexpected);
+}
+
+export const ATTESTATION_ENV = {
+  ...COMMON_ENV,
+  EXPECTED_PCRS: z.string().min(1),
+  ATTESTATION_DOCUMENT_MAX_AGE_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
+};
+
+let live: ((event: APIGatewayProxyEventV2) => Promise<HttpResult>) | undefined;
+
+// Built on the first invocation (the cold start) so importing the module in tests needs no environment.
+export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
+  if (!live) {
+    const env = readEnv(ATTESTATION_ENV);
+    live = createHandler({
+      expectedPcrs: parseExpectedPcrsEnv(env.EXPECTED_PCRS),
+      store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME }),
+      now: () => new Date(),
+      maxDocumentAgeMs: env.ATTESTATION_DOCUMENT_MAX_AGE_SECONDS * 1000,
+    });
+  }
+  return live(event);
+};

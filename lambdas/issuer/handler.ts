@@ -1,0 +1,52 @@
+// GET /v1/issuer (public; DESIGN §4): what a client needs to check a kubeconfig without trusting the
+// API: the KMS public key that signs kubeconfigs, the PCRs the platform expects, and the latest
+// verified attestation. All of it is public information.
+import { KMSClient } from '@aws-sdk/client-kms';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { attestationSummary, namedPcrs } from '../shared/attestation/cluster-attestation';
+import { parseExpectedPcrsEnv } from '../shared/attestation/expected-pcrs-env';
+import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
+import { COMMON_ENV, readEnv } from '../shared/env';
+import { json, withHttpErrors, type HttpResult } from '../shared/http';
+import { KmsKubeconfigSigner, type KubeconfigSigner } from '../shared/kms-signing-key';
+import type { ExpectedPcrs } from '../shared/pcrs';
+import { logUnexpected } from '../shared/powertools';
+
+export interface IssuerHandlerDeps {
+  readonly signer: Pick<KubeconfigSigner, 'keyId' | 'publicKeyPem'>;
+  readonly expectedPcrs: ExpectedPcrs | undefined;
+  readonly store: AttestationRecordStore;
+}
+
+export function createHandler(deps: IssuerHandlerDeps): (event: APIGatewayProxyEventV2) => Promise<HttpResult> {
+  return withHttpErrors(async () => {
+    const [publicKeyPem, record] = await Promise.all([deps.signer.publicKeyPem(), deps.store.getLatest()]);
+    return json(200, {
+      keyId: deps.signer.keyId,
+      publicKeyPem,
+      expectedPcrs: deps.expectedPcrs ? namedPcrs(deps.expectedPcrs) : null,
+      attestation: record ? attestationSummary(record) : null,
+    });
+  }, logUnexpected);
+}
+
+export const ISSUER_ENV = {
+  ...COMMON_ENV,
+  EXPECTED_PCRS: z.string().min(1),
+  KUBECONFIG_SIGNING_KEY_ARN: z.string().startsWith('arn:'),
+};
+
+let live: ((event: APIGatewayProxyEventV2) => Promise<HttpResult>) | undefined;
+
+export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
+  if (!live) {
+    const env = readEnv(ISSUER_ENV);
+    live = createHandler({
+      signer: new KmsKubeconfigSigner(new KMSClient({}), env.KUBECONFIG_SIGNING_KEY_ARN),
+      expectedPcrs: parseExpectedPcrsEnv(env.EXPECTED_PCRS),
+      store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME }),
+    });
+  }
+  return live(event);
+};

@@ -1,0 +1,86 @@
+// What the platform accepts as the cluster's attestation (DESIGN §2 step 5): a Nitro document that
+// verifies against the pinned root and the expected PCRs, fresh, whose `user_data` is the SHA-256 of
+// the cluster CA certificate (DER) posted beside it. The result is the record kubeconfigs are built from.
+import { createHash, X509Certificate } from 'node:crypto';
+import type { AttestationRecord } from '../index-model';
+import type { ExpectedPcrs } from '../pcrs';
+import { verifyAttestationDocument, type AttestationFailureReason } from './verify';
+
+/** Attestation documents are at most ~5 KiB; the CA a few hundred bytes (it must fit a KMS RAW signature). */
+export const MAX_DOCUMENT_BYTES = 12 * 1024;
+export const MAX_CA_CERT_DER_BYTES = 2048;
+
+export type ClusterAttestationReason = AttestationFailureReason | 'invalid_ca_certificate' | 'user_data_mismatch';
+
+export type ClusterAttestationResult = { ok: true; record: AttestationRecord } | { ok: false; reason: ClusterAttestationReason; message: string };
+
+export interface ClusterAttestationOptions {
+  expectedPcrs: ExpectedPcrs;
+  now: Date;
+  /** How old a posted document may be (NSM time). */
+  maxDocumentAgeMs: number;
+  rootPem?: string;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export async function verifyClusterAttestation(
+  input: { document: string; caCertPem: string },
+  options: ClusterAttestationOptions,
+): Promise<ClusterAttestationResult> {
+  if (!BASE64.test(input.document) || input.document.length % 4 !== 0) {
+    return { ok: false, reason: 'malformed', message: 'document is not base64' };
+  }
+  const documentBytes = Buffer.from(input.document, 'base64');
+  if (documentBytes.length === 0 || documentBytes.length > MAX_DOCUMENT_BYTES) {
+    return { ok: false, reason: 'malformed', message: `document must be 1 to ${MAX_DOCUMENT_BYTES} bytes` };
+  }
+  let ca: X509Certificate;
+  try {
+    ca = new X509Certificate(input.caCertPem);
+  } catch {
+    return { ok: false, reason: 'invalid_ca_certificate', message: 'caCertPem is not a PEM certificate' };
+  }
+  if (!ca.ca || ca.raw.length > MAX_CA_CERT_DER_BYTES) {
+    return { ok: false, reason: 'invalid_ca_certificate', message: `caCertPem must be a CA certificate of at most ${MAX_CA_CERT_DER_BYTES} bytes` };
+  }
+  const result = await verifyAttestationDocument(documentBytes, {
+    expectedPcrs: options.expectedPcrs,
+    at: options.now,
+    maxAgeMs: options.maxDocumentAgeMs,
+    rootPem: options.rootPem,
+  });
+  if (!result.ok) return result;
+  const caSha256 = createHash('sha256').update(ca.raw).digest();
+  const userData = result.document.userData;
+  if (!userData || userData.length !== caSha256.length || !caSha256.equals(Buffer.from(userData))) {
+    return { ok: false, reason: 'user_data_mismatch', message: 'user_data is not the SHA-256 of the posted CA certificate' };
+  }
+  return {
+    ok: true,
+    record: {
+      pcrs: Object.fromEntries(Object.entries(result.document.pcrs).map(([i, v]) => [`PCR${i}`, v])),
+      caSha256: caSha256.toString('hex'),
+      caCertPem: ca.toString(),
+      moduleId: result.document.moduleId,
+      timestamp: result.document.timestamp.toISOString(),
+      verifiedAt: options.now.toISOString(),
+    },
+  };
+}
+
+/** The attestation summary of DESIGN §4 (kubeconfig response) and the issuer route. */
+export function attestationSummary(record: AttestationRecord): { pcrs: Record<string, string>; timestamp: string; caSha256: string; moduleId: string; verifiedAt: string } {
+  return { pcrs: record.pcrs, timestamp: record.timestamp, caSha256: record.caSha256, moduleId: record.moduleId, verifiedAt: record.verifiedAt };
+}
+
+/** `ExpectedPcrs` as the `PCR<n>` names of pcrs.json and of attestation summaries. */
+export function namedPcrs(pcrs: ExpectedPcrs): Record<string, string> {
+  return Object.fromEntries(Object.entries(pcrs).map(([i, v]) => [`PCR${i}`, v as string]));
+}
+
+/** True when every expected PCR appears with the same value in `actual` (`PCR<n>` → hex). */
+export function pcrsMatch(expected: ExpectedPcrs, actual: Record<string, string>): boolean {
+  const entries = Object.entries(expected);
+  return entries.length > 0 && entries.every(([i, v]) => typeof actual[`PCR${i}`] === 'string' && actual[`PCR${i}`].toLowerCase() === String(v).toLowerCase());
+}
