@@ -1,0 +1,108 @@
+// POST /v1/kubeconfig: 200 with a KMS-signed kubeconfig for an accepted credential and a fresh
+// attestation; 401 with the reason for a refused credential; 503 no_attestation otherwise.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createHandler, type CredentialCheckResult, type KubeconfigHandlerDeps } from '../../../lambdas/kubeconfig/handler';
+import { MemoryAttestationRecordStore } from '../../../lambdas/shared/attestation/record-store';
+import { IndexUnavailableError, type AttestationRecord } from '../../../lambdas/shared/index-model';
+import { KmsKubeconfigSigner } from '../../../lambdas/shared/kms-signing-key';
+import { verifyKubeconfigSignature } from '../../../lambdas/shared/kubeconfig-signature';
+import { createClusterCaPem } from '../../support/cluster-ca';
+import { startFakeKms, type FakeKms } from '../../support/fake-kms';
+
+const TOKEN = '0x' + '12'.repeat(32);
+const NOW = new Date('2026-11-23T02:00:00Z');
+const SERVER = 'https://nlb.example.com:6443';
+
+function post(body: unknown, raw?: string): APIGatewayProxyEventV2 {
+  return { body: raw ?? JSON.stringify(body), isBase64Encoded: false } as APIGatewayProxyEventV2;
+}
+
+describe('POST /v1/kubeconfig', () => {
+  let kms: FakeKms;
+  let signer: KmsKubeconfigSigner;
+  let record: AttestationRecord;
+  const accept = async (c: string): Promise<CredentialCheckResult> => (c === 'good' ? { ok: true, identity: { tokenId: TOKEN } } : { ok: false, reason: 'bad_signature' });
+  const deps = (over: Partial<KubeconfigHandlerDeps> = {}): KubeconfigHandlerDeps => ({
+    checkCredential: accept,
+    store: new MemoryAttestationRecordStore(record),
+    signer,
+    clusterId: 'k3s-daas-dev',
+    serverUrl: SERVER,
+    maxAttestationAgeMs: 15 * 60_000,
+    now: () => NOW,
+    ...over,
+  });
+
+  beforeAll(async () => {
+    kms = await startFakeKms();
+    signer = new KmsKubeconfigSigner(new KMSClient({ endpoint: kms.endpoint, region: 'us-east-1' }), kms.keyArn);
+    record = {
+      pcrs: { PCR0: 'aa'.repeat(48), PCR1: 'bb'.repeat(48), PCR2: 'cc'.repeat(48) },
+      caSha256: 'dd'.repeat(32),
+      caCertPem: await createClusterCaPem(),
+      moduleId: 'i-0123-enc0123',
+      timestamp: new Date(NOW.getTime() - 60_000).toISOString(),
+      verifiedAt: new Date(NOW.getTime() - 59_000).toISOString(),
+    };
+  });
+  afterAll(() => kms.stop());
+
+  it('200: a kubeconfig signed by the KMS key, with the attestation summary of DESIGN §4', async () => {
+    const res = await createHandler(deps())(post({ credential: 'good' }));
+    expect(res.statusCode).toBe(200);
+    const body = JSON.parse(res.body!);
+    expect(body.keyId).toBe(kms.keyArn);
+    expect(body.attestation).toMatchObject({ pcrs: record.pcrs, timestamp: record.timestamp, caSha256: record.caSha256 });
+    expect(verifyKubeconfigSignature(body.kubeconfig, body.signature, await signer.publicKeyPem())).toBe(true);
+    const kc = new KubeConfig();
+    kc.loadFromString(body.kubeconfig);
+    expect(kc.getCurrentCluster()?.server).toBe(SERVER);
+    expect(kc.getCurrentUser()?.exec?.args).toEqual(['credential', '--token', TOKEN, '--cluster', 'k3s-daas-dev']);
+  });
+
+  it('401 with the reason code for a refused credential, and nothing is signed', async () => {
+    const signs = kms.calls.filter((c) => c.op === 'Sign').length;
+    const res = await createHandler(deps())(post({ credential: 'forged' }));
+    expect(res.statusCode).toBe(401);
+    expect(JSON.parse(res.body!).error).toBe('bad_signature');
+    expect(kms.calls.filter((c) => c.op === 'Sign').length).toBe(signs);
+  });
+
+  it('503 no_attestation when no attestation was ever verified', async () => {
+    const res = await createHandler(deps({ store: new MemoryAttestationRecordStore() }))(post({ credential: 'good' }));
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body!).error).toBe('no_attestation');
+  });
+
+  it('503 no_attestation when the latest attestation is older than the maximum age', async () => {
+    const res = await createHandler(deps({ now: () => new Date(NOW.getTime() + 15 * 60_000) }))(post({ credential: 'good' }));
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body!).error).toBe('no_attestation');
+  });
+
+  it('503 index_unavailable when the token index cannot be reached (fail closed)', async () => {
+    const res = await createHandler(
+      deps({
+        checkCredential: async () => {
+          throw new IndexUnavailableError('down');
+        },
+      }),
+    )(post({ credential: 'good' }));
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body!).error).toBe('index_unavailable');
+  });
+
+  it.each([
+    ['invalid JSON', '{', 400, 'invalid_json'],
+    ['a missing credential', '{}', 400, 'invalid_request'],
+    ['a credential of the wrong type', '{"credential": 5}', 400, 'invalid_request'],
+    ['an oversize body', JSON.stringify({ credential: 'x'.repeat(17_000) }), 413, 'payload_too_large'],
+  ])('%s is a clean 4xx', async (_name, raw, status, code) => {
+    const res = await createHandler(deps())(post(undefined, raw));
+    expect(res.statusCode).toBe(status);
+    expect(JSON.parse(res.body!).error).toBe(code);
+  });
+});
