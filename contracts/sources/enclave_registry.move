@@ -210,3 +210,8 @@ public fun enclave_registered_at_ms(registry: &EnclaveRegistry, cluster_id: Stri
 
 #[test_only]
 public fun init_for_testing(ctx: &mut TxContext) { init(ctx) }
+
+#[test_only]
+public fun enclave_registered_for_testing(cluster_id: String, public_key: vector<u8>, pcrs: vector<vector<u8>>): EnclaveRegistered {
+    EnclaveRegistered { cluster_id, public_key, pcrs }
+}
