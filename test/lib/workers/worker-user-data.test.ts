@@ -92,7 +92,7 @@ beforeAll(async () => {
     const asset = assets[req.url];
     res.writeHead(asset === undefined ? 404 : 200).end(asset ?? '');
   });
-  api = await serve((req, res) => {
+  api = await serve((_req, res) => {
     const index = Math.min(api.requests.length - 1, apiAnswers.length - 1);
     const answer = apiAnswers[index];
     res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body);
