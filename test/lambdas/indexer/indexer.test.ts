@@ -1,0 +1,203 @@
+import { describe, expect, it } from '@jest/globals';
+import { RpcError } from '@protobuf-ts/runtime-rpc';
+import { MemoryIndexRepository } from '../../../lambdas/shared/index-repository-memory';
+import { roleToU8 } from '../../../lambdas/shared/sui/roles';
+import { generateHistory, prng, type GeneratedHistory } from '../../support/event-history';
+import { createHarness, FaultPlan, InjectedFault } from '../../support/indexer-harness';
+
+const HISTORY = generateHistory({ seed: 42, transactions: 400 });
+
+async function cleanIndex(history: GeneratedHistory, node = {}) {
+  const h = await createHarness(history, { node });
+  const reports = await h.runUntilCaughtUp();
+  return { h, reports, snapshot: (h.repo as MemoryIndexRepository).snapshot() };
+}
+
+describe('indexer: replaying a generated history', () => {
+  it('builds the index the chain implies (stakes, tokens, revocations, slashes, withdrawals)', async () => {
+    const { snapshot, reports } = await cleanIndex(HISTORY);
+    expect(reports).toHaveLength(1);
+    const { expected } = HISTORY;
+    expect(snapshot.stakes.map((s) => s.stakeId).sort()).toEqual([...expected.stakes.keys()].sort());
+    for (const stake of snapshot.stakes) {
+      const want = expected.stakes.get(stake.stakeId)!;
+      expect({ owner: stake.owner, role: roleToU8(stake.role), amount: stake.amountMist, status: stake.status }).toEqual(want);
+    }
+    expect(snapshot.tokens.map((t) => t.tokenId).sort()).toEqual([...expected.tokens.keys()].sort());
+    for (const token of snapshot.tokens) {
+      const want = expected.tokens.get(token.tokenId)!;
+      expect({ stakeId: token.stakeId, owner: token.owner, revoked: token.revoked, invalidated: token.invalidated }).toEqual(want);
+    }
+    // The history exercises every rule.
+    for (const name of ['staking::StakeSlashed', 'staking::StakeWithdrawn', 'seal_token::SealTokenRevoked', 'staking::UnstakeRequested']) {
+      expect(HISTORY.counts[name]).toBeGreaterThan(0);
+    }
+  });
+
+  it('follows short and empty pages that still have hasNextPage, to the end of the stream', async () => {
+    const h = await createHarness(HISTORY, { node: { scanLimit: 3, maxLimit: 5 } });
+    const pages: number[] = [];
+    const original = h.source.readPage.bind(h.source);
+    h.source.readPage = async (after, limit) => {
+      const page = await original(after, limit);
+      pages.push(page.events.length);
+      return page;
+    };
+    const [report] = await h.runUntilCaughtUp({ pageLimit: 5 });
+    expect(pages.filter((n) => n === 0).length).toBeGreaterThan(0);
+    expect(pages.filter((n) => n > 0 && n < 5).length).toBeGreaterThan(0);
+    expect(report.events).toBe(HISTORY.ledger.filter((s) => s.eventType.startsWith(HISTORY.packageId)).length);
+    const clean = await cleanIndex(HISTORY);
+    expect((h.repo as MemoryIndexRepository).snapshot().tokens).toEqual(clean.snapshot.tokens);
+  });
+
+  it('counts and skips unknown event types and undecodable payloads without stalling the cursor', async () => {
+    const history = generateHistory({ seed: 7, transactions: 200, noise: 0.3 });
+    const { reports, snapshot } = await cleanIndex(history);
+    const ownUnknown = (history.counts.noise1 ?? 0) + (history.counts.noise2 ?? 0);
+    expect(ownUnknown).toBeGreaterThan(0);
+    expect(reports[0].skipped).toBe(ownUnknown);
+    expect(snapshot.cursor?.checkpoint).toBe(history.headCheckpoint);
+    expect(reports[0].lagCheckpoints).toBe(0);
+  });
+
+  it('terminates the worker instances of slashed or withdrawn node stakes exactly once and records it', async () => {
+    const { h, snapshot } = await cleanIndex(HISTORY);
+    expect(HISTORY.expectedTerminations.length).toBeGreaterThan(0);
+    const counts = h.ec2.terminationCounts();
+    expect([...counts.keys()].sort()).toEqual(HISTORY.expectedTerminations);
+    expect([...counts.values()].every((c) => c === 1)).toBe(true);
+    for (const node of snapshot.nodes) {
+      expect(node.terminationRequestedAt !== undefined).toBe(HISTORY.expectedTerminations.includes(node.instanceId));
+    }
+    // A second pass over the whole history (cursor reset) must not terminate anything again.
+    const replay = await createHarness(HISTORY, { repo: h.repo });
+    replay.ec2.states.clear();
+    for (const [id, state] of h.ec2.states) replay.ec2.states.set(id, state);
+    await (h.repo as MemoryIndexRepository).putCursor(
+      { cursor: '', checkpoint: 0n, eventsSeen: 0, updatedAt: 'x' },
+      (await h.repo.getCursor())!,
+    );
+    await replay.runUntilCaughtUp();
+    expect(replay.ec2.terminateCalls).toEqual([]);
+  });
+
+  it('stops before the deadline and resumes to the same index', async () => {
+    const h = await createHarness(HISTORY);
+    let budget = 4;
+    const first = await h.run({ remainingMs: () => (budget-- > 0 ? 60_000 : 1_000), safetyMarginMs: 15_000 });
+    expect(first.stoppedBecause).toBe('deadline');
+    expect(first.pages).toBe(4);
+    await h.runUntilCaughtUp();
+    const clean = await cleanIndex(HISTORY);
+    expect((h.repo as MemoryIndexRepository).snapshot()).toEqual(clean.snapshot);
+  });
+
+  it('reports lag behind the chain head in checkpoints and seconds', async () => {
+    const h = await createHarness(HISTORY);
+    let budget = 2;
+    const report = await h.run({ remainingMs: () => (budget-- > 0 ? 60_000 : 0) });
+    const covered = report.cursor!.checkpoint;
+    expect(report.lagCheckpoints).toBe(Number(HISTORY.headCheckpoint - covered));
+    expect(report.lagSeconds).toBe(Math.round((Number(HISTORY.headCheckpoint - covered) * 250) / 1000));
+    expect(report.lagCheckpoints).toBeGreaterThan(0);
+  });
+});
+
+describe('indexer: crash at any point and resume', () => {
+  async function crashTest(history: GeneratedHistory, node: object, points: number, seed: number) {
+    const clean = await cleanIndex(history, node);
+    // Count the fault points of one clean run.
+    const counter = new FaultPlan();
+    const probe = await createHarness(history, { node });
+    await probe.run({}, counter);
+    const total = counter.points;
+    expect(total).toBeGreaterThan(points);
+    const rnd = prng(seed);
+    const chosen = new Set<number>();
+    while (chosen.size < points) chosen.add(1 + Math.floor(rnd() * total));
+
+    for (const failAt of chosen) {
+      const h = await createHarness(history, { node });
+      await expect(h.run({}, new FaultPlan(failAt))).rejects.toBeInstanceOf(InjectedFault);
+      await h.runUntilCaughtUp();
+      const snapshot = (h.repo as MemoryIndexRepository).snapshot();
+      expect({ failAt, snapshot }).toEqual({ failAt, snapshot: clean.snapshot });
+      const counts = h.ec2.terminationCounts();
+      expect({ failAt, terminated: [...counts.keys()].sort() }).toEqual({ failAt, terminated: history.expectedTerminations });
+      expect({ failAt, repeated: [...counts.entries()].filter(([, c]) => c !== 1) }).toEqual({ failAt, repeated: [] });
+    }
+  }
+
+  it('gives the clean-run index and exactly-once terminations after a fault at 60 random points', async () => {
+    await crashTest(HISTORY, {}, 60, 1);
+  });
+
+  it('keeps transaction ordinals stable across resumes when the server omits transaction indexes', async () => {
+    await crashTest(generateHistory({ seed: 9, transactions: 200 }), { withoutTransactionIndex: true, scanLimit: 7 }, 25, 2);
+  });
+});
+
+describe('indexer: provider errors leave the cursor where it was', () => {
+  async function afterOnePage(fail: (h: Awaited<ReturnType<typeof createHarness>>) => void, callTimeoutMs?: number) {
+    const h = await createHarness(HISTORY, { callTimeoutMs });
+    let budget = 1;
+    await h.run({ remainingMs: () => (budget-- > 0 ? 60_000 : 0) });
+    const before = await h.repo.getCursor();
+    expect(before).toBeDefined();
+    fail(h);
+    const callsBefore = h.node.listEventsCalls;
+    const report = await h.run({ maxProviderAttempts: 3, baseBackoffMs: 100 });
+    expect(report.stoppedBecause).toBe('provider_error');
+    expect(await h.repo.getCursor()).toEqual(before);
+    return { h, report, calls: h.node.listEventsCalls - callsBefore };
+  }
+
+  it.each([
+    ['429 rate limit', new RpcError('HTTP 429 Too Many Requests', 'UNAVAILABLE')],
+    ['RESOURCE_EXHAUSTED', new RpcError('quota', 'RESOURCE_EXHAUSTED')],
+    ['UNAVAILABLE', new RpcError('connection reset', 'UNAVAILABLE')],
+  ])('%s: backs off, retries, then ends the run', async (_name, error) => {
+    const { h, calls } = await afterOnePage((x) => {
+      x.node.beforeListEvents = () => {
+        throw error;
+      };
+    });
+    expect(calls).toBe(3);
+    expect(h.sleeps.length).toBe(2);
+    expect(h.sleeps[1]).toBeGreaterThan(h.sleeps[0]);
+  });
+
+  it('timeout: a hanging ListEvents is abandoned and retried', async () => {
+    const { calls } = await afterOnePage((x) => {
+      x.node.beforeListEvents = () => new Promise(() => {});
+    }, 30);
+    expect(calls).toBe(3);
+  });
+
+  it('malformed page (event without checkpoint): not retried, cursor kept', async () => {
+    const listCalls = (h: Awaited<ReturnType<typeof createHarness>>) =>
+      h.node.transport.calls.filter((c) => c.method === 'sui.rpc.v2.LedgerService/ListEvents').length;
+    let before = 0;
+    const { h } = await afterOnePage((x) => {
+      before = listCalls(x);
+      x.node.transport.on('sui.rpc.v2.LedgerService/ListEvents', () => [
+        { event: { eventType: `${HISTORY.packageId}::staking::StakeWithdrawn`, transactionDigest: 'D', eventIndex: 0 }, watermark: { cursor: new Uint8Array([0, 0, 0, 0, 0, 0, 0, 9]) } },
+        { watermark: { cursor: new Uint8Array([0, 0, 0, 0, 0, 0, 0, 9]) }, end: { reason: 3 } },
+      ]);
+    });
+    expect(listCalls(h) - before).toBe(1);
+  });
+
+  it('a run after the provider recovers reaches the clean-run index', async () => {
+    const { h } = await afterOnePage((x) => {
+      x.node.beforeListEvents = () => {
+        throw new RpcError('HTTP 429', 'UNAVAILABLE');
+      };
+    });
+    h.node.beforeListEvents = () => {};
+    await h.runUntilCaughtUp();
+    const clean = await cleanIndex(HISTORY);
+    expect((h.repo as MemoryIndexRepository).snapshot()).toEqual(clean.snapshot);
+  });
+});
