@@ -25,7 +25,7 @@ export function buildPlatform(app: App, config: EnvironmentConfig, enclave: Encl
 
   const network = new NetworkStack(app, id('Network'), { env, config });
   const state = new StateStack(app, id('State'), { env, config, enclave });
-  const api = new ApiStack(app, id('Api'), { env, config, state, serverUrl: network.serverUrl });
+  const api = new ApiStack(app, id('Api'), { env, config, state, serverUrl: network.serverUrl, enclave });
   const controlPlane = new ControlPlaneStack(app, id('ControlPlane'), {
     env,
     config,

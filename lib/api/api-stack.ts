@@ -4,7 +4,9 @@ import { Stack, type StackProps } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/environment-config';
+import type { EnclaveArtifacts } from '../shared/enclave-artifacts';
 import type { StateStack } from '../state/state-stack';
+import { AttestationRoutes } from './attestation-routes';
 import { DomainFunction } from './domain-function';
 import { PlatformApi } from './platform-api';
 
@@ -13,6 +15,8 @@ export interface ApiStackProps extends StackProps {
   readonly state: StateStack;
   /** `https://<nlb dns>:6443` of the K3s server. */
   readonly serverUrl: string;
+  /** The enclave build (pcrs.json) the attestation routes verify against. */
+  readonly enclave: EnclaveArtifacts;
 }
 
 export class ApiStack extends Stack {
@@ -46,5 +50,7 @@ export class ApiStack extends Stack {
     });
     this.api.addRoute({ method: apigwv2.HttpMethod.GET, path: '/healthz', handler: healthz, authorization: 'none',
       publicBecause: 'Liveness probe; returns a constant and reads nothing.' });
+
+    new AttestationRoutes(this, 'AttestationRoutes', { api: this.api, config, state: props.state, enclave: props.enclave, serverUrl: props.serverUrl, commonEnvironment: this.commonEnvironment });
   }
 }
