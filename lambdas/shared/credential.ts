@@ -1,0 +1,310 @@
+// The credential format of DESIGN §5 (contract): `k3sdaas.v1.<payload>.<signature>`, created by the CLI
+// and verified by the token-check Lambdas. One implementation of every rule of the format lives here.
+//
+// Verification has two paths that must agree: a fast path for Ed25519 on `node:crypto` (OpenSSL verifies
+// ~14× faster than the SDK's pure-JS curve) and the official SDK (`@mysten/sui/verify`) for every other
+// scheme. Deep imports keep the Lambda bundle small.
+import { blake2b } from '@noble/hashes/blake2.js';
+import { bcs } from '@mysten/sui/bcs';
+import type { ClientWithCoreApi } from '@mysten/sui/client';
+import { parseSerializedSignature } from '@mysten/sui/cryptography';
+import { isValidPersonalMessageSignature, publicKeyFromRawBytes } from '@mysten/sui/verify';
+import { createPublicKey, randomBytes, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+
+export const CREDENTIAL_PREFIX = 'k3sdaas.v1.';
+/** Longest lifetime a credential may claim (`exp - iat`), in seconds. */
+export const MAX_LIFETIME_S = 900;
+/** Accepted clock skew between the signer and the verifier, in seconds. */
+export const CLOCK_SKEW_S = 60;
+/** Longer strings are refused unread; a 10-member multisig or a zkLogin signature fits well within. */
+export const MAX_CREDENTIAL_LENGTH = 8192;
+
+/** Reasons a credential itself (before any index lookup) is refused (DESIGN §4 reason codes). */
+export type CredentialReason = 'malformed' | 'bad_signature' | 'expired' | 'not_yet_valid' | 'lifetime_too_long' | 'wrong_audience';
+
+export interface CredentialPayload {
+  /** Seal token object id, `0x` + 64 lowercase hex. */
+  tok: string;
+  /** Sui address of the signer, `0x` + 64 lowercase hex. */
+  sub: string;
+  /** Cluster id the credential is bound to. */
+  aud: string;
+  iat: number;
+  exp: number;
+  /** base64url of 16 random bytes. */
+  nonce: string;
+}
+
+export interface ParsedCredential {
+  readonly payload: CredentialPayload;
+  /** The exact bytes that were signed (decoded `<payload>`). */
+  readonly payloadBytes: Uint8Array;
+  /** The Sui serialized signature (flag ‖ signature ‖ public key, or the multisig/zkLogin encodings). */
+  readonly signatureBytes: Uint8Array;
+}
+
+export type Result<T, R> = { ok: true; value: T } | { ok: false; reason: R };
+
+/** Anything that signs Sui personal messages: every SDK `Keypair`, a `MultiSigSigner`, a wallet adapter. */
+export interface PersonalMessageSigner {
+  toSuiAddress(): string;
+  signPersonalMessage(bytes: Uint8Array): Promise<{ signature: string }>;
+}
+
+/** A zkLogin (or other) verification needed a backend that could not answer: fail closed, retry later. */
+export class SignatureVerifierUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SignatureVerifierUnavailableError';
+  }
+}
+
+const OBJECT_ID = /^0x[0-9a-f]{64}$/;
+const B64URL = /^[A-Za-z0-9_-]+$/;
+const PAYLOAD_KEYS = ['tok', 'sub', 'aud', 'iat', 'exp', 'nonce'] as const;
+const FLAG = { ed25519: 0x00, multisig: 0x03, zklogin: 0x05 } as const;
+const ED25519_SERIALIZED_LENGTH = 1 + 64 + 32;
+// DER SubjectPublicKeyInfo header of an Ed25519 key (RFC 8410); the 32 raw key bytes follow it.
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+// Intent of a Sui personal message: scope PersonalMessage (3), version V0, app id Sui.
+const PERSONAL_MESSAGE_INTENT = [3, 0, 0] as const;
+
+/** Decodes base64url without padding, refusing any non-canonical spelling (so every string maps to one byte string). */
+function decodeB64url(text: string): Buffer | undefined {
+  if (!B64URL.test(text)) return undefined;
+  const bytes = Buffer.from(text, 'base64url');
+  return bytes.toString('base64url') === text ? bytes : undefined;
+}
+
+function isUnixSeconds(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function validPayload(value: unknown): value is CredentialPayload {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  if (keys.length !== PAYLOAD_KEYS.length || !PAYLOAD_KEYS.every((k) => Object.hasOwn(value, k))) return false;
+  const p = value as Record<string, unknown>;
+  return (
+    typeof p.tok === 'string' && OBJECT_ID.test(p.tok) &&
+    typeof p.sub === 'string' && OBJECT_ID.test(p.sub) &&
+    typeof p.aud === 'string' && p.aud.length > 0 && p.aud.length <= 128 &&
+    isUnixSeconds(p.iat) && isUnixSeconds(p.exp) &&
+    typeof p.nonce === 'string' && decodeB64url(p.nonce)?.length === 16
+  );
+}
+
+/** Splits and decodes a credential string; anything that is not exactly the §5 shape is `malformed`. */
+export function parseCredential(credential: string): Result<ParsedCredential, 'malformed'> {
+  const malformed = { ok: false, reason: 'malformed' } as const;
+  if (typeof credential !== 'string' || credential.length > MAX_CREDENTIAL_LENGTH || !credential.startsWith(CREDENTIAL_PREFIX)) return malformed;
+  const parts = credential.slice(CREDENTIAL_PREFIX.length).split('.');
+  if (parts.length !== 2) return malformed;
+  const payloadBytes = decodeB64url(parts[0]);
+  const signatureBytes = decodeB64url(parts[1]);
+  if (!payloadBytes || !signatureBytes) return malformed;
+  let payload: unknown;
+  try {
+    payload = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payloadBytes));
+  } catch {
+    return malformed;
+  }
+  if (!validPayload(payload)) return malformed;
+  return { ok: true, value: { payload, payloadBytes, signatureBytes } };
+}
+
+/** The time and audience rules of §5, checked before any signature work. */
+export function checkClaims(payload: CredentialPayload, opts: { audience: string; nowMs: number }): Result<CredentialPayload, CredentialReason> {
+  const lifetime = payload.exp - payload.iat;
+  if (lifetime <= 0) return { ok: false, reason: 'malformed' };
+  if (lifetime > MAX_LIFETIME_S) return { ok: false, reason: 'lifetime_too_long' };
+  if (payload.aud !== opts.audience) return { ok: false, reason: 'wrong_audience' };
+  const now = opts.nowMs / 1000;
+  if (now < payload.iat - CLOCK_SKEW_S) return { ok: false, reason: 'not_yet_valid' };
+  if (now > payload.exp) return { ok: false, reason: 'expired' };
+  return { ok: true, value: payload };
+}
+
+function uleb128(value: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value = Math.floor(value / 128);
+    if (value > 0) byte |= 0x80;
+    out.push(byte);
+  } while (value > 0);
+  return out;
+}
+
+/**
+ * The 32-byte digest a Sui key signs for a personal message, built as the SDK does: intent
+ * (PersonalMessage, V0, Sui) ‖ BCS `vector<u8>` of the message, hashed with BLAKE2b-256.
+ */
+export function personalMessageDigest(message: Uint8Array): Uint8Array {
+  const length = uleb128(message.length);
+  const intentMessage = new Uint8Array(PERSONAL_MESSAGE_INTENT.length + length.length + message.length);
+  intentMessage.set(PERSONAL_MESSAGE_INTENT, 0);
+  intentMessage.set(length, PERSONAL_MESSAGE_INTENT.length);
+  intentMessage.set(message, PERSONAL_MESSAGE_INTENT.length + length.length);
+  return blake2b(intentMessage, { dkLen: 32 });
+}
+
+/** Sui address of an Ed25519 public key: BLAKE2b-256(flag 0x00 ‖ public key). */
+export function ed25519Address(publicKey: Uint8Array): string {
+  const input = new Uint8Array(1 + publicKey.length);
+  input[0] = FLAG.ed25519;
+  input.set(publicKey, 1);
+  return `0x${Buffer.from(blake2b(input, { dkLen: 32 })).toString('hex')}`;
+}
+
+// Building a KeyObject costs about as much as a verify; users re-present the same key all day.
+const keyObjects = new Map<string, KeyObject>();
+function ed25519KeyObject(publicKey: Uint8Array): KeyObject {
+  const id = Buffer.from(publicKey).toString('hex');
+  let key = keyObjects.get(id);
+  if (!key) {
+    key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+    if (keyObjects.size >= 1024) keyObjects.delete(keyObjects.keys().next().value!);
+    keyObjects.set(id, key);
+  }
+  return key;
+}
+
+function verifyEd25519Native(message: Uint8Array, serialized: Uint8Array, address: string): boolean {
+  if (serialized.length !== ED25519_SERIALIZED_LENGTH || serialized[0] !== FLAG.ed25519) return false;
+  const signature = serialized.subarray(1, 65);
+  const publicKey = serialized.subarray(65);
+  // Cheap address check first: a signature by any other key is refused without curve work.
+  if (ed25519Address(publicKey) !== address) return false;
+  try {
+    return cryptoVerify(null, personalMessageDigest(message), ed25519KeyObject(publicKey), signature);
+  } catch {
+    return false; // not a valid curve point
+  }
+}
+
+/** Whether a zkLogin signature's identifier (issuer + address seed) derives `address`, before asking a node. */
+function zkLoginDerives(signatureB64: string, address: string): boolean {
+  try {
+    const parsed = parseSerializedSignature(signatureB64);
+    return parsed.signatureScheme === 'ZkLogin' && publicKeyFromRawBytes('ZkLogin', parsed.publicKey).verifyAddress(address);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A multisig this verifier accepts: canonical BCS (re-encodes to the same bytes), a bitmap with exactly
+ * one in-range bit per signature (the SDK ignores surplus bits, which would make the encoding
+ * malleable), and only members whose schemes verify without a client (zkLogin members would need one).
+ */
+function multisigWellFormed(serialized: Uint8Array): boolean {
+  try {
+    const parsed = parseSerializedSignature(Buffer.from(serialized).toString('base64'));
+    if (parsed.signatureScheme !== 'MultiSig') return false;
+    const { multisig } = parsed;
+    const reencoded = bcs.MultiSig.serialize(multisig).toBytes();
+    if (!Buffer.from(reencoded).equals(Buffer.from(serialized.subarray(1)))) return false;
+    let bits = 0;
+    for (let i = 0; i < 16; i++) if (multisig.bitmap & (1 << i)) bits++;
+    if (bits !== multisig.sigs.length || multisig.bitmap >= 1 << multisig.multisig_pk.pk_map.length) return false;
+    return multisig.sigs.every((sig) => 'ED25519' in sig || 'Secp256k1' in sig || 'Secp256r1' in sig);
+  } catch {
+    return false;
+  }
+}
+
+async function verifyWithSdk(message: Uint8Array, serialized: Uint8Array, address: string, client?: ClientWithCoreApi): Promise<boolean> {
+  const flag = serialized[0];
+  const signatureB64 = Buffer.from(serialized).toString('base64');
+  // zkLogin needs a full node to check the proof against the current JWKs and epoch: without one, refuse.
+  if (flag === FLAG.zklogin && (!client || !zkLoginDerives(signatureB64, address))) return false;
+  if (flag === FLAG.multisig && !multisigWellFormed(serialized)) return false;
+  // DESIGN §5 names the accepted schemes; passkeys (and unknown flags) are not among them.
+  if (flag !== FLAG.ed25519 && flag !== 0x01 && flag !== 0x02 && flag !== FLAG.multisig && flag !== FLAG.zklogin) return false;
+  try {
+    return await isValidPersonalMessageSignature(message, signatureB64, { address, client: flag === FLAG.zklogin ? client : undefined });
+  } catch (error) {
+    // The SDK only throws for environmental failures (the zkLogin lookup) or for bytes its curve code
+    // rejects; the former must not be reported as a bad signature, the latter is one.
+    if (flag === FLAG.zklogin) throw new SignatureVerifierUnavailableError('zkLogin signature verification failed to reach the Sui node', { cause: error });
+    return false;
+  }
+}
+
+export interface SignatureVerifyOptions {
+  /** Sui client used for zkLogin signatures; without it zkLogin credentials are refused. */
+  readonly zkLoginClient?: ClientWithCoreApi;
+  /** `false` sends Ed25519 through the SDK too (the tests compare both paths). @default true */
+  readonly ed25519FastPath?: boolean;
+}
+
+/**
+ * Whether the credential's signature is a valid Sui personal-message signature over the payload bytes
+ * by a key that derives `sub`. Throws `SignatureVerifierUnavailableError` when a needed backend failed.
+ */
+export async function verifyCredentialSignature(parsed: ParsedCredential, opts: SignatureVerifyOptions = {}): Promise<boolean> {
+  const { payloadBytes, signatureBytes, payload } = parsed;
+  if (signatureBytes.length === 0) return false;
+  if (signatureBytes[0] === FLAG.ed25519 && opts.ed25519FastPath !== false) {
+    return verifyEd25519Native(payloadBytes, signatureBytes, payload.sub);
+  }
+  return verifyWithSdk(payloadBytes, signatureBytes, payload.sub, opts.zkLoginClient);
+}
+
+export interface VerifyCredentialOptions extends SignatureVerifyOptions {
+  /** The cluster id this verifier serves (`aud`). */
+  readonly audience: string;
+  readonly nowMs: number;
+}
+
+/** Every rule of §5 that needs no index: format, lifetime, audience, time window, signature. */
+export async function verifyCredential(credential: string, opts: VerifyCredentialOptions): Promise<Result<ParsedCredential, CredentialReason>> {
+  const parsed = parseCredential(credential);
+  if (!parsed.ok) return parsed;
+  const claims = checkClaims(parsed.value.payload, opts);
+  if (!claims.ok) return claims;
+  if (!(await verifyCredentialSignature(parsed.value, opts))) return { ok: false, reason: 'bad_signature' };
+  return parsed;
+}
+
+export interface CreateCredentialOptions {
+  tokenId: string;
+  clusterId: string;
+  /** Seconds, 1..900. @default 900 */
+  lifetimeSeconds?: number;
+  now?: Date;
+  /** 16 bytes; random unless a test pins it. */
+  nonce?: Uint8Array;
+}
+
+export interface CreatedCredential {
+  credential: string;
+  payload: CredentialPayload;
+  expiresAt: Date;
+}
+
+/** Signs a new credential for `tokenId` with `signer` (the seal token's owner). */
+export async function createCredential(signer: PersonalMessageSigner, opts: CreateCredentialOptions): Promise<CreatedCredential> {
+  const lifetime = opts.lifetimeSeconds ?? MAX_LIFETIME_S;
+  if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_LIFETIME_S) {
+    throw new RangeError(`credential lifetime must be an integer between 1 and ${MAX_LIFETIME_S} seconds`);
+  }
+  if (!OBJECT_ID.test(opts.tokenId)) throw new RangeError('token id must be 0x followed by 64 lowercase hex characters');
+  if (!opts.clusterId || opts.clusterId.length > 128) throw new RangeError('cluster id must be 1-128 characters');
+  const nonce = opts.nonce ?? randomBytes(16);
+  if (nonce.length !== 16) throw new RangeError('nonce must be 16 bytes');
+  const iat = Math.floor((opts.now ?? new Date()).getTime() / 1000);
+  const payload: CredentialPayload = {
+    tok: opts.tokenId,
+    sub: signer.toSuiAddress(),
+    aud: opts.clusterId,
+    iat,
+    exp: iat + lifetime,
+    nonce: Buffer.from(nonce).toString('base64url'),
+  };
+  const payloadBytes = new TextEncoder().encode(JSON.stringify(payload));
+  const { signature } = await signer.signPersonalMessage(payloadBytes);
+  const credential = `${CREDENTIAL_PREFIX}${Buffer.from(payloadBytes).toString('base64url')}.${Buffer.from(signature, 'base64').toString('base64url')}`;
+  return { credential, payload, expiresAt: new Date(payload.exp * 1000) };
+}
