@@ -10,13 +10,9 @@ import { z } from 'zod';
 import { COMMON_ENV, readEnv } from '../shared/env';
 import { HttpError, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
 import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext, KmsJoinTokenCipher, type JoinTokenCipher } from '../shared/join-token';
-import { NodeRegistry } from '../shared/node-registry';
+import { NodeRegistry, WORKER_GROUPS_ENV } from '../shared/node-registry';
 import { logger, logUnexpected } from '../shared/powertools';
 import { DEFAULT_MIN_STAKE_MIST } from '../shared/sui/roles';
-
-const WorkerGroupsSchema = z
-  .array(z.object({ autoScalingGroup: z.string().min(1), stakeId: z.string().regex(/^0x[0-9a-f]{64}$/) }).strict())
-  .min(1);
 
 export const NODE_JOIN_ENV = {
   ...COMMON_ENV,
@@ -25,15 +21,7 @@ export const NODE_JOIN_ENV = {
   JOIN_TOKEN_KEY_ARN: z.string().min(1),
   /** The fixed worker role name: only sessions of this role are callers at all. */
   WORKER_ROLE_NAME: z.string().min(1),
-  /** JSON `[{autoScalingGroup, stakeId}]`: this cluster's worker groups and the node stake backing each. */
-  WORKER_GROUPS: z.string().transform((text, ctx) => {
-    try {
-      return WorkerGroupsSchema.parse(JSON.parse(text));
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {autoScalingGroup, stakeId}' });
-      return z.NEVER;
-    }
-  }),
+  WORKER_GROUPS: WORKER_GROUPS_ENV,
 };
 
 export type NodeJoinSettings = z.infer<z.ZodObject<typeof NODE_JOIN_ENV>>;

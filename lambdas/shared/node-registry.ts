@@ -19,6 +19,21 @@ import {
 import { IndexUnavailableError, KEYS, type NodeRecord, type StakeRecord, type StakeStatus } from './index-model';
 import type { JoinTokenItem } from './join-token';
 import { ROLES, type Role } from './sui/roles';
+import { z } from 'zod';
+
+const WorkerGroupsSchema = z
+  .array(z.object({ autoScalingGroup: z.string().min(1), stakeId: z.string().regex(/^0x[0-9a-f]{64}$/) }).strict())
+  .min(1);
+
+/** Env var `WORKER_GROUPS`: JSON `[{autoScalingGroup, stakeId}]`, this cluster's worker groups and the node stake backing each. */
+export const WORKER_GROUPS_ENV = z.string().transform((text, ctx) => {
+  try {
+    return WorkerGroupsSchema.parse(JSON.parse(text));
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {autoScalingGroup, stakeId}' });
+    return z.NEVER;
+  }
+});
 
 export type AdmitResult = { admitted: true } | { admitted: false; reason: 'already_joined' | 'stake_insufficient' };
 
