@@ -35,4 +35,31 @@ describe('event BCS schemas', () => {
   it('matches package ids regardless of leading zeros and case', () => {
     expect(shortEventName('0x2::staking::StakeWithdrawn', '0x' + '0'.repeat(63) + '2')).toBe('staking::StakeWithdrawn');
   });
+
+  // The hex fixtures below are asserted byte for byte by the Move unit tests
+  // (`contracts/tests/*_tests.move`, "…_bcs_matches_the_typescript_event_schema"), so a change to a Move
+  // event struct or to these schemas fails on one side.
+  const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+  it('StakeDeposited matches the Move BCS fixture', () => {
+    const bytes = encodeEvent('staking::StakeDeposited', {
+      stake_id: '0x' + '11'.repeat(32), owner: '0x' + '22'.repeat(32), role: 1, amount: 1_000_000_000n, node_id: 'n1',
+    });
+    expect(hex(bytes)).toBe('11'.repeat(32) + '22'.repeat(32) + '01' + '00ca9a3b00000000' + '026e31');
+  });
+
+  it('SealTokenIssued matches the Move BCS fixture', () => {
+    const bytes = encodeEvent('seal_token::SealTokenIssued', {
+      token_id: '0x' + '33'.repeat(32), stake_id: '0x' + '11'.repeat(32), owner: '0x' + '22'.repeat(32), role: 0,
+      permissions: ['read'], cluster_id: 'dev', expires_at_ms: 1_700_000_000_000n,
+    });
+    expect(hex(bytes)).toBe('33'.repeat(32) + '11'.repeat(32) + '22'.repeat(32) + '00' + '010472656164' + '03646576' + '0068e5cf8b010000');
+  });
+
+  it('EnclaveRegistered matches the Move BCS fixture', () => {
+    const bytes = encodeEvent('enclave_registry::EnclaveRegistered', {
+      cluster_id: 'dev', public_key: [0x04, 0xab], pcrs: [[0x01, 0x02], [0x03]],
+    });
+    expect(hex(bytes)).toBe('036465760204ab020201020103');
+  });
 });
