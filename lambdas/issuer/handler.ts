@@ -14,6 +14,7 @@ import type { ExpectedPcrs } from '../shared/pcrs';
 import { logUnexpected } from '../shared/powertools';
 
 export interface IssuerHandlerDeps {
+  readonly clusterId: string;
   readonly signer: Pick<KubeconfigSigner, 'keyId' | 'publicKeyPem'>;
   readonly expectedPcrs: ExpectedPcrs | undefined;
   readonly store: AttestationRecordStore;
@@ -23,10 +24,11 @@ export function createHandler(deps: IssuerHandlerDeps): (event: APIGatewayProxyE
   return withHttpErrors(async () => {
     const [publicKeyPem, record] = await Promise.all([deps.signer.publicKeyPem(), deps.store.getLatest()]);
     return json(200, {
+      clusterId: deps.clusterId,
       keyId: deps.signer.keyId,
       publicKeyPem,
       expectedPcrs: deps.expectedPcrs ? namedPcrs(deps.expectedPcrs) : null,
-      attestation: record ? attestationSummary(record) : null,
+      attestation: record ? { ...attestationSummary(record), moduleId: record.moduleId, verifiedAt: record.verifiedAt } : null,
     });
   }, logUnexpected);
 }
@@ -43,6 +45,7 @@ export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
   if (!live) {
     const env = readEnv(ISSUER_ENV);
     live = createHandler({
+      clusterId: env.CLUSTER_ID,
       signer: new KmsKubeconfigSigner(new KMSClient({}), env.KUBECONFIG_SIGNING_KEY_ARN),
       expectedPcrs: parseExpectedPcrsEnv(env.EXPECTED_PCRS),
       store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME }),

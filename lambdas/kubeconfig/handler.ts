@@ -50,6 +50,7 @@ export function createHandler(deps: KubeconfigHandlerDeps): (event: APIGatewayPr
       serverUrl: deps.serverUrl,
       caCertPem: record.caCertPem,
       tokenId: check.identity.tokenId,
+      attestation: attestationSummary(record),
     });
     const signature = await deps.signer.sign(kubeconfig);
     return json(200, { kubeconfig, signature, keyId: deps.signer.keyId, attestation: attestationSummary(record) });

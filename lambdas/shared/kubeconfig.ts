@@ -1,11 +1,23 @@
 // The kubeconfig `POST /v1/kubeconfig` hands out (DESIGN §2 step 4, §4). It holds no secret: the
 // server URL, the cluster CA the enclave attested, and an `exec` user that runs the credential plugin
 // `k3s-daas credential`, so every kubectl request is authenticated by a fresh Sui-signed credential.
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { stringify } from 'yaml';
 
 export const EXEC_API_VERSION = 'client.authentication.k8s.io/v1';
 export const CREDENTIAL_COMMAND = 'k3s-daas';
+/** Name of the kubeconfig extension that carries the attestation summary under the KMS signature. */
+export const ATTESTATION_EXTENSION = 'k3s-daas.io/attestation';
+
+/** What the platform verified about the enclave whose CA this kubeconfig trusts (DESIGN §4). */
+export interface AttestationSummary {
+  /** `PCR<n>` → lowercase hex. */
+  readonly pcrs: Record<string, string>;
+  /** NSM time of the document, ISO 8601. */
+  readonly timestamp: string;
+  /** SHA-256 (hex) of the CA certificate's DER, the document's `user_data`. */
+  readonly caSha256: string;
+}
 
 export interface KubeconfigInput {
   readonly clusterId: string;
@@ -15,6 +27,8 @@ export interface KubeconfigInput {
   readonly caCertPem: string;
   /** Seal token object id the credential plugin signs for. */
   readonly tokenId: string;
+  /** Embedded as a kubeconfig extension so the signature covers it too. */
+  readonly attestation: AttestationSummary;
 }
 
 export class KubeconfigInputError extends Error {}
@@ -34,10 +48,14 @@ function check(input: KubeconfigInput): void {
     throw new KubeconfigInputError('serverUrl is not a URL');
   }
   if (url.protocol !== 'https:') throw new KubeconfigInputError('serverUrl must be https');
+  let ca: X509Certificate;
   try {
-    new X509Certificate(input.caCertPem);
+    ca = new X509Certificate(input.caCertPem);
   } catch {
     throw new KubeconfigInputError('caCertPem is not a PEM certificate');
+  }
+  if (createHash('sha256').update(ca.raw).digest('hex') !== input.attestation.caSha256) {
+    throw new KubeconfigInputError('caCertPem is not the attested CA (caSha256 differs)');
   }
 }
 
@@ -81,6 +99,12 @@ export function renderKubeconfig(input: KubeconfigInput): string {
       contexts: [{ name, context: { cluster: name, user } }],
       'current-context': name,
       preferences: {},
+      extensions: [
+        {
+          name: ATTESTATION_EXTENSION,
+          extension: { pcrs: input.attestation.pcrs, timestamp: input.attestation.timestamp, caSha256: input.attestation.caSha256 },
+        },
+      ],
     },
     { lineWidth: 0 },
   );

@@ -3,6 +3,7 @@
 // the cluster CA certificate (DER) posted beside it. The result is the record kubeconfigs are built from.
 import { createHash, X509Certificate } from 'node:crypto';
 import type { AttestationRecord } from '../index-model';
+import type { AttestationSummary } from '../kubeconfig';
 import type { ExpectedPcrs } from '../pcrs';
 import { verifyAttestationDocument, type AttestationFailureReason } from './verify';
 
@@ -21,6 +22,12 @@ export interface ClusterAttestationOptions {
   maxDocumentAgeMs: number;
   rootPem?: string;
 }
+
+/**
+ * PCRs kept in the record and summaries: image, kernel, application, parent IAM role, parent
+ * instance, signing certificate. The others are zero on Nitro and would only add bytes.
+ */
+export const RECORDED_PCRS = [0, 1, 2, 3, 4, 8];
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -59,7 +66,11 @@ export async function verifyClusterAttestation(
   return {
     ok: true,
     record: {
-      pcrs: Object.fromEntries(Object.entries(result.document.pcrs).map(([i, v]) => [`PCR${i}`, v])),
+      pcrs: Object.fromEntries(
+        Object.entries(result.document.pcrs)
+          .filter(([i]) => RECORDED_PCRS.includes(Number(i)))
+          .map(([i, v]) => [`PCR${i}`, v]),
+      ),
       caSha256: caSha256.toString('hex'),
       caCertPem: ca.toString(),
       moduleId: result.document.moduleId,
@@ -69,9 +80,9 @@ export async function verifyClusterAttestation(
   };
 }
 
-/** The attestation summary of DESIGN §4 (kubeconfig response) and the issuer route. */
-export function attestationSummary(record: AttestationRecord): { pcrs: Record<string, string>; timestamp: string; caSha256: string; moduleId: string; verifiedAt: string } {
-  return { pcrs: record.pcrs, timestamp: record.timestamp, caSha256: record.caSha256, moduleId: record.moduleId, verifiedAt: record.verifiedAt };
+/** The attestation summary of DESIGN §4 (kubeconfig response and signed kubeconfig extension). */
+export function attestationSummary(record: AttestationRecord): AttestationSummary {
+  return { pcrs: record.pcrs, timestamp: record.timestamp, caSha256: record.caSha256 };
 }
 
 /** `ExpectedPcrs` as the `PCR<n>` names of pcrs.json and of attestation summaries. */

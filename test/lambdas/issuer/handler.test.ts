@@ -21,9 +21,10 @@ describe('GET /v1/issuer', () => {
 
   it('returns the KMS public key as PEM, the expected PCRs and the latest attestation', async () => {
     const record = { pcrs: { PCR0: PCRS[0] }, caSha256: 'ee'.repeat(32), caCertPem: 'pem', moduleId: 'm', timestamp: '2026-01-01T00:00:00.000Z', verifiedAt: '2026-01-01T00:00:01.000Z' };
-    const res = await createHandler({ signer, expectedPcrs: PCRS, store: new MemoryAttestationRecordStore(record) })({} as APIGatewayProxyEventV2);
+    const res = await createHandler({ clusterId: 'k3s-daas-dev', signer, expectedPcrs: PCRS, store: new MemoryAttestationRecordStore(record) })({} as APIGatewayProxyEventV2);
     expect(res.statusCode).toBe(200);
     const body = JSON.parse(res.body!);
+    expect(body.clusterId).toBe('k3s-daas-dev');
     expect(body.keyId).toBe(kms.keyArn);
     expect(createPublicKey(body.publicKeyPem).equals(kms.publicKey)).toBe(true);
     expect(body.expectedPcrs).toEqual({ PCR0: PCRS[0], PCR1: PCRS[1], PCR2: PCRS[2] });
@@ -32,13 +33,13 @@ describe('GET /v1/issuer', () => {
   });
 
   it('says null for the PCRs and the attestation when there are none (fail-closed environment)', async () => {
-    const res = await createHandler({ signer, expectedPcrs: undefined, store: new MemoryAttestationRecordStore() })({} as APIGatewayProxyEventV2);
+    const res = await createHandler({ clusterId: 'k3s-daas-dev', signer, expectedPcrs: undefined, store: new MemoryAttestationRecordStore() })({} as APIGatewayProxyEventV2);
     expect(JSON.parse(res.body!)).toMatchObject({ expectedPcrs: null, attestation: null });
   });
 
   it('500 internal_error without details when KMS fails', async () => {
     const broken = new KmsKubeconfigSigner(new KMSClient({ endpoint: kms.endpoint, region: 'us-east-1' }), 'arn:aws:kms:us-east-1:111111111111:key/missing');
-    const res = await createHandler({ signer: broken, expectedPcrs: PCRS, store: new MemoryAttestationRecordStore() })({} as APIGatewayProxyEventV2);
+    const res = await createHandler({ clusterId: 'k3s-daas-dev', signer: broken, expectedPcrs: PCRS, store: new MemoryAttestationRecordStore() })({} as APIGatewayProxyEventV2);
     expect(res.statusCode).toBe(500);
     expect(JSON.parse(res.body!)).toEqual({ error: 'internal_error', message: 'the request could not be processed' });
   });

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createHash, X509Certificate } from 'node:crypto';
+import { parse } from 'yaml';
 import { createHandler, type CredentialCheckResult, type KubeconfigHandlerDeps } from '../../../lambdas/kubeconfig/handler';
 import { MemoryAttestationRecordStore } from '../../../lambdas/shared/attestation/record-store';
 import { IndexUnavailableError, type AttestationRecord } from '../../../lambdas/shared/index-model';
@@ -39,10 +41,11 @@ describe('POST /v1/kubeconfig', () => {
   beforeAll(async () => {
     kms = await startFakeKms();
     signer = new KmsKubeconfigSigner(new KMSClient({ endpoint: kms.endpoint, region: 'us-east-1' }), kms.keyArn);
+    const caCertPem = await createClusterCaPem();
     record = {
       pcrs: { PCR0: 'aa'.repeat(48), PCR1: 'bb'.repeat(48), PCR2: 'cc'.repeat(48) },
-      caSha256: 'dd'.repeat(32),
-      caCertPem: await createClusterCaPem(),
+      caSha256: createHash('sha256').update(new X509Certificate(caCertPem).raw).digest('hex'),
+      caCertPem,
       moduleId: 'i-0123-enc0123',
       timestamp: new Date(NOW.getTime() - 60_000).toISOString(),
       verifiedAt: new Date(NOW.getTime() - 59_000).toISOString(),
@@ -61,6 +64,7 @@ describe('POST /v1/kubeconfig', () => {
     kc.loadFromString(body.kubeconfig);
     expect(kc.getCurrentCluster()?.server).toBe(SERVER);
     expect(kc.getCurrentUser()?.exec?.args).toEqual(['credential', '--token', TOKEN, '--cluster', 'k3s-daas-dev']);
+    expect(parse(body.kubeconfig).extensions[0].extension).toEqual(body.attestation);
   });
 
   it('401 with the reason code for a refused credential, and nothing is signed', async () => {

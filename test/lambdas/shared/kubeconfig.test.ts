@@ -2,8 +2,9 @@
 // the arguments `k3s-daas credential` takes.
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
-import { X509Certificate } from 'node:crypto';
-import { credentialExecArgs, KubeconfigInputError, renderKubeconfig } from '../../../lambdas/shared/kubeconfig';
+import { createHash, X509Certificate } from 'node:crypto';
+import { parse } from 'yaml';
+import { credentialExecArgs, KubeconfigInputError, renderKubeconfig, type KubeconfigInput } from '../../../lambdas/shared/kubeconfig';
 import { createClusterCaPem } from '../../support/cluster-ca';
 
 const TOKEN = '0x' + 'ab'.repeat(32);
@@ -11,13 +12,16 @@ const SERVER = 'https://k3s-daas-dev-nlb.elb.us-east-1.amazonaws.com:6443';
 
 describe('renderKubeconfig', () => {
   let caCertPem: string;
+  let input: KubeconfigInput;
   beforeAll(async () => {
     caCertPem = await createClusterCaPem();
+    const caSha256 = createHash('sha256').update(new X509Certificate(caCertPem).raw).digest('hex');
+    input = { clusterId: 'k3s-daas-dev', serverUrl: SERVER, caCertPem, tokenId: TOKEN, attestation: { pcrs: { PCR0: 'aa'.repeat(48) }, timestamp: '2026-11-23T01:00:00.000Z', caSha256 } };
   });
 
   it('parses with @kubernetes/client-node as one cluster, one exec user, one current context', () => {
     const kc = new KubeConfig();
-    kc.loadFromString(renderKubeconfig({ clusterId: 'k3s-daas-dev', serverUrl: SERVER, caCertPem, tokenId: TOKEN }));
+    kc.loadFromString(renderKubeconfig(input));
     expect(kc.getContexts()).toHaveLength(1);
     expect(kc.getCurrentContext()).toBe('k3s-daas-dev');
     const cluster = kc.getCurrentCluster();
@@ -40,8 +44,17 @@ describe('renderKubeconfig', () => {
   });
 
   it('is byte-for-byte deterministic for the same input', () => {
-    const input = { clusterId: 'k3s-daas-dev', serverUrl: SERVER, caCertPem, tokenId: TOKEN };
     expect(renderKubeconfig(input)).toBe(renderKubeconfig(input));
+  });
+
+  it('carries the attestation summary as a kubeconfig extension, so the signature covers it', () => {
+    const doc = parse(renderKubeconfig(input));
+    expect(doc.extensions).toEqual([{ name: 'k3s-daas.io/attestation', extension: input.attestation }]);
+  });
+
+  it('refuses a CA that is not the attested one', async () => {
+    const other = await createClusterCaPem('other');
+    expect(() => renderKubeconfig({ ...input, caCertPem: other })).toThrow(/not the attested CA/);
   });
 
   it.each([
@@ -51,6 +64,6 @@ describe('renderKubeconfig', () => {
     ['a non-URL server', { serverUrl: 'not a url' }],
     ['a CA that is not a certificate', { caCertPem: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n' }],
   ])('refuses %s', (_name, override) => {
-    expect(() => renderKubeconfig({ clusterId: 'k3s-daas-dev', serverUrl: SERVER, caCertPem, tokenId: TOKEN, ...override })).toThrow(KubeconfigInputError);
+    expect(() => renderKubeconfig({ ...input, ...override })).toThrow(KubeconfigInputError);
   });
 });
