@@ -76,7 +76,13 @@ export function applyEvent(ws: WorkingSet, { event, position }: PositionedEvent)
     }
     case 'staking::UnstakeRequested': {
       const d = event.data;
-      return updateStake(ws, d.stake_id, position, { status: 'unbonding', unlockAtMs: safeNumber(d.unlock_at_ms) });
+      const unlockAtMs = safeNumber(d.unlock_at_ms);
+      const current = ws.stakes.get(d.stake_id);
+      // Late (older) request: its unlock time is still a fact about the stake; the newer status stays.
+      if (current && comparePositions(position, current.lastEvent) <= 0 && current.unlockAtMs === undefined) {
+        return setStake(ws, { ...current, unlockAtMs });
+      }
+      return updateStake(ws, d.stake_id, position, { status: 'unbonding', unlockAtMs });
     }
     case 'staking::StakeWithdrawn': {
       const d = event.data;

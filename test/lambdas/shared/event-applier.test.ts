@@ -1,0 +1,176 @@
+// The index rules, one test per rule, plus a property: any delivery order with replays converges
+// to the state of one in-order pass.
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { applyEvent, applyEventsToIndex, emptyWorkingSet, type PositionedEvent } from '../../../lambdas/shared/event-applier';
+import type { EventPosition } from '../../../lambdas/shared/index-model';
+import { MemoryIndexRepository } from '../../../lambdas/shared/index-repository-memory';
+import type { DecodedEvent } from '../../../lambdas/shared/sui/events';
+
+const A = '0x' + '1'.repeat(64);
+const STAKE = '0x' + '2'.repeat(64);
+const TOKEN = '0x' + '3'.repeat(64);
+const TOKEN2 = '0x' + '4'.repeat(64);
+
+const pos = (checkpoint: number, txOrdinal = 0, eventIndex = 0): EventPosition => ({
+  checkpoint: BigInt(checkpoint), txOrdinal, eventIndex, txDigest: `D${checkpoint}-${txOrdinal}`,
+});
+const ev = (event: DecodedEvent, position: EventPosition): PositionedEvent => ({ event, position });
+
+const deposited = (role = 1, amount = '5000000000') =>
+  ({ name: 'staking::StakeDeposited', data: { stake_id: STAKE, owner: A, role, amount, node_id: 'node-a' } }) as DecodedEvent;
+const issued = (tokenId = TOKEN, role = 1) =>
+  ({ name: 'seal_token::SealTokenIssued', data: {
+    token_id: tokenId, stake_id: STAKE, owner: A, role, permissions: ['read', 'node:write'], cluster_id: 'c1', expires_at_ms: '1900000000000',
+  } }) as DecodedEvent;
+const revoked = (tokenId = TOKEN) => ({ name: 'seal_token::SealTokenRevoked', data: { token_id: tokenId } }) as DecodedEvent;
+const slashed = (remaining = '2000000000') =>
+  ({ name: 'staking::StakeSlashed', data: { stake_id: STAKE, amount: '3000000000', remaining, reason: 'x' } }) as DecodedEvent;
+const unstake = () => ({ name: 'staking::UnstakeRequested', data: { stake_id: STAKE, unlock_at_ms: '1800000000000' } }) as DecodedEvent;
+const withdrawn = () => ({ name: 'staking::StakeWithdrawn', data: { stake_id: STAKE, amount: '5000000000' } }) as DecodedEvent;
+
+function applyAll(events: PositionedEvent[]) {
+  const ws = emptyWorkingSet();
+  const outcomes = events.map((e) => applyEvent(ws, e));
+  return { ws, outcomes, stake: ws.stakes.get(STAKE), token: ws.tokens.get(TOKEN) };
+}
+
+describe('event applier rules', () => {
+  it('StakeDeposited creates an active stake with owner, role, amount and node id', () => {
+    const { stake } = applyAll([ev(deposited(), pos(1))]);
+    expect(stake).toEqual({ stakeId: STAKE, owner: A, role: 'node', amountMist: 5_000_000_000n, status: 'active', nodeId: 'node-a', lastEvent: pos(1) });
+  });
+
+  it('UnstakeRequested makes the stake unbonding with its unlock time', () => {
+    const { stake } = applyAll([ev(deposited(), pos(1)), ev(unstake(), pos(2))]);
+    expect(stake).toMatchObject({ status: 'unbonding', unlockAtMs: 1_800_000_000_000, amountMist: 5_000_000_000n });
+  });
+
+  it('StakeSlashed sets the remaining amount and status slashed, and invalidates the stake\'s tokens', () => {
+    const { stake, token, ws } = applyAll([ev(deposited(), pos(1)), ev(issued(), pos(2)), ev(slashed(), pos(3))]);
+    expect(stake).toMatchObject({ status: 'slashed', amountMist: 2_000_000_000n, lastEvent: pos(3) });
+    expect(token).toMatchObject({ invalidated: true, revoked: false });
+    expect([...ws.evictStakes]).toEqual([STAKE]);
+  });
+
+  it('StakeWithdrawn sets status withdrawn with nothing left, and invalidates the stake\'s tokens', () => {
+    const { stake, token, ws } = applyAll([ev(deposited(), pos(1)), ev(issued(), pos(2)), ev(unstake(), pos(3)), ev(withdrawn(), pos(4))]);
+    expect(stake).toMatchObject({ status: 'withdrawn', amountMist: 0n });
+    expect(token?.invalidated).toBe(true);
+    expect([...ws.evictStakes]).toEqual([STAKE]);
+  });
+
+  it('SealTokenIssued records owner, stake, role, permissions, cluster and expiry', () => {
+    const { token } = applyAll([ev(issued(), pos(2))]);
+    expect(token).toEqual({
+      tokenId: TOKEN, stakeId: STAKE, owner: A, role: 'node', permissions: ['read', 'node:write'], clusterId: 'c1',
+      expiresAtMs: 1_900_000_000_000, revoked: false, invalidated: false, lastEvent: pos(2),
+    });
+  });
+
+  it('a token issued against an already slashed stake is invalid from the start', () => {
+    const { token } = applyAll([ev(deposited(), pos(1)), ev(slashed(), pos(2)), ev(issued(), pos(3))]);
+    expect(token?.invalidated).toBe(true);
+  });
+
+  it('SealTokenRevoked marks the token revoked', () => {
+    const { token } = applyAll([ev(issued(), pos(2)), ev(revoked(), pos(3))]);
+    expect(token).toMatchObject({ revoked: true, owner: A, lastEvent: pos(3) });
+  });
+
+  it('an event at or before the entity\'s last position changes nothing (idempotent replay)', () => {
+    const events = [ev(deposited(), pos(1)), ev(unstake(), pos(2)), ev(issued(), pos(3)), ev(revoked(), pos(4))];
+    const once = applyAll(events);
+    const ws = once.ws;
+    ws.changedStakes.clear();
+    ws.changedTokens.clear();
+    expect(events.map((e) => applyEvent(ws, e))).toEqual(['stale', 'stale', 'stale', 'stale']);
+    expect(ws.changedStakes.size + ws.changedTokens.size).toBe(0);
+  });
+
+  it('orders by checkpoint, then transaction ordinal, then event index', () => {
+    const { stake } = applyAll([ev(deposited(), pos(5, 0, 0)), ev(slashed('1'), pos(5, 2, 0)), ev(unstake(), pos(5, 1, 3))]);
+    expect(stake).toMatchObject({ status: 'slashed', amountMist: 1n });
+  });
+
+  it('a revocation seen before its issuance leaves a revoked token that the issuance completes', () => {
+    const { token } = applyAll([ev(revoked(), pos(4)), ev(issued(), pos(2))]);
+    expect(token).toMatchObject({ revoked: true, owner: A, stakeId: STAKE, clusterId: 'c1', lastEvent: pos(4) });
+  });
+
+  it('a slash seen before the deposit leaves an inactive stake that the deposit completes but never reactivates', () => {
+    const { stake } = applyAll([ev(slashed(), pos(3)), ev(deposited(), pos(1))]);
+    expect(stake).toMatchObject({ status: 'slashed', owner: A, role: 'node', nodeId: 'node-a', amountMist: 2_000_000_000n });
+  });
+
+  it('unknown roles are reported invalid and change nothing; EnclaveRegistered is ignored', () => {
+    const { outcomes, ws } = applyAll([
+      ev(deposited(9), pos(1)),
+      ev({ name: 'enclave_registry::EnclaveRegistered', data: { cluster_id: 'c', public_key: [1], pcrs: [] } } as DecodedEvent, pos(2)),
+    ]);
+    expect(outcomes).toEqual(['invalid', 'ignored']);
+    expect(ws.stakes.size + ws.tokens.size).toBe(0);
+  });
+
+  it('converges to the in-order result for any delivery order with replays (property)', () => {
+    const history = [
+      ev(deposited(), pos(1)), ev(issued(), pos(2, 0, 0)), ev(issued(TOKEN2), pos(2, 0, 1)), ev(unstake(), pos(3)),
+      ev(revoked(TOKEN2), pos(4)), ev(slashed(), pos(5)),
+    ];
+    const reference = applyAll(history).ws;
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: history.length - 1 }), { minLength: 0, maxLength: 12 }), fc.infiniteStream(fc.double()), (extra, rnd) => {
+        const delivery = [...history, ...extra.map((i) => history[i])];
+        const it = rnd[Symbol.iterator]();
+        delivery.sort(() => (it.next().value as number) - 0.5);
+        const { ws } = applyAll(delivery);
+        expect(ws.stakes).toEqual(reference.stakes);
+        expect(ws.tokens).toEqual(reference.tokens);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('applyEventsToIndex', () => {
+  it('writes changed entities once and writes nothing on a replay of the same batch', async () => {
+    const repo = new MemoryIndexRepository();
+    const batch = [ev(deposited(), pos(1)), ev(issued(), pos(2)), ev(slashed(), pos(3))];
+    const first = await applyEventsToIndex(repo, batch);
+    expect(first).toMatchObject({ applied: 3, stale: 0, evictStakes: [STAKE] });
+    const writes: unknown[] = [];
+    const original = repo.writeEntities.bind(repo);
+    repo.writeEntities = async (w) => {
+      writes.push(...w);
+      return original(w);
+    };
+    const again = await applyEventsToIndex(repo, batch);
+    expect(again).toMatchObject({ applied: 0, stale: 3, evictStakes: [STAKE] });
+    expect(writes).toEqual([]);
+  });
+
+  it('invalidates tokens indexed in earlier batches when their stake is slashed later', async () => {
+    const repo = new MemoryIndexRepository();
+    await applyEventsToIndex(repo, [ev(deposited(), pos(1)), ev(issued(), pos(2))]);
+    expect((await repo.getToken(TOKEN))?.invalidated).toBe(false);
+    await applyEventsToIndex(repo, [ev(slashed(), pos(3))]);
+    expect((await repo.getToken(TOKEN))?.invalidated).toBe(true);
+    expect((await repo.getStake(STAKE))?.status).toBe('slashed');
+  });
+
+  it('retries a batch when another writer moved an entity in between, without losing either write', async () => {
+    const repo = new MemoryIndexRepository();
+    await applyEventsToIndex(repo, [ev(deposited(), pos(1))]);
+    let interfered = false;
+    const original = repo.writeEntities.bind(repo);
+    repo.writeEntities = async (w) => {
+      if (!interfered) {
+        interfered = true;
+        await applyEventsToIndex({ ...repo, writeEntities: original, getStakes: repo.getStakes.bind(repo), getTokens: repo.getTokens.bind(repo), tokensOfStake: repo.tokensOfStake.bind(repo) } as MemoryIndexRepository, [ev(unstake(), pos(2))]);
+      }
+      return original(w);
+    };
+    await applyEventsToIndex(repo, [ev(issued(), pos(3)), ev(slashed(), pos(4))]);
+    expect(await repo.getStake(STAKE)).toMatchObject({ status: 'slashed', unlockAtMs: 1_800_000_000_000 });
+  });
+});
