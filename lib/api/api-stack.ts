@@ -8,6 +8,7 @@ import type { EnclaveArtifacts } from '../shared/enclave-artifacts';
 import type { StateStack } from '../state/state-stack';
 import { AttestationRoutes } from './attestation-routes';
 import { DomainFunction } from './domain-function';
+import { Indexer } from './indexer';
 import { PlatformApi } from './platform-api';
 
 export interface ApiStackProps extends StackProps {
@@ -50,6 +51,8 @@ export class ApiStack extends Stack {
     });
     this.api.addRoute({ method: apigwv2.HttpMethod.GET, path: '/healthz', handler: healthz, authorization: 'none',
       publicBecause: 'Liveness probe; returns a constant and reads nothing.' });
+
+    new Indexer(this, 'Indexer', { config, table: props.state.table, commonEnvironment: this.commonEnvironment });
 
     new AttestationRoutes(this, 'AttestationRoutes', { api: this.api, config, state: props.state, enclave: props.enclave, serverUrl: props.serverUrl, commonEnvironment: this.commonEnvironment });
   }

@@ -79,6 +79,14 @@ export const EnvironmentConfigSchema = z
       .object({
         scheduleMinutes: z.number().int().min(1).max(60),
         lagAlarmSeconds: z.number().int().min(60),
+        /** Optional provider authentication: a request header and the Secrets Manager secret (name) holding its value. */
+        grpcAuth: z
+          .object({
+            header: z.string().regex(/^[a-z0-9-]+$/, 'must be a lowercase header name such as x-api-key'),
+            secretName: z.string().min(1),
+          })
+          .strict()
+          .optional(),
       })
       .strict(),
     /** Kubeconfigs are only issued while the latest verified attestation is younger than this. */

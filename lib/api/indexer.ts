@@ -1,0 +1,101 @@
+// The indexer (DESIGN §2 step 2): one function with reserved concurrency 1 run by an EventBridge
+// schedule, allowed to read and write the index table, to terminate only instances of this cluster's
+// worker groups, and alarmed on its lag behind the chain head.
+import { Arn, Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { INDEXER_METRICS } from '../../lambdas/indexer/metric-names';
+import { TABLE_INDEXES } from '../../lambdas/shared/index-model';
+import type { EnvironmentConfig } from '../config/environment-config';
+import { names } from '../shared/names';
+import { DomainFunction } from './domain-function';
+
+export interface IndexerProps {
+  readonly config: EnvironmentConfig;
+  readonly table: dynamodb.ITableV2;
+  /** TABLE_NAME, CLUSTER_ID and the SUI_* settings shared by every function. */
+  readonly commonEnvironment: Record<string, string>;
+}
+
+export class Indexer extends Construct {
+  public readonly function: DomainFunction;
+  public readonly schedule: events.Rule;
+  public readonly lagAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: IndexerProps) {
+    super(scope, id);
+    const { config } = props;
+    const intervalSeconds = config.indexer.scheduleMinutes * 60;
+    const workerGroups = config.workerGroups.map((g) => names.workerGroup(config, g));
+    const auth = config.indexer.grpcAuth;
+
+    this.function = new DomainFunction(this, 'Function', {
+      handlerName: 'indexer',
+      description: 'Indexes k3s_daas Sui events into the index table; evicts workers of slashed stakes',
+      // Finish (and leave the slot free) before the next scheduled run; long runs only mean a backlog.
+      timeout: Duration.seconds(Math.min(intervalSeconds, 300) - 5),
+      memorySize: 512,
+      // One writer: a second concurrent run would only fail its cursor condition and waste provider quota.
+      reservedConcurrentExecutions: 1,
+      logRetentionDays: config.logRetentionDays,
+      production: config.production,
+      environment: {
+        ...props.commonEnvironment,
+        WORKER_GROUP_NAMES: workerGroups.join(','),
+        ...(auth ? { SUI_GRPC_AUTH_HEADER: auth.header, SUI_GRPC_AUTH_SECRET_ID: auth.secretName } : {}),
+      },
+    });
+    // Exactly the calls the repository makes, on the table and its two GSIs (no index wildcard).
+    this.function.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query'],
+      resources: [props.table.tableArn, ...Object.values(TABLE_INDEXES).map((index) => `${props.table.tableArn}/index/${index}`)],
+    }));
+
+    // Eviction: only instances that the Auto Scaling groups of this cluster's workers launched.
+    const instances = Arn.format({ service: 'ec2', resource: 'instance', resourceName: '*' }, Stack.of(this));
+    this.function.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['ec2:TerminateInstances'],
+      resources: [instances],
+      conditions: { StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': workerGroups } },
+    }));
+    Validations.of(this.function).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${Stack.of(this).resolve(instances)}]`,
+      reason: 'TerminateInstances is limited by an aws:ResourceTag/aws:autoscaling:groupName condition to this cluster\'s worker groups.',
+    });
+    // DescribeInstances has no resource-level permissions (covered by DomainFunction's Resource::* note);
+    // eviction reads instance states so a crash between terminate and record never terminates twice.
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeInstances'], resources: ['*'] }));
+    if (auth) {
+      secretsmanager.Secret.fromSecretNameV2(this, 'GrpcAuthSecret', auth.secretName).grantRead(this.function);
+    }
+
+    this.schedule = new events.Rule(this, 'Schedule', {
+      description: 'Runs the Sui event indexer',
+      schedule: events.Schedule.rate(Duration.minutes(config.indexer.scheduleMinutes)),
+      // A missed run is simply made up by the next one, which resumes from the stored cursor.
+      targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
+    });
+
+    const lag = new cloudwatch.Metric({
+      namespace: INDEXER_METRICS.namespace,
+      metricName: INDEXER_METRICS.lagSeconds,
+      dimensionsMap: { service: INDEXER_METRICS.service },
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: Duration.minutes(Math.max(5, config.indexer.scheduleMinutes)),
+    });
+    this.lagAlarm = new cloudwatch.Alarm(this, 'LagAlarm', {
+      alarmDescription: `The Sui event indexer is more than ${config.indexer.lagAlarmSeconds} s behind the chain head (or not reporting): token revocations and slashes are not taking effect.`,
+      metric: lag,
+      threshold: config.indexer.lagAlarmSeconds,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      // A dead or failing indexer reports nothing; silence is the worst lag.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+  }
+}

@@ -1,0 +1,98 @@
+// The indexer in the synthesized Api stack: schedule, single concurrency, least-privilege grants
+// (table, tag-conditioned TerminateInstances) and the lag alarm, all driven by the typed config.
+import { describe, expect, it } from '@jest/globals';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { INDEXER_METRICS } from '../../../lambdas/indexer/metric-names';
+import { loadEnvironmentConfig } from '../../../lib/config/environments';
+import { names } from '../../../lib/shared/names';
+import { synthPlatform } from '../../support/cdk-app';
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+
+function indexerFunction(template: Template): [string, Resource] {
+  const found = Object.entries(template.findResources('AWS::Lambda::Function', {
+    Properties: { Environment: { Variables: { POWERTOOLS_SERVICE_NAME: 'indexer' } } },
+  }));
+  expect(found).toHaveLength(1);
+  return found[0] as [string, Resource];
+}
+
+function statementsOf(template: Template, fnId: string): Record<string, unknown>[] {
+  const roleId = (template.toJSON().Resources[fnId].Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Record<string, unknown>[]);
+}
+
+describe('indexer construct', () => {
+  const platform = synthPlatform();
+  const api = platform.template('api');
+  const config = platform.config;
+  const [fnId, fn] = indexerFunction(api);
+
+  it('runs with reserved concurrency 1 and a timeout shorter than the schedule interval', () => {
+    expect(fn.Properties.ReservedConcurrentExecutions).toBe(1);
+    expect(fn.Properties.Timeout).toBeLessThan(config.indexer.scheduleMinutes * 60);
+  });
+
+  it('is scheduled by EventBridge at the configured rate', () => {
+    const minutes = config.indexer.scheduleMinutes;
+    api.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: `rate(${minutes} ${minutes === 1 ? 'minute' : 'minutes'})`,
+      Targets: Match.arrayWith([Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId, 'Arn'] } })]),
+    });
+  });
+
+  it('gets the Sui provider, package, table and worker group names from config', () => {
+    const vars = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(vars.SUI_GRPC_URL).toBe(config.sui.grpcUrl);
+    expect(vars.SUI_PACKAGE_ID).toBe(config.sui.packageId);
+    expect(vars.SUI_NETWORK).toBe(config.sui.network);
+    expect(vars.WORKER_GROUP_NAMES).toBe(config.workerGroups.map((g) => names.workerGroup(config, g)).join(','));
+    expect(vars.TABLE_NAME).toBeDefined();
+    expect(vars.SUI_GRPC_AUTH_HEADER).toBeUndefined();
+  });
+
+  it('may terminate only instances tagged with this cluster\'s worker group names', () => {
+    const statements = statementsOf(api, fnId);
+    const terminate = statements.filter((s) => [s.Action].flat().includes('ec2:TerminateInstances'));
+    expect(terminate).toHaveLength(1);
+    expect(terminate[0].Action).toBe('ec2:TerminateInstances');
+    expect(JSON.stringify(terminate[0].Resource)).toContain(':instance/*');
+    expect(terminate[0].Condition).toEqual({
+      StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': config.workerGroups.map((g) => names.workerGroup(config, g)) },
+    });
+    // Nothing else that changes EC2 or other services' state beyond the table.
+    const actions = statements.flatMap((s) => [s.Action].flat() as string[]);
+    expect(actions.filter((a) => a.startsWith('ec2:')).sort()).toEqual(['ec2:DescribeInstances', 'ec2:TerminateInstances']);
+    expect(actions.filter((a) => !/^(ec2|dynamodb|xray):/.test(a))).toEqual([]);
+    expect(actions).not.toContain('dynamodb:DeleteTable');
+  });
+
+  it('alarms when the lag metric the function publishes exceeds the configured threshold, or is missing', () => {
+    api.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: INDEXER_METRICS.namespace,
+      MetricName: INDEXER_METRICS.lagSeconds,
+      Dimensions: [{ Name: 'service', Value: INDEXER_METRICS.service }],
+      Threshold: config.indexer.lagAlarmSeconds,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    const vars = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(vars.POWERTOOLS_SERVICE_NAME).toBe(INDEXER_METRICS.service);
+    expect(vars.POWERTOOLS_METRICS_NAMESPACE).toBe(INDEXER_METRICS.namespace);
+  });
+
+  it('with a provider auth secret configured: passes header and secret name, grants read of that secret only', () => {
+    const dev = loadEnvironmentConfig('dev');
+    const withAuth = synthPlatform({ config: { ...dev, indexer: { ...dev.indexer, grpcAuth: { header: 'x-api-key', secretName: 'sui-provider-key' } } } });
+    const t = withAuth.template('api');
+    const [id, f] = indexerFunction(t);
+    const vars = (f.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(vars.SUI_GRPC_AUTH_HEADER).toBe('x-api-key');
+    expect(vars.SUI_GRPC_AUTH_SECRET_ID).toBe('sui-provider-key');
+    const secretReads = statementsOf(t, id).filter((s) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
+    expect(secretReads).toHaveLength(1);
+    expect(JSON.stringify(secretReads[0].Resource)).toContain(':secret:sui-provider-key-??????');
+  });
+});
