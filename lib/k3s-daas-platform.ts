@@ -1,6 +1,7 @@
 // Builds the whole platform for one environment into an App: the stacks, their wiring, cdk-nag and
 // CDK's CloudFormation validation. `bin/app.ts` and the tests both call this, so tests check what ships.
 import { Annotations, App, Tags, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ApiStack } from './api/api-stack';
 import type { EnvironmentConfig } from './config/environment-config';
@@ -8,6 +9,7 @@ import { ControlPlaneStack } from './control-plane/control-plane-stack';
 import { NetworkStack } from './network/network-stack';
 import type { EnclaveArtifacts } from './shared/enclave-artifacts';
 import { StateStack } from './state/state-stack';
+import { renderWorkerUserData } from './workers/worker-user-data';
 import { WorkersStack } from './workers/workers-stack';
 
 export interface Platform {
@@ -35,7 +37,24 @@ export function buildPlatform(app: App, config: EnvironmentConfig, enclave: Encl
     state,
     apiUrl: api.api.url,
   });
-  const workers = new WorkersStack(app, id('Workers'), { env, config, vpc: network.vpc, workerRole: state.workerRole });
+  const workers = new WorkersStack(app, id('Workers'), {
+    env,
+    config,
+    vpc: network.vpc,
+    workerRole: state.workerRole,
+    userDataFor: (group) =>
+      ec2.UserData.custom(
+        renderWorkerUserData({
+          API_URL: api.api.url,
+          CLUSTER_ID: config.sui.clusterId,
+          WORKER_GROUP: group.name,
+          STAKE_ID: group.nodeStakeId,
+          K3S_VERSION: config.k3s.version,
+          K3S_SHA256_AMD64: config.k3s.sha256Amd64,
+          K3S_SHA256_ARM64: config.k3s.sha256Arm64,
+        }),
+      ),
+  });
 
   if (!enclave.pcrs || enclave.missingReason) {
     Annotations.of(state.clusterStateKey).addWarningV2(

@@ -8,6 +8,7 @@ import type { EnclaveArtifacts } from '../shared/enclave-artifacts';
 import type { StateStack } from '../state/state-stack';
 import { AttestationRoutes } from './attestation-routes';
 import { DomainFunction } from './domain-function';
+import { NodeJoinRoutes } from './node-join-routes';
 import { Indexer } from './indexer';
 import { PlatformApi } from './platform-api';
 
@@ -54,6 +55,7 @@ export class ApiStack extends Stack {
 
     new Indexer(this, 'Indexer', { config, table: props.state.table, commonEnvironment: this.commonEnvironment });
 
+    new NodeJoinRoutes(this, 'NodeJoinRoutes', { api: this.api, config, state: props.state, serverUrl: props.serverUrl, commonEnvironment: this.commonEnvironment });
     new AttestationRoutes(this, 'AttestationRoutes', { api: this.api, config, state: props.state, enclave: props.enclave, serverUrl: props.serverUrl, commonEnvironment: this.commonEnvironment });
   }
 }

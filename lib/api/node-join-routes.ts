@@ -1,0 +1,140 @@
+// Worker join and leave (DESIGN §2 steps 6-7): POST /v1/nodes/join (IAM; the worker role may invoke this
+// route and nothing else), the terminating-lifecycle handler behind an EventBridge rule for this
+// cluster's worker groups, and the master role's right to publish the join-token ciphertext.
+// Worker groups are known here by their fixed names (lib/shared/names.ts): the Api stack must not
+// reference the Workers stack, which comes later and uses this API's URL.
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { KEYS } from '../../lambdas/shared/index-model';
+import { JOIN_TOKEN_PURPOSE } from '../../lambdas/shared/join-token';
+import type { EnvironmentConfig } from '../config/environment-config';
+import { names } from '../shared/names';
+import type { StateStack } from '../state/state-stack';
+import { DomainFunction } from './domain-function';
+import type { PlatformApi } from './platform-api';
+
+export interface NodeJoinRoutesProps {
+  readonly api: PlatformApi;
+  readonly config: EnvironmentConfig;
+  readonly state: StateStack;
+  /** `https://<nlb dns>:6443`, returned to joining agents. */
+  readonly serverUrl: string;
+  readonly commonEnvironment: Record<string, string>;
+}
+
+export class NodeJoinRoutes extends Construct {
+  public readonly joinFunction: DomainFunction;
+  public readonly lifecycleFunction: DomainFunction;
+  public readonly joinRoute: apigwv2.HttpRoute;
+  public readonly lifecycleRule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: NodeJoinRoutesProps) {
+    super(scope, id);
+    const { api, config, state } = props;
+    const stack = Stack.of(this);
+    const common = { logRetentionDays: config.logRetentionDays, production: config.production };
+    const groupNames = config.workerGroups.map((g) => names.workerGroup(config, g));
+    const workerGroups = JSON.stringify(config.workerGroups.map((g) => ({ autoScalingGroup: names.workerGroup(config, g), stakeId: g.nodeStakeId })));
+    // The join token opens only with this context (lambdas/shared/join-token.ts); IAM requires it too.
+    const encryptionContext = {
+      'kms:EncryptionContext:cluster': config.sui.clusterId,
+      'kms:EncryptionContext:purpose': JOIN_TOKEN_PURPOSE,
+    };
+
+    this.joinFunction = new DomainFunction(this, 'NodeJoin', {
+      ...common,
+      handlerName: 'node-join',
+      description: 'POST /v1/nodes/join: admit a worker instance backed by its group\'s node stake',
+      timeout: Duration.seconds(15),
+      environment: {
+        ...props.commonEnvironment,
+        SERVER_URL: props.serverUrl,
+        JOIN_TOKEN_KEY_ARN: state.joinTokenKey.keyArn,
+        WORKER_ROLE_NAME: names.workerRole(config),
+        WORKER_GROUPS: workerGroups,
+      },
+    });
+    this.lifecycleFunction = new DomainFunction(this, 'NodeLifecycle', {
+      ...common,
+      handlerName: 'node-lifecycle',
+      description: 'Worker scale-in: mark the node gone, complete the terminating lifecycle action once',
+      timeout: Duration.seconds(30),
+      environment: {
+        ...props.commonEnvironment,
+        WORKER_GROUPS: workerGroups,
+        LIFECYCLE_HOOK_NAME: names.workerLifecycleHook(),
+      },
+    });
+
+    // Table access: only the items each function touches, by partition key.
+    const node = KEYS.node('*').pk;
+    const stakeItems = KEYS.stake('*').pk; // the stake record (read) and its NODE_COUNT counter (updated)
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [node, stakeItems, KEYS.joinToken().pk]));
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node]));
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [stakeItems]));
+    this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [node]));
+    this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node, KEYS.lifecycleAction('*').pk]));
+    this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [node, stakeItems]));
+    this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:DeleteItem'], state, [KEYS.lifecycleAction('*').pk]));
+
+    this.joinFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [state.joinTokenKey.keyArn], conditions: { StringEquals: encryptionContext } }),
+    );
+    // These two read-only describe calls do not support resource-level permissions (AWS service
+    // authorization reference), so they need Resource "*"; they reveal no secrets.
+    this.joinFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['ec2:DescribeInstances', 'autoscaling:DescribeAutoScalingInstances'], resources: ['*'] }),
+    );
+    Validations.of(this.joinFunction).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ec2:DescribeInstances and autoscaling:DescribeAutoScalingInstances only accept Resource "*"; X-Ray likewise.',
+    });
+    // Auto Scaling group ARNs hold a generated UUID before the fixed name; the UUID is the only wildcard.
+    const groupArns = groupNames.map(
+      (name) => `arn:${stack.partition}:autoscaling:${stack.region}:${stack.account}:autoScalingGroup:*:autoScalingGroupName/${name}`,
+    );
+    this.lifecycleFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['autoscaling:CompleteLifecycleAction'], resources: groupArns }));
+    for (const arn of groupArns) {
+      Validations.of(this.lifecycleFunction).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${arn}]`,
+        reason: 'The * is the group\'s generated UUID, unknown before the group exists; the fixed group name after it limits the grant to this cluster\'s worker group.',
+      });
+    }
+
+    this.joinRoute = api.addRoute({ method: apigwv2.HttpMethod.POST, path: '/v1/nodes/join', handler: this.joinFunction, authorization: 'iam' });
+    api.allowInvoke('WorkerMayJoin', state.workerRole, [this.joinRoute]);
+
+    this.lifecycleRule = new events.Rule(this, 'WorkerTerminating', {
+      description: 'Terminating lifecycle actions of this cluster\'s worker groups',
+      eventPattern: {
+        source: ['aws.autoscaling'],
+        detailType: ['EC2 Instance-terminate Lifecycle Action'],
+        detail: { AutoScalingGroupName: groupNames, LifecycleHookName: [names.workerLifecycleHook()] },
+      },
+    });
+    // Retries are safe: the handler claims each action before completing it.
+    this.lifecycleRule.addTarget(new targets.LambdaFunction(this.lifecycleFunction, { retryAttempts: 8, maxEventAge: Duration.hours(1) }));
+
+    // The master host publishes the join-token ciphertext: Encrypt under the join key with the join
+    // context only, and PutItem of that one item only.
+    new iam.Policy(this, 'MasterMayPublishJoinToken', {
+      roles: [state.masterRole],
+      statements: [
+        new iam.PolicyStatement({ actions: ['kms:Encrypt'], resources: [state.joinTokenKey.keyArn], conditions: { StringEquals: encryptionContext } }),
+        tableItems(['dynamodb:PutItem'], state, [KEYS.joinToken().pk]),
+      ],
+    });
+  }
+}
+
+function tableItems(actions: string[], state: StateStack, partitionKeys: string[]): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    actions,
+    resources: [state.table.tableArn],
+    conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': partitionKeys } },
+  });
+}

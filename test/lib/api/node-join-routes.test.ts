@@ -1,0 +1,138 @@
+// The worker join/leave wiring in the synthesized templates: IAM join route that only the worker role
+// may invoke, the lifecycle rule for this cluster's worker groups, least-privilege grants, the master
+// role's join-token publishing rights, and the bootstrap rendered into the worker launch template.
+import { describe, expect, it } from '@jest/globals';
+import type { Template } from 'aws-cdk-lib/assertions';
+import { synthPlatform } from '../../support/cdk-app';
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
+type Resource = { Type: string; Properties: Record<string, unknown> };
+
+const JOIN = "POST /v1/nodes/join: admit a worker instance backed by its group's node stake";
+const LIFECYCLE = 'Worker scale-in: mark the node gone, complete the terminating lifecycle action once';
+
+function fnByDescription(template: Template, description: string): [string, Resource] {
+  const found = Object.entries(template.findResources('AWS::Lambda::Function', { Properties: { Description: description } }));
+  expect(found).toHaveLength(1);
+  return found[0] as [string, Resource];
+}
+
+function statementsOfFunction(template: Template, fnId: string): Statement[] {
+  const roleId = (template.toJSON().Resources[fnId].Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => JSON.stringify(p.Properties.Roles).includes(`"${roleId}"`))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+const actions = (s: Statement) => ([] as string[]).concat(s.Action);
+const withAction = (statements: Statement[], action: string) => statements.filter((s) => actions(s).includes(action));
+
+describe('node join routes', () => {
+  const platform = synthPlatform({ env: 'dev' });
+  const api = platform.template('api');
+  const config = platform.config;
+  const groupName = `k3s-daas-dev-workers-${config.workerGroups[0].name}`;
+  const [joinId, joinFn] = fnByDescription(api, JOIN);
+  const [lifecycleId] = fnByDescription(api, LIFECYCLE);
+  const joinStatements = statementsOfFunction(api, joinId);
+  const lifecycleStatements = statementsOfFunction(api, lifecycleId);
+
+  it('POST /v1/nodes/join is IAM-authorized', () => {
+    api.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /v1/nodes/join', AuthorizationType: 'AWS_IAM' });
+  });
+
+  it('the worker role may invoke the join route and nothing else', () => {
+    const workerPolicies = Object.values(api.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify(p.Properties.Roles).match(/WorkerRole/));
+    expect(workerPolicies).toHaveLength(1);
+    const statements = workerPolicies[0].Properties.PolicyDocument.Statement as Statement[];
+    expect(statements).toHaveLength(1);
+    expect(actions(statements[0])).toEqual(['execute-api:Invoke']);
+    const resources = [statements[0].Resource].flat();
+    expect(resources).toHaveLength(1);
+    expect(JSON.stringify(resources[0])).toContain('/$default/POST/v1/nodes/join');
+  });
+
+  it('the join function knows the worker role, groups with their node stakes, the server URL and the join key', () => {
+    const vars = (joinFn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(vars.WORKER_ROLE_NAME).toBe('k3s-daas-dev-worker');
+    expect(JSON.parse(vars.WORKER_GROUPS as string)).toEqual([{ autoScalingGroup: groupName, stakeId: config.workerGroups[0].nodeStakeId }]);
+    expect(JSON.stringify(vars.SERVER_URL)).toContain(':6443');
+    expect(JSON.stringify(vars.JOIN_TOKEN_KEY_ARN)).toMatch(/JoinTokenKey/);
+  });
+
+  it('the join function may decrypt only with the join key and only the join-token encryption context', () => {
+    const kms = joinStatements.filter((s) => actions(s).some((a) => a.startsWith('kms:')));
+    expect(kms).toHaveLength(1);
+    expect(actions(kms[0])).toEqual(['kms:Decrypt']);
+    expect(JSON.stringify(kms[0].Resource)).toMatch(/JoinTokenKey/);
+    expect(kms[0].Condition).toEqual({
+      StringEquals: { 'kms:EncryptionContext:cluster': config.sui.clusterId, 'kms:EncryptionContext:purpose': 'k3s-agent-token' },
+    });
+  });
+
+  it('the describe calls are the only Resource "*" grants of the join function', () => {
+    const star = joinStatements.filter((s) => s.Resource === '*').flatMap(actions).filter((a) => !a.startsWith('xray:'));
+    expect(star.sort()).toEqual(['autoscaling:DescribeAutoScalingInstances', 'ec2:DescribeInstances']);
+  });
+
+  it('table grants are limited to the node, stake and join-token items, with no scans or queries', () => {
+    const leading = (statements: Statement[], action: string) =>
+      withAction(statements, action).flatMap((s) => [s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']].flat());
+    expect(leading(joinStatements, 'dynamodb:GetItem').sort()).toEqual(['CLUSTER', 'NODE#*', 'STAKE#*']);
+    expect(leading(joinStatements, 'dynamodb:PutItem')).toEqual(['NODE#*']);
+    expect(leading(joinStatements, 'dynamodb:UpdateItem')).toEqual(['STAKE#*']);
+    expect(leading(lifecycleStatements, 'dynamodb:DeleteItem')).toEqual(['LIFECYCLE#*']);
+    for (const s of [...joinStatements, ...lifecycleStatements]) {
+      for (const a of actions(s).filter((x) => x.startsWith('dynamodb:'))) {
+        expect(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']).toContain(a);
+        expect(s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']).toBeDefined();
+      }
+    }
+  });
+
+  it('the lifecycle function may complete lifecycle actions of this cluster\'s worker groups only', () => {
+    const complete = withAction(lifecycleStatements, 'autoscaling:CompleteLifecycleAction');
+    expect(complete).toHaveLength(1);
+    const resources = [complete[0].Resource].flat();
+    expect(resources).toHaveLength(config.workerGroups.length);
+    expect(JSON.stringify(resources[0])).toContain(`:autoScalingGroup:*:autoScalingGroupName/${groupName}`);
+    expect(lifecycleStatements.flatMap(actions).filter((a) => a.startsWith('kms:') || a.startsWith('ec2:'))).toEqual([]);
+  });
+
+  it('an EventBridge rule sends the terminating lifecycle actions of the worker groups to the lifecycle function', () => {
+    const rules = Object.values(api.findResources('AWS::Events::Rule')).filter((r) =>
+      String(JSON.stringify(r.Properties.EventPattern)).includes('EC2 Instance-terminate Lifecycle Action'),
+    );
+    expect(rules).toHaveLength(1);
+    expect(rules[0].Properties.EventPattern).toEqual({
+      source: ['aws.autoscaling'],
+      'detail-type': ['EC2 Instance-terminate Lifecycle Action'],
+      detail: { AutoScalingGroupName: [groupName], LifecycleHookName: ['k3s-daas-drain-on-terminate'] },
+    });
+    expect(JSON.stringify(rules[0].Properties.Targets)).toContain(lifecycleId);
+  });
+
+  it('the master role may encrypt under the join key with the join context and write only the join-token item', () => {
+    const policies = Object.values(api.findResources('AWS::IAM::Policy')).filter(
+      (p) => JSON.stringify(p.Properties.Roles).match(/MasterRole/) && JSON.stringify(p.Properties.PolicyDocument).includes('kms:Encrypt'),
+    );
+    expect(policies).toHaveLength(1);
+    const statements = policies[0].Properties.PolicyDocument.Statement as Statement[];
+    expect(statements.map(actions)).toEqual([['kms:Encrypt'], ['dynamodb:PutItem']]);
+    expect(statements[0].Condition?.StringEquals).toEqual({ 'kms:EncryptionContext:cluster': config.sui.clusterId, 'kms:EncryptionContext:purpose': 'k3s-agent-token' });
+    expect(statements[1].Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CLUSTER'] } });
+  });
+
+  it('the worker launch template carries the rendered bootstrap with the API URL and no token', () => {
+    const templates = Object.values(platform.template('workers').findResources('AWS::EC2::LaunchTemplate'));
+    expect(templates).toHaveLength(1);
+    const userData = JSON.stringify((templates[0].Properties.LaunchTemplateData as Record<string, unknown>).UserData);
+    expect(userData).toContain("readonly STAKE_ID='" + config.workerGroups[0].nodeStakeId);
+    expect(userData).toContain("readonly K3S_SHA256_AMD64='" + config.k3s.sha256Amd64);
+    expect(userData).toContain('execute-api');
+    expect(userData).toContain('K3sDaas-dev-Api'); // the API id, referenced from the Api stack
+    expect(userData).not.toMatch(/K10[0-9a-f]{64}/);
+    // EC2 accepts at most 16 KiB of user data before base64.
+    expect(Buffer.byteLength(userData)).toBeLessThan(16 * 1024);
+  });
+});
