@@ -8,8 +8,8 @@ import type { EnclaveArtifacts } from '../shared/enclave-artifacts';
 import type { StateStack } from '../state/state-stack';
 import { AttestationRoutes } from './attestation-routes';
 import { DomainFunction } from './domain-function';
-import { NodeJoinRoutes } from './node-join-routes';
 import { Indexer } from './indexer';
+import { NodeJoinRoutes } from './node-join-routes';
 import { PlatformApi } from './platform-api';
 
 export interface ApiStackProps extends StackProps {
