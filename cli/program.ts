@@ -1,11 +1,13 @@
 // The `k3s-daas` command tree (DESIGN §9). Each command group registers itself from its own module.
 import { Command, CommanderError } from 'commander';
+import { register as registerAttestation } from './commands/attestation';
+import { register as registerKubeconfig } from './commands/kubeconfig';
 import { CliError, type CliContext } from './context';
 
 type Registrar = (program: Command, ctx: CliContext) => void;
 
 /** Command groups, in help order. Each module exports a `register(program, ctx)`. */
-const REGISTRARS: Registrar[] = [];
+const REGISTRARS: Registrar[] = [registerKubeconfig, registerAttestation];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('k3s-daas')

@@ -1,0 +1,112 @@
+// `k3s-daas attestation verify` (DESIGN §9): checks a Nitro attestation document offline with the same
+// verifier the platform uses, and prints what it proves. Exit 0 with a JSON summary, or exit 1 with
+// the reason code and why.
+import type { Command } from 'commander';
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { verifyAttestationDocument, type AttestationDocument } from '../../lambdas/shared/attestation/verify';
+import { expectedPcrsOf, parsePcrFile, PcrFileError, type ExpectedPcrs } from '../../lambdas/shared/pcrs';
+import { CliError, type CliContext } from '../context';
+
+interface VerifyFlags {
+  document: string;
+  root?: string;
+  pcrs?: string;
+  at?: string;
+  nonce?: string;
+  maxAge?: string;
+}
+
+async function readInput(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new CliError(`cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+/** A document file holds base64 text (as the NSM tools print it) or the raw CBOR bytes. */
+export function documentBytes(file: Buffer): Buffer {
+  const text = file.toString('latin1').replace(/\s+/g, '');
+  if (text.length > 0 && text.length % 4 === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(text)) return Buffer.from(text, 'base64');
+  return file;
+}
+
+export async function loadExpectedPcrs(path: string): Promise<ExpectedPcrs> {
+  const text = (await readInput(path, 'PCR file')).toString('utf8');
+  try {
+    return expectedPcrsOf(parsePcrFile(text, path));
+  } catch (error) {
+    if (error instanceof PcrFileError) throw new CliError(error.message);
+    throw error;
+  }
+}
+
+function summary(doc: AttestationDocument, pinned: boolean): Record<string, unknown> {
+  const leaf = new X509Certificate(doc.certificate);
+  const hex = (b?: Uint8Array) => (b ? Buffer.from(b).toString('hex') : null);
+  return {
+    moduleId: doc.moduleId,
+    timestamp: doc.timestamp.toISOString(),
+    digest: doc.digest,
+    pcrs: Object.fromEntries(Object.entries(doc.pcrs).map(([i, v]) => [`PCR${i}`, v])),
+    pcrsPinned: pinned,
+    debugMode: doc.debugMode,
+    certificate: {
+      subject: leaf.subject,
+      notBefore: new Date(leaf.validFrom).toISOString(),
+      notAfter: new Date(leaf.validTo).toISOString(),
+      sha256: createHash('sha256').update(doc.certificate).digest('hex'),
+    },
+    publicKey: hex(doc.publicKey),
+    userData: hex(doc.userData),
+    nonce: hex(doc.nonce),
+  };
+}
+
+async function verify(flags: VerifyFlags, ctx: CliContext): Promise<void> {
+  const at = flags.at === undefined ? ctx.now() : new Date(flags.at);
+  if (Number.isNaN(at.getTime()) || (flags.at !== undefined && !/^\d{4}-\d{2}-\d{2}T/.test(flags.at))) {
+    throw new CliError(`--at must be an ISO 8601 time such as 2023-09-07T15:56:02Z, not "${flags.at}"`);
+  }
+  if (flags.nonce !== undefined && !/^([0-9a-fA-F]{2})+$/.test(flags.nonce)) throw new CliError('--nonce must be hex');
+  let maxAgeMs: number | undefined;
+  if (flags.maxAge !== undefined) {
+    if (!/^\d+$/.test(flags.maxAge)) throw new CliError('--max-age must be a whole number of seconds');
+    maxAgeMs = Number(flags.maxAge) * 1000;
+  }
+  let rootPem: string | undefined;
+  if (flags.root !== undefined) {
+    rootPem = (await readInput(flags.root, 'root certificate')).toString('utf8');
+    try {
+      new X509Certificate(rootPem);
+    } catch {
+      throw new CliError(`${flags.root} is not a PEM certificate`);
+    }
+  }
+  const expectedPcrs = flags.pcrs === undefined ? null : await loadExpectedPcrs(flags.pcrs);
+  const bytes = documentBytes(await readInput(flags.document, 'document'));
+  const result = await verifyAttestationDocument(bytes, {
+    expectedPcrs,
+    at,
+    maxAgeMs,
+    rootPem,
+    nonce: flags.nonce === undefined ? undefined : Buffer.from(flags.nonce, 'hex'),
+  });
+  if (!result.ok) throw new CliError(`attestation rejected: ${result.reason}: ${result.message}`);
+  ctx.out(`${JSON.stringify(summary(result.document, expectedPcrs !== null), null, 2)}\n`);
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const attestation = program.command('attestation').description('Verify AWS Nitro Enclaves attestation documents');
+  attestation
+    .command('verify')
+    .description('Verify a Nitro attestation document: signature, certificate chain to the AWS Nitro root, PCRs, nonce')
+    .requiredOption('--document <file>', 'attestation document (base64 text or raw CBOR)')
+    .option('--root <pem>', 'trusted root certificate (default: the pinned AWS Nitro Enclaves root G1)')
+    .option('--pcrs <pcrs.json>', 'expected PCRs (enclave/pcrs.json); without it no measurement is checked')
+    .option('--at <iso time>', 'verify as of this time (default: now)')
+    .option('--nonce <hex>', 'the nonce the document must carry')
+    .option('--max-age <seconds>', 'refuse documents older than this')
+    .action((flags: VerifyFlags) => verify(flags, ctx));
+}
