@@ -1,0 +1,156 @@
+// One contract, two implementations: the in-memory repository and the DynamoDB one against moto must
+// behave the same (revision checks, conditional cursor, GSI lookups, exactly-once termination marks).
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { NodeRecord, SealTokenRecord, StakeRecord } from '../../../lambdas/shared/index-model';
+import { IndexUnavailableError } from '../../../lambdas/shared/index-model';
+import { IndexConflictError, type IndexRepository, type IndexerCursor } from '../../../lambdas/shared/index-repository';
+import { DynamoIndexRepository } from '../../../lambdas/shared/index-repository-dynamodb';
+import { MemoryIndexRepository } from '../../../lambdas/shared/index-repository-memory';
+import { generateHistory } from '../../support/event-history';
+import { createIndexTable, emulatorClient } from '../../support/index-table';
+import { createHarness } from '../../support/indexer-harness';
+import { startMoto, type Moto } from '../../support/moto';
+
+const id = (c: string) => '0x' + c.repeat(64);
+const OWNER = id('a');
+const pos = (checkpoint: bigint) => ({ checkpoint, txOrdinal: 3, eventIndex: 1, txDigest: 'Dx' });
+
+const stake = (stakeId: string, over: Partial<StakeRecord> = {}): StakeRecord => ({
+  stakeId, owner: OWNER, role: 'node', amountMist: 2n ** 64n - 1n, status: 'active', nodeId: 'n1', lastEvent: pos(2n ** 63n), ...over,
+});
+const token = (tokenId: string, stakeId: string, over: Partial<SealTokenRecord> = {}): SealTokenRecord => ({
+  tokenId, stakeId, owner: OWNER, role: 'node', permissions: ['read', 'node:write'], clusterId: 'c1', expiresAtMs: 1_900_000_000_000,
+  revoked: false, invalidated: false, lastEvent: pos(7n), ...over,
+});
+const node = (instanceId: string, stakeId: string): NodeRecord => ({
+  instanceId, stakeId, autoScalingGroup: 'g', status: 'joined', joinedAt: '2026-01-01T00:00:00.000Z',
+});
+
+let moto: Moto | undefined;
+let tableSeq = 0;
+
+beforeAll(async () => {
+  moto = await startMoto();
+});
+afterAll(async () => {
+  await moto?.stop();
+});
+
+const implementations: [string, () => Promise<IndexRepository>][] = [
+  ['memory', async () => new MemoryIndexRepository()],
+  ['dynamodb (moto)', async () => {
+    const client = emulatorClient(moto!.endpoint);
+    const tableName = `index-${++tableSeq}`;
+    await createIndexTable(client, tableName);
+    return new DynamoIndexRepository({ tableName, client });
+  }],
+];
+
+describe.each(implementations)('index repository contract: %s', (_name, create) => {
+  let repo: IndexRepository;
+  beforeEach(async () => {
+    repo = await create();
+  });
+
+  it('round-trips stakes and tokens exactly (u64 amounts, 2^63 checkpoints, empty lists)', async () => {
+    const s = stake(id('1'));
+    const t = token(id('2'), s.stakeId, { permissions: [] });
+    await repo.writeEntities([{ kind: 'stake', record: s, expectedRev: 0 }, { kind: 'token', record: t, expectedRev: 0 }]);
+    expect(await repo.getStake(s.stakeId)).toEqual(s);
+    expect(await repo.getToken(t.tokenId)).toEqual(t);
+    expect(await repo.getToken(id('9'))).toBeUndefined();
+    const withUnlock = stake(id('3'), { status: 'unbonding', unlockAtMs: 1_800_000_000_000 });
+    await repo.writeEntities([{ kind: 'stake', record: withUnlock, expectedRev: 0 }]);
+    expect(await repo.getStake(withUnlock.stakeId)).toEqual(withUnlock);
+  });
+
+  it('stores a placeholder token that has no owner or stake yet (no GSI keys)', async () => {
+    const t = token(id('4'), '', { owner: '', revoked: true, permissions: [] });
+    await repo.writeEntities([{ kind: 'token', record: t, expectedRev: 0 }]);
+    expect(await repo.getToken(t.tokenId)).toEqual(t);
+  });
+
+  it('writes only at the expected revision: creating twice or updating a stale revision conflicts', async () => {
+    const s = stake(id('1'));
+    await repo.writeEntities([{ kind: 'stake', record: s, expectedRev: 0 }]);
+    await expect(repo.writeEntities([{ kind: 'stake', record: s, expectedRev: 0 }])).rejects.toBeInstanceOf(IndexConflictError);
+    await repo.writeEntities([{ kind: 'stake', record: { ...s, status: 'slashed' }, expectedRev: 1 }]);
+    await expect(repo.writeEntities([{ kind: 'stake', record: { ...s, status: 'active' }, expectedRev: 1 }])).rejects.toBeInstanceOf(IndexConflictError);
+    expect((await repo.getStake(s.stakeId))?.status).toBe('slashed');
+    expect((await repo.getStakes([s.stakeId])).get(s.stakeId)?.rev).toBe(2);
+  });
+
+  it('batch-reads and batch-writes more than one DynamoDB request holds (150 tokens)', async () => {
+    const tokens = Array.from({ length: 150 }, (_, i) => token('0x' + i.toString(16).padStart(64, '0'), id('5')));
+    await repo.writeEntities(tokens.map((record) => ({ kind: 'token' as const, record, expectedRev: 0 })));
+    const read = await repo.getTokens([...tokens.map((t) => t.tokenId), id('e')]);
+    expect(read.size).toBe(150);
+    expect([...read.values()].every((v) => v.rev === 1)).toBe(true);
+    expect((await repo.tokensOfStake(id('5'))).length).toBe(150);
+  });
+
+  it('looks tokens up by owner (GSI1) and tokens and nodes by stake (GSI2), each kind apart', async () => {
+    await repo.writeEntities([
+      { kind: 'stake', record: stake(id('1')), expectedRev: 0 },
+      { kind: 'token', record: token(id('2'), id('1')), expectedRev: 0 },
+      { kind: 'token', record: token(id('3'), id('1'), { owner: id('b') }), expectedRev: 0 },
+      { kind: 'token', record: token(id('4'), id('6')), expectedRev: 0 },
+    ]);
+    await repo.putNode(node('i-1', id('1')));
+    await repo.putNode(node('i-2', id('6')));
+    expect((await repo.tokensOfOwner(OWNER)).map((t) => t.tokenId).sort()).toEqual([id('2'), id('4')]);
+    expect((await repo.tokensOfStake(id('1'))).map((t) => t.record.tokenId).sort()).toEqual([id('2'), id('3')]);
+    expect((await repo.nodesOfStake(id('1'))).map((n) => n.instanceId)).toEqual(['i-1']);
+    expect(await repo.getNode('i-1')).toEqual(node('i-1', id('1')));
+  });
+
+  it('marks a node\'s termination request once; a replay sees it already marked', async () => {
+    await repo.putNode(node('i-1', id('1')));
+    expect(await repo.markTerminationRequested('i-1', '2026-06-01T00:00:00.000Z')).toBe(true);
+    expect(await repo.markTerminationRequested('i-1', '2026-06-02T00:00:00.000Z')).toBe(false);
+    expect((await repo.getNode('i-1'))?.terminationRequestedAt).toBe('2026-06-01T00:00:00.000Z');
+    expect(await repo.markTerminationRequested('i-unknown', '2026-06-01T00:00:00.000Z')).toBe(false);
+  });
+
+  it('moves the cursor only from the value it was read at (a concurrent run cannot move it back)', async () => {
+    const c1: IndexerCursor = { cursor: 'AAAAAAAAAAE=', checkpoint: 10n, eventsSeen: 5, updatedAt: 't1', lastEvent: pos(9n) };
+    const c2: IndexerCursor = { cursor: 'AAAAAAAAAAI=', checkpoint: 2n ** 60n, eventsSeen: 9, updatedAt: 't2' };
+    expect(await repo.getCursor()).toBeUndefined();
+    await repo.putCursor(c1, undefined);
+    await expect(repo.putCursor(c2, undefined)).rejects.toBeInstanceOf(IndexConflictError);
+    await repo.putCursor(c2, c1);
+    // A slower run that read c1 tries to write its (older) result.
+    await expect(repo.putCursor({ ...c1, updatedAt: 't3' }, c1)).rejects.toBeInstanceOf(IndexConflictError);
+    expect(await repo.getCursor()).toEqual(c2);
+  });
+
+  it('an indexed history reads back identically to the in-memory reference', async () => {
+    const history = generateHistory({ seed: 5, transactions: 120 });
+    const reference = await createHarness(history);
+    await reference.runUntilCaughtUp();
+    const h = await createHarness(history, { repo });
+    await h.runUntilCaughtUp();
+    const stakeIds = [...history.expected.stakes.keys()];
+    const tokenIds = [...history.expected.tokens.keys()];
+    expect(await Promise.all(stakeIds.map((s) => repo.getStake(s)))).toEqual(await Promise.all(stakeIds.map((s) => reference.repo.getStake(s))));
+    expect(await Promise.all(tokenIds.map((t) => repo.getToken(t)))).toEqual(await Promise.all(tokenIds.map((t) => reference.repo.getToken(t))));
+    expect(await repo.getCursor()).toEqual(await reference.repo.getCursor());
+    expect([...h.ec2.terminationCounts().keys()].sort()).toEqual(history.expectedTerminations);
+  });
+});
+
+describe('DynamoDB index repository when the table cannot be reached', () => {
+  it('throws IndexUnavailableError (callers fail closed), never a raw SDK error', async () => {
+    const client = emulatorClient('http://127.0.0.1:9');
+    client.config.maxAttempts = async () => 1;
+    const repo = new DynamoIndexRepository({ tableName: 'missing', client });
+    await expect(repo.getToken(id('1'))).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.getStakes([id('1')])).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.writeEntities([{ kind: 'stake', record: stake(id('1')), expectedRev: 0 }])).rejects.toBeInstanceOf(IndexUnavailableError);
+  });
+
+  it('a missing table is unavailable too', async () => {
+    const repo = new DynamoIndexRepository({ tableName: 'no-such-table', client: emulatorClient(moto!.endpoint) });
+    await expect(repo.getStake(id('1'))).rejects.toBeInstanceOf(IndexUnavailableError);
+  });
+});
