@@ -15,7 +15,7 @@ describe('indexer handler', () => {
   it('runs one pass with the injected dependencies and reports it', async () => {
     const history = generateHistory({ seed: 3, transactions: 60 });
     const h = await createHarness(history);
-    const { log: _log, ...deps } = h.deps();
+    const deps = h.deps();
     const run = createHandler(async () => deps);
     const report = await run({}, context());
     expect(report.stoppedBecause).toBe('caught_up');
@@ -25,7 +25,7 @@ describe('indexer handler', () => {
 
   it('stops starting pages when the Lambda deadline is near', async () => {
     const h = await createHarness(generateHistory({ seed: 3, transactions: 60 }));
-    const { log: _log, ...deps } = h.deps();
+    const deps = h.deps();
     const report = await createHandler(async () => deps)({}, context(5_000));
     expect(report).toMatchObject({ stoppedBecause: 'deadline', pages: 0 });
     expect(await h.repo.getCursor()).toBeUndefined();
@@ -33,7 +33,7 @@ describe('indexer handler', () => {
 
   it('fails the invocation when the index is unreachable (the cursor stays put)', async () => {
     const h = await createHarness(generateHistory({ seed: 3, transactions: 20 }));
-    const { log: _log, ...deps } = h.deps();
+    const deps = h.deps();
     deps.repo.getCursor = async () => {
       throw new IndexUnavailableError('down');
     };
@@ -43,7 +43,7 @@ describe('indexer handler', () => {
   it('builds its clients again after a failed cold start', async () => {
     let attempts = 0;
     const h = await createHarness(generateHistory({ seed: 3, transactions: 5 }));
-    const { log: _log, ...deps } = h.deps();
+    const deps = h.deps();
     const run = createHandler(async () => {
       if (++attempts === 1) throw new Error('secret not readable yet');
       return deps;
@@ -57,7 +57,8 @@ describe('indexer handler', () => {
     expect(() => readEnv(INDEXER_ENV, { ...VALID_ENV, SUI_PACKAGE_ID: '0xABC', SUI_GRPC_URL: 'ftp://x' } as NodeJS.ProcessEnv)).toThrow(
       /SUI_GRPC_URL.*SUI_PACKAGE_ID|SUI_PACKAGE_ID.*SUI_GRPC_URL/,
     );
-    const { WORKER_GROUP_NAMES: _w, ...withoutGroups } = VALID_ENV;
+    const withoutGroups: Record<string, string> = { ...VALID_ENV };
+    delete withoutGroups.WORKER_GROUP_NAMES;
     expect(() => readEnv(INDEXER_ENV, withoutGroups as NodeJS.ProcessEnv)).toThrow(ConfigError);
   });
 
