@@ -44,7 +44,7 @@ export async function createIndexTable(db: DynamoDBClient, tableName: string): P
   );
 }
 
-/** A stake as the indexer records it (amount as a Number attribute). */
+/** A stake as the indexer records it (`stakeToItem` in index-repository-dynamodb.ts: amount as a decimal string). */
 export async function putStake(db: DynamoDBClient, tableName: string, stakeId: string, amountMist: bigint, status: StakeStatus, role = 'node') {
   await db.send(
     new PutItemCommand({
@@ -55,7 +55,7 @@ export async function putStake(db: DynamoDBClient, tableName: string, stakeId: s
         stakeId: { S: stakeId },
         owner: { S: '0x' + 'ab'.repeat(32) },
         role: { S: role },
-        amountMist: { N: amountMist.toString() },
+        amountMist: { S: amountMist.toString() },
         status: { S: status },
         nodeId: { S: 'operator-node' },
       },
