@@ -2,12 +2,14 @@
 import { Command, CommanderError } from 'commander';
 import { register as registerAttestation } from './commands/attestation';
 import { register as registerKubeconfig } from './commands/kubeconfig';
+import { register as registerStake } from './commands/stake';
+import { register as registerToken } from './commands/token';
 import { CliError, type CliContext } from './context';
 
 type Registrar = (program: Command, ctx: CliContext) => void;
 
 /** Command groups, in help order. Each module exports a `register(program, ctx)`. */
-const REGISTRARS: Registrar[] = [registerKubeconfig, registerAttestation];
+const REGISTRARS: Registrar[] = [registerStake, registerToken, registerKubeconfig, registerAttestation];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('k3s-daas')
