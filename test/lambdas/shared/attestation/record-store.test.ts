@@ -1,0 +1,58 @@
+// The latest-attestation record: the DynamoDB store (against moto) and the in-memory one keep one
+// record and only move forward in NSM time.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoAttestationRecordStore, MemoryAttestationRecordStore, type AttestationRecordStore } from '../../../../lambdas/shared/attestation/record-store';
+import { IndexUnavailableError, type AttestationRecord } from '../../../../lambdas/shared/index-model';
+import { createIndexTable, emulatorClient } from '../../../support/index-table';
+import { startMoto, type Moto } from '../../../support/moto';
+
+const record = (timestamp: string, caSha256 = 'aa'.repeat(32)): AttestationRecord => ({
+  pcrs: { PCR0: '01'.repeat(48), PCR8: '02'.repeat(48) },
+  caSha256,
+  caCertPem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+  moduleId: 'i-0123-enc0123',
+  timestamp,
+  verifiedAt: timestamp,
+});
+
+let moto: Moto;
+let seq = 0;
+beforeAll(async () => {
+  moto = await startMoto();
+});
+afterAll(() => moto.stop());
+
+const stores: [string, () => Promise<AttestationRecordStore>][] = [
+  ['memory', async () => new MemoryAttestationRecordStore()],
+  ['dynamodb (moto)', async () => {
+    const client = emulatorClient(moto.endpoint);
+    const tableName = `attestation-${++seq}`;
+    await createIndexTable(client, tableName);
+    return new DynamoAttestationRecordStore({ tableName, client });
+  }],
+];
+
+describe.each(stores)('attestation record store: %s', (_name, create) => {
+  it('is empty until a record is stored, then returns it as stored', async () => {
+    const store = await create();
+    expect(await store.getLatest()).toBeUndefined();
+    await store.putLatest(record('2026-11-23T01:00:00.000Z'));
+    expect(await store.getLatest()).toEqual(record('2026-11-23T01:00:00.000Z'));
+  });
+
+  it('a newer document replaces the record; an older one never does', async () => {
+    const store = await create();
+    await store.putLatest(record('2026-11-23T01:00:00.000Z', '01'.repeat(32)));
+    await store.putLatest(record('2026-11-23T01:05:00.000Z', '02'.repeat(32)));
+    await store.putLatest(record('2026-11-23T01:02:00.000Z', '03'.repeat(32)));
+    expect((await store.getLatest())?.caSha256).toBe('02'.repeat(32));
+  });
+});
+
+it('an unreachable table surfaces as IndexUnavailableError (fail closed)', async () => {
+  const client = new DynamoDBClient({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', maxAttempts: 1 });
+  const store = new DynamoAttestationRecordStore({ tableName: 'nope', client });
+  await expect(store.getLatest()).rejects.toBeInstanceOf(IndexUnavailableError);
+  await expect(store.putLatest(record('2026-11-23T01:00:00.000Z'))).rejects.toBeInstanceOf(IndexUnavailableError);
+});
