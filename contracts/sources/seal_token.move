@@ -24,6 +24,8 @@ const EStakeSlashed: u64 = 103;
 const EInsufficientStake: u64 = 104;
 /// the receipt belongs to another pool
 const EForeignReceipt: u64 = 105;
+/// admin tokens are reserved to approved admins
+const ENotApprovedAdmin: u64 = 106;
 
 public struct SealToken has key {
     id: UID,
@@ -71,6 +73,7 @@ public fun issue(
     assert!(staking::stake_amount(pool, receipt) >= staking::min_stake(pool, role), EInsufficientStake);
 
     let owner = ctx.sender();
+    assert!(role != staking::role_admin() || staking::is_approved_admin(pool, owner), ENotApprovedAdmin);
     let issued_at_ms = clock.timestamp_ms();
     let expires_at_ms = issued_at_ms + ttl_ms;
     let permissions = tier_permissions(role);

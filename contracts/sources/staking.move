@@ -16,6 +16,7 @@ use sui::coin::{Self, Coin};
 use sui::event;
 use sui::sui::SUI;
 use sui::table::{Self, Table};
+use sui::vec_set::{Self, VecSet};
 
 // Roles (`lambdas/shared/sui/roles.ts` mirrors these).
 const ROLE_USER: u8 = 0;
@@ -72,6 +73,10 @@ const EZeroMinimum: u64 = 12;
 const ENothingSlashed: u64 = 13;
 /// only a withdrawn stake's receipt can be destroyed
 const ENotWithdrawn: u64 = 14;
+/// admin stakes are reserved to addresses the admin has approved
+const ENotApprovedAdmin: u64 = 15;
+/// the address is already an approved admin
+const EAlreadyApprovedAdmin: u64 = 16;
 
 /// Minted once, at publish, to the publisher: slashes stakes and tunes the pool.
 public struct AdminCap has key, store {
@@ -88,6 +93,9 @@ public struct StakingPool has key {
     stakes: Table<ID, Stake>,
     /// Funds taken by `slash`, until the admin collects them.
     slashed_funds: Balance<SUI>,
+    /// Who may hold admin stakes: an admin token grants everything on the cluster, so SUI alone must not
+    /// buy it. The publisher is approved at publish.
+    approved_admins: VecSet<address>,
 }
 
 public struct Stake has store {
@@ -140,6 +148,7 @@ fun init(ctx: &mut TxContext) {
         lockup_ms: vector[DEFAULT_LOCKUP_USER_MS, DEFAULT_LOCKUP_NODE_MS, DEFAULT_LOCKUP_ADMIN_MS],
         stakes: table::new(ctx),
         slashed_funds: balance::zero(),
+        approved_admins: vec_set::singleton(ctx.sender()),
     };
     let cap = AdminCap { id: object::new(ctx), pool_id: object::id(&pool) };
     transfer::share_object(pool);
@@ -158,6 +167,7 @@ public fun stake(
     assert!(is_valid_role(role), EInvalidRole);
     let amount = payment.value();
     assert!(amount >= pool.min_stake[role as u64], EStakeBelowMinimum);
+    assert!(role != ROLE_ADMIN || pool.approved_admins.contains(&ctx.sender()), ENotApprovedAdmin);
     let node_id_len = node_id.length();
     if (role == ROLE_NODE) {
         assert!(node_id_len > 0 && node_id_len <= MAX_NODE_ID_BYTES, EInvalidNodeId);
@@ -267,6 +277,23 @@ public fun set_lockup(cap: &AdminCap, pool: &mut StakingPool, role: u8, lockup_m
     *pool.lockup_ms.borrow_mut(role as u64) = lockup_ms;
 }
 
+/// Lets `admin` hold admin stakes (and so admin seal tokens).
+public fun approve_admin(cap: &AdminCap, pool: &mut StakingPool, admin: address) {
+    assert!(cap.pool_id == object::id(pool), EWrongPool);
+    assert!(!pool.approved_admins.contains(&admin), EAlreadyApprovedAdmin);
+    pool.approved_admins.insert(admin);
+}
+
+/// Stops `admin` from staking or issuing as admin. Existing admin tokens stay until they expire or the
+/// stake is slashed: slash the stake to cut them off at once.
+public fun revoke_admin(cap: &AdminCap, pool: &mut StakingPool, admin: address) {
+    assert!(cap.pool_id == object::id(pool), EWrongPool);
+    assert!(pool.approved_admins.contains(&admin), ENotApprovedAdmin);
+    pool.approved_admins.remove(&admin);
+}
+
+public fun is_approved_admin(pool: &StakingPool, admin: address): bool { pool.approved_admins.contains(&admin) }
+
 fun borrow_stake_mut(pool: &mut StakingPool, receipt: &StakeReceipt): &mut Stake {
     assert!(receipt.pool_id == object::id(pool), EWrongPool);
     let stake_id = object::id(receipt);
@@ -330,6 +357,7 @@ public fun new_pool_for_testing(ctx: &mut TxContext): (StakingPool, AdminCap) {
         lockup_ms: vector[DEFAULT_LOCKUP_USER_MS, DEFAULT_LOCKUP_NODE_MS, DEFAULT_LOCKUP_ADMIN_MS],
         stakes: table::new(ctx),
         slashed_funds: balance::zero(),
+        approved_admins: vec_set::singleton(ctx.sender()),
     };
     let cap = AdminCap { id: object::new(ctx), pool_id: object::id(&pool) };
     (pool, cap)

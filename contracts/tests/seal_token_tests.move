@@ -236,3 +236,30 @@ fun issue_with_a_receipt_its_pool_never_issued_aborts() {
     ts::return_shared(pool);
     finish(sc, clock);
 }
+
+#[test, expected_failure(abort_code = seal_token::ENotApprovedAdmin)]
+fun an_admin_token_needs_an_approved_admin_at_issue_time() {
+    let (mut sc, clock) = setup();
+    stake_as(&mut sc, ADMIN, 10 * SUI_MIST, 2, b"", &clock);
+    sc.next_tx(ADMIN);
+    {
+        let mut pool = sc.take_shared<StakingPool>();
+        let cap = sc.take_from_sender<AdminCap>();
+        staking::revoke_admin(&cap, &mut pool, ADMIN);
+        sc.return_to_sender(cap);
+        ts::return_shared(pool);
+    };
+    issue_as(&mut sc, ADMIN, b"c", HOUR_MS, &clock);
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = seal_token::ENotApprovedAdmin)]
+fun a_transferred_admin_receipt_cannot_issue_for_an_unapproved_holder() {
+    let (mut sc, clock) = setup();
+    stake_as(&mut sc, ADMIN, 10 * SUI_MIST, 2, b"", &clock);
+    sc.next_tx(ADMIN);
+    let receipt = sc.take_from_sender<StakeReceipt>();
+    transfer::public_transfer(receipt, ALICE);
+    issue_as(&mut sc, ALICE, b"c", HOUR_MS, &clock);
+    finish(sc, clock);
+}

@@ -561,3 +561,79 @@ fun lockup_of_an_unknown_role_aborts() {
     ts::return_shared(pool);
     finish(sc, clock);
 }
+
+// === approve_admin / revoke_admin ===
+
+#[test, expected_failure(abort_code = staking::ENotApprovedAdmin)]
+fun an_admin_stake_from_an_unapproved_address_aborts() {
+    let (mut sc, clock) = setup();
+    stake_as(&mut sc, ALICE, 10 * SUI_MIST, 2, b"", &clock);
+    finish(sc, clock);
+}
+
+macro fun with_cap($sc: &mut Scenario, $f: |&AdminCap, &mut StakingPool|) {
+    let sc = $sc;
+    sc.next_tx(ADMIN);
+    let mut pool = sc.take_shared<StakingPool>();
+    let cap = sc.take_from_sender<AdminCap>();
+    $f(&cap, &mut pool);
+    sc.return_to_sender(cap);
+    ts::return_shared(pool);
+}
+
+#[test]
+fun an_approved_address_can_stake_as_admin_until_revoked() {
+    let (mut sc, clock) = setup();
+    with_cap!(&mut sc, |cap, pool| {
+        assert!(staking::is_approved_admin(pool, ADMIN));
+        assert!(!staking::is_approved_admin(pool, ALICE));
+        staking::approve_admin(cap, pool, ALICE);
+        assert!(staking::is_approved_admin(pool, ALICE));
+    });
+    stake_as(&mut sc, ALICE, 10 * SUI_MIST, 2, b"", &clock);
+    with_cap!(&mut sc, |cap, pool| {
+        staking::revoke_admin(cap, pool, ALICE);
+        assert!(!staking::is_approved_admin(pool, ALICE));
+    });
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = staking::EAlreadyApprovedAdmin)]
+fun approving_an_approved_admin_twice_aborts() {
+    let (mut sc, clock) = setup();
+    with_cap!(&mut sc, |cap, pool| staking::approve_admin(cap, pool, ADMIN));
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = staking::ENotApprovedAdmin)]
+fun revoking_an_address_that_is_not_an_admin_aborts() {
+    let (mut sc, clock) = setup();
+    with_cap!(&mut sc, |cap, pool| staking::revoke_admin(cap, pool, BOB));
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = staking::EWrongPool)]
+fun approve_admin_with_the_cap_of_another_pool_aborts() {
+    let (mut sc, clock) = setup();
+    sc.next_tx(ADMIN);
+    let (other, foreign_cap) = staking::new_pool_for_testing(sc.ctx());
+    let mut pool = sc.take_shared<StakingPool>();
+    staking::approve_admin(&foreign_cap, &mut pool, BOB);
+    ts::return_shared(pool);
+    destroy(other);
+    destroy(foreign_cap);
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = staking::EWrongPool)]
+fun revoke_admin_with_the_cap_of_another_pool_aborts() {
+    let (mut sc, clock) = setup();
+    sc.next_tx(ADMIN);
+    let (other, foreign_cap) = staking::new_pool_for_testing(sc.ctx());
+    let mut pool = sc.take_shared<StakingPool>();
+    staking::revoke_admin(&foreign_cap, &mut pool, ADMIN);
+    ts::return_shared(pool);
+    destroy(other);
+    destroy(foreign_cap);
+    finish(sc, clock);
+}

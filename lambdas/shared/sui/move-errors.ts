@@ -29,6 +29,8 @@ export const MOVE_ERRORS: Readonly<Record<MoveModule, Readonly<Record<number, { 
     12: { name: 'EZeroMinimum', message: 'minimum stake must be positive' },
     13: { name: 'ENothingSlashed', message: 'amount exceeds the slashed funds held by the pool' },
     14: { name: 'ENotWithdrawn', message: "only a withdrawn stake's receipt can be destroyed" },
+    15: { name: 'ENotApprovedAdmin', message: 'admin stakes are reserved to addresses the admin has approved' },
+    16: { name: 'EAlreadyApprovedAdmin', message: 'the address is already an approved admin' },
   },
   seal_token: {
     100: { name: 'EInvalidTtl', message: 'ttl_ms must be between 1 ms and 365 days' },
@@ -37,6 +39,7 @@ export const MOVE_ERRORS: Readonly<Record<MoveModule, Readonly<Record<number, { 
     103: { name: 'EStakeSlashed', message: 'the stake was slashed' },
     104: { name: 'EInsufficientStake', message: 'the stake is below the pool minimum for its role' },
     105: { name: 'EForeignReceipt', message: 'the receipt belongs to another pool' },
+    106: { name: 'ENotApprovedAdmin', message: 'admin tokens are reserved to approved admins' },
   },
   enclave_registry: {
     200: { name: 'EInvalidPcrs', message: 'PCR index and value lists differ in length, are empty, unsorted, or repeat an index' },
