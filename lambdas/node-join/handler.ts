@@ -78,7 +78,7 @@ export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV
   const groups = new Map(settings.WORKER_GROUPS.map((g) => [g.autoScalingGroup, g]));
   const context = joinTokenEncryptionContext(settings.CLUSTER_ID);
 
-  return withHttpErrors(async (event) => {
+  const admit = async (event: APIGatewayProxyEventV2WithIAMAuthorizer): Promise<HttpResult> => {
     parseJsonBody(event, BodySchema);
     const instanceId = callerInstanceId(event, settings.WORKER_ROLE_NAME);
 
@@ -133,6 +133,18 @@ export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV
     }
     logger.info('node admitted', { instanceId, autoScalingGroup: group.autoScalingGroup, stakeId: group.stakeId });
     return json(200, { server: settings.SERVER_URL, token, nodeName: instanceId });
+  };
+
+  return withHttpErrors(async (event) => {
+    try {
+      return await admit(event);
+    } catch (error) {
+      // Operators see why an instance stayed out; the signer is logged, never any token.
+      if (error instanceof HttpError) {
+        logger.warn('node join refused', { reason: error.code, detail: error.message, caller: event.requestContext?.authorizer?.iam?.userArn });
+      }
+      throw error;
+    }
   }, logUnexpected);
 }
 
