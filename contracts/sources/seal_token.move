@@ -145,3 +145,17 @@ public fun sealtoken_issued_for_testing(
 
 #[test_only]
 public fun sealtoken_revoked_for_testing(token_id: ID): SealTokenRevoked { SealTokenRevoked { token_id } }
+
+#[test_only]
+public fun new_for_testing(
+    stake_id: ID,
+    owner: address,
+    role: u8,
+    permissions: vector<String>,
+    cluster_id: String,
+    issued_at_ms: u64,
+    expires_at_ms: u64,
+    ctx: &mut TxContext,
+): SealToken {
+    SealToken { id: object::new(ctx), stake_id, owner, role, permissions, cluster_id, issued_at_ms, expires_at_ms }
+}

@@ -263,3 +263,25 @@ fun a_transferred_admin_receipt_cannot_issue_for_an_unapproved_holder() {
     issue_as(&mut sc, ALICE, b"c", HOUR_MS, &clock);
     finish(sc, clock);
 }
+
+#[test]
+fun sealtoken_object_bcs_matches_the_typescript_object_schema() {
+    // After the 32-byte id, the same bytes as test/lambdas/shared/sui/objects.test.ts.
+    let mut ctx = tx_context::dummy();
+    let token = seal_token::new_for_testing(
+        object::id_from_address(@0x1111111111111111111111111111111111111111111111111111111111111111),
+        @0x2222222222222222222222222222222222222222222222222222222222222222,
+        1,
+        vector[b"read".to_string(), b"node:write".to_string()],
+        b"dev".to_string(),
+        1_000,
+        2_000,
+        &mut ctx,
+    );
+    let mut expected = object::id(&token).to_bytes();
+    expected.append(x"1111111111111111111111111111111111111111111111111111111111111111");
+    expected.append(x"2222222222222222222222222222222222222222222222222222222222222222");
+    expected.append(x"010204726561640a6e6f64653a777269746503646576e803000000000000d007000000000000");
+    assert_eq!(bcs::to_bytes(&token), expected);
+    destroy(token);
+}
