@@ -98,10 +98,16 @@ export async function runTransaction(session: SuiSession, tx: Transaction, what:
   const { signature } = await session.signer.signTransaction(bytes);
   progress(`${what}: submitted, waiting for the network to execute it…`);
   let result: SuiClientTypes.TransactionResult<{ effects: true; events: true }>;
+  const started = Date.now();
+  // Finality is usually sub-second; on a slow node keep telling the user we are still waiting.
+  const ticker = setInterval(() => progress(`${what}: still waiting (${Math.round((Date.now() - started) / 1000)} s)…`), 5_000);
+  ticker.unref();
   try {
     result = await client.executeTransaction({ transaction: bytes, signatures: [signature], include: { effects: true, events: true } });
   } catch (error) {
     throw toCliError(error, session, 'executing the transaction');
+  } finally {
+    clearInterval(ticker);
   }
   if (result.$kind === 'FailedTransaction') {
     const failed = result.FailedTransaction;
