@@ -10,6 +10,10 @@ export class MemoryIndexRepository implements IndexRepository {
   private readonly stakes = new Map<string, Versioned<StakeRecord>>();
   private readonly tokens = new Map<string, Versioned<SealTokenRecord>>();
   private readonly nodes = new Map<string, NodeRecord>();
+  // Secondary indexes (the GSIs): lookups stay O(result), not O(table), as the index grows.
+  private readonly tokensByStake = new Map<string, Set<string>>();
+  private readonly tokensByOwner = new Map<string, Set<string>>();
+  private readonly nodesByStake = new Map<string, Set<string>>();
   private cursor: IndexerCursor | undefined;
 
   async getToken(tokenId: string): Promise<SealTokenRecord | undefined> {
@@ -31,11 +35,11 @@ export class MemoryIndexRepository implements IndexRepository {
   }
 
   async tokensOfStake(stakeId: string): Promise<Versioned<SealTokenRecord>[]> {
-    return [...this.tokens.values()].filter((t) => t.record.stakeId === stakeId).map(copy);
+    return [...(this.tokensByStake.get(stakeId) ?? [])].map((id) => copy(this.tokens.get(id)!));
   }
 
   async tokensOfOwner(owner: string): Promise<SealTokenRecord[]> {
-    return [...this.tokens.values()].filter((t) => t.record.owner === owner).map((t) => copy(t.record));
+    return [...(this.tokensByOwner.get(owner) ?? [])].map((id) => copy(this.tokens.get(id)!.record));
   }
 
   async writeEntities(writes: readonly EntityWrite[]): Promise<void> {
@@ -45,6 +49,11 @@ export class MemoryIndexRepository implements IndexRepository {
       const currentRev = store.get(id)?.rev ?? 0;
       if (currentRev !== write.expectedRev) {
         throw new IndexConflictError(`${write.kind} ${id} is at revision ${currentRev}, expected ${write.expectedRev}`);
+      }
+      if (write.kind === 'token') {
+        const previous = this.tokens.get(id)?.record;
+        reindex(this.tokensByStake, id, previous?.stakeId, write.record.stakeId);
+        reindex(this.tokensByOwner, id, previous?.owner, write.record.owner);
       }
       store.set(id, { record: copy(write.record), rev: currentRev + 1 });
     }
@@ -56,10 +65,11 @@ export class MemoryIndexRepository implements IndexRepository {
   }
 
   async nodesOfStake(stakeId: string): Promise<NodeRecord[]> {
-    return [...this.nodes.values()].filter((n) => n.stakeId === stakeId).map(copy);
+    return [...(this.nodesByStake.get(stakeId) ?? [])].map((id) => copy(this.nodes.get(id)!));
   }
 
   async putNode(node: NodeRecord): Promise<void> {
+    reindex(this.nodesByStake, node.instanceId, this.nodes.get(node.instanceId)?.stakeId, node.stakeId);
     this.nodes.set(node.instanceId, copy(node));
   }
 
@@ -91,6 +101,15 @@ export class MemoryIndexRepository implements IndexRepository {
       cursor: this.cursor && copy(this.cursor),
     };
   }
+}
+
+function reindex(index: Map<string, Set<string>>, id: string, from: string | undefined, to: string): void {
+  if (from === to) return;
+  if (from) index.get(from)?.delete(id);
+  if (!to) return;
+  let ids = index.get(to);
+  if (!ids) index.set(to, (ids = new Set()));
+  ids.add(id);
 }
 
 function pick<T>(store: Map<string, Versioned<T>>, ids: readonly string[]): Map<string, Versioned<T>> {
