@@ -32,7 +32,7 @@ export const INDEXER_ENV = {
   INDEXER_PAGE_LIMIT: z.coerce.number().int().min(1).max(1000).default(50),
 };
 
-type Deps = Omit<IndexerDeps, 'log'>;
+type Deps = Omit<IndexerDeps, 'log'> & { pageLimit?: number };
 
 const LOG: IndexerDeps['log'] = {
   info: (message, extra) => logger.info(message, extra ?? {}),
@@ -48,7 +48,8 @@ export function createHandler(buildDeps: () => Promise<Deps>, runOptions: Partia
       throw error;
     });
     try {
-      const report = await runIndexer({ ...(await deps), log: LOG }, { remainingMs: () => context.getRemainingTimeInMillis(), ...runOptions });
+      const { pageLimit, ...built } = await deps;
+      const report = await runIndexer({ ...built, log: LOG }, { remainingMs: () => context.getRemainingTimeInMillis(), pageLimit, ...runOptions });
       recordMetrics(report);
       logger.info('indexer run finished', {
         ...report, cursor: report.cursor && { checkpoint: report.cursor.checkpoint.toString(), eventsSeen: report.cursor.eventsSeen },
@@ -93,7 +94,8 @@ async function buildRealDeps(): Promise<Deps> {
     source: new GrpcEventSource(client, env.SUI_PACKAGE_ID),
     evictor: new Evictor(repo, new Ec2InstanceTerminator(new EC2Client({})), groups),
     packageId: env.SUI_PACKAGE_ID,
+    pageLimit: env.INDEXER_PAGE_LIMIT,
   };
 }
 
-export const handler = createHandler(buildRealDeps, { pageLimit: Number(process.env.INDEXER_PAGE_LIMIT ?? 50) || 50 });
+export const handler = createHandler(buildRealDeps);

@@ -107,6 +107,13 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
       if (eviction.refused.length > 0) log.error('nodes of a foreign group under a slashed stake left running', { stakeId, refused: eviction.refused });
     }
 
+    if (page.hasNextPage && page.endCursor === (cursor?.cursor ?? null)) {
+      // A provider that claims more but never moves would keep us here until the deadline.
+      report.providerErrors++;
+      log.warn('event provider returned no progress; ending the run', { cursor: page.endCursor });
+      report.stoppedBecause = 'provider_error';
+      break;
+    }
     // Advance only once the page's effects are durable. An empty page with no cursor means nothing
     // was scanned: keep the old cursor.
     if (page.endCursor !== null && page.endCursor !== cursor?.cursor) {

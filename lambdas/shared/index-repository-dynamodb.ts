@@ -81,7 +81,10 @@ export class DynamoIndexRepository implements IndexRepository {
     const worker = async () => {
       while (next < writes.length) await this.writeOne(writes[next++]);
     };
-    await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, writes.length) }, worker));
+    // Settle every in-flight put before reporting, so a retry never races our own late writes.
+    const results = await Promise.allSettled(Array.from({ length: Math.min(WRITE_CONCURRENCY, writes.length) }, worker));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async writeOne(w: EntityWrite): Promise<void> {

@@ -189,6 +189,15 @@ describe('indexer: provider errors leave the cursor where it was', () => {
     expect(listCalls(h) - before).toBe(1);
   });
 
+  it('a provider that says more remain but never moves the cursor ends the run instead of spinning', async () => {
+    const { h } = await afterOnePage((x) => {
+      x.node.transport.on('sui.rpc.v2.LedgerService/ListEvents', (request: { options?: { after?: Uint8Array } }) => [
+        { watermark: { cursor: request.options?.after }, end: { reason: 2 } },
+      ]);
+    });
+    expect(h.node.transport.calls.filter((c) => c.method === 'sui.rpc.v2.LedgerService/ListEvents').length).toBe(2);
+  });
+
   it('a run after the provider recovers reaches the clean-run index', async () => {
     const { h } = await afterOnePage((x) => {
       x.node.beforeListEvents = () => {
