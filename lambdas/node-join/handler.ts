@@ -59,12 +59,16 @@ export function callerInstanceId(event: APIGatewayProxyEventV2WithIAMAuthorizer,
   if (!match) throw forbidden('unknown_caller', 'the request is not signed by an assumed role session');
   const [, account, role, session] = match;
   if (role !== workerRoleName) throw forbidden('unknown_caller', 'the caller is not the worker role');
-  if (event.requestContext.accountId && account !== event.requestContext.accountId) {
+  // Fail closed: an identity we cannot tie to this API's own account is not a caller at all, even when a
+  // field is merely missing (a role of the same name in another account must never pass).
+  const apiAccount = event.requestContext?.accountId;
+  if (!apiAccount || account !== apiAccount || iam?.accountId !== apiAccount) {
     throw forbidden('unknown_caller', 'the caller belongs to another account');
   }
   if (!INSTANCE_ID.test(session)) throw forbidden('unknown_caller', 'the caller session is not an EC2 instance');
-  // userId is `<role id>:<session name>`; a mismatch means the context is not what IAM produced for EC2.
-  if (typeof iam?.userId === 'string' && !iam.userId.endsWith(`:${session}`)) {
+  // userId is `<role id>:<session name>`; a missing or different one means the context is not what IAM
+  // produced for an EC2 instance-profile session.
+  if (typeof iam?.userId !== 'string' || !iam.userId.endsWith(`:${session}`)) {
     throw forbidden('unknown_caller', 'the caller identity is inconsistent');
   }
   return session;

@@ -213,6 +213,29 @@ describe('POST /v1/nodes/join', () => {
     expect(await registry.getNode(id)).toBeUndefined();
   });
 
+  it('fails closed when the request context lacks the API account, the caller account or the userId (unknown_caller)', async () => {
+    const id = instances.general[0];
+    const without = (mutate: (e: APIGatewayProxyEventV2WithIAMAuthorizer) => void) => {
+      const event = joinEvent(id);
+      mutate(event);
+      return event;
+    };
+    const iam = (e: APIGatewayProxyEventV2WithIAMAuthorizer) => e.requestContext.authorizer.iam as unknown as Record<string, unknown>;
+    const cases = [
+      // A worker-role ARN of another account must not pass just because the API account is absent.
+      without((e) => {
+        delete (e.requestContext as Partial<typeof e.requestContext>).accountId;
+        iam(e).userArn = `arn:aws:sts::999999999999:assumed-role/${WORKER_ROLE}/${id}`;
+      }),
+      without((e) => delete (e.requestContext as Partial<typeof e.requestContext>).accountId),
+      without((e) => (iam(e).accountId = '999999999999')),
+      without((e) => delete iam(e).accountId),
+      without((e) => delete iam(e).userId),
+    ];
+    for (const event of cases) expect(await call(event)).toMatchObject({ status: 403, body: { error: 'unknown_caller' } });
+    expect(await registry.getNode(id)).toBeUndefined();
+  });
+
   it('refuses while no join token is published, or one sealed for another cluster (no_join_token)', async () => {
     await deleteItem(KEYS.joinToken());
     expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 403, body: { error: 'no_join_token' } });
