@@ -76,6 +76,9 @@ function bigintOf(value: AttributeValue | undefined): bigint | undefined {
   return text !== undefined && /^[0-9]+$/.test(text) ? BigInt(text) : undefined;
 }
 
+/** A node record changes at most twice (absent → joined → gone), so three reads always settle it. */
+const MARK_GONE_ATTEMPTS = 3;
+
 const STAKE_STATUSES: readonly StakeStatus[] = ['active', 'unbonding', 'withdrawn', 'slashed'];
 
 export class NodeRegistry {
@@ -172,65 +175,71 @@ export class NodeRegistry {
   /**
    * Marks the node `gone` and frees its slot. Idempotent: returns `false` when it was already gone.
    * An instance that never joined gets a `gone` record too, so its name can never join later.
+   *
+   * Read-then-write races with a concurrent admission (or another delivery): every write is conditional
+   * on the state just read, and a failed condition means "look again", never "already gone", so a node
+   * admitted between the read and the write is still marked gone and its slot given back.
    */
   async markGone(d: NodeDeparture): Promise<boolean> {
     const goneAt = s(d.now.toISOString());
-    try {
+    for (let attempt = 0; attempt < MARK_GONE_ATTEMPTS; attempt++) {
       const current = await this.getNode(d.instanceId);
       if (current?.status === 'gone') return false;
-      if (!current) {
+      try {
+        if (!current) {
+          await this.db.send(
+            new PutItemCommand({
+              TableName: this.tableName,
+              Item: {
+                ...keyOf(KEYS.node(d.instanceId)),
+                gsi2pk: s(KEYS.stakeIndex(d.stakeId).gsi2pk),
+                entity: s('node'),
+                instanceId: s(d.instanceId),
+                stakeId: s(d.stakeId),
+                autoScalingGroup: s(d.autoScalingGroup),
+                status: s('gone'),
+                joinedAt: s(''),
+                goneAt,
+              },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          );
+          return true;
+        }
         await this.db.send(
-          new PutItemCommand({
-            TableName: this.tableName,
-            Item: {
-              ...keyOf(KEYS.node(d.instanceId)),
-              gsi2pk: s(KEYS.stakeIndex(d.stakeId).gsi2pk),
-              entity: s('node'),
-              instanceId: s(d.instanceId),
-              stakeId: s(d.stakeId),
-              autoScalingGroup: s(d.autoScalingGroup),
-              status: s('gone'),
-              joinedAt: s(''),
-              goneAt,
-            },
-            ConditionExpression: 'attribute_not_exists(pk)',
+          new TransactWriteItemsCommand({
+            TransactItems: [
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: keyOf(KEYS.node(d.instanceId)),
+                  UpdateExpression: 'SET #status = :gone, goneAt = :at',
+                  ConditionExpression: '#status = :joined',
+                  ExpressionAttributeNames: { '#status': 'status' },
+                  ExpressionAttributeValues: { ':gone': s('gone'), ':joined': s('joined'), ':at': goneAt },
+                },
+              },
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: keyOf(KEYS.stakeNodeCount(current.stakeId)),
+                  UpdateExpression: 'SET joined = joined - :one',
+                  ConditionExpression: 'joined >= :one',
+                  ExpressionAttributeValues: { ':one': n(1) },
+                },
+              },
+            ],
           }),
         );
         return true;
+      } catch (error) {
+        // The node record changed under us (admitted, or marked by a concurrent delivery): read it again.
+        if (error instanceof ConditionalCheckFailedException) continue;
+        if (error instanceof TransactionCanceledException && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') continue;
+        throw unavailable('departure write', error);
       }
-      await this.db.send(
-        new TransactWriteItemsCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: keyOf(KEYS.node(d.instanceId)),
-                UpdateExpression: 'SET #status = :gone, goneAt = :at',
-                ConditionExpression: '#status = :joined',
-                ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: { ':gone': s('gone'), ':joined': s('joined'), ':at': goneAt },
-              },
-            },
-            {
-              Update: {
-                TableName: this.tableName,
-                Key: keyOf(KEYS.stakeNodeCount(current.stakeId)),
-                UpdateExpression: 'SET joined = joined - :one',
-                ConditionExpression: 'joined >= :one',
-                ExpressionAttributeValues: { ':one': n(1) },
-              },
-            },
-          ],
-        }),
-      );
-      return true;
-    } catch (error) {
-      // A concurrent delivery got there first: the record is gone already, which is the goal.
-      if (error instanceof ConditionalCheckFailedException) return false;
-      if (error instanceof TransactionCanceledException && error.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed') return false;
-      if (error instanceof IndexUnavailableError) throw error;
-      throw unavailable('departure write', error);
     }
+    throw new IndexUnavailableError(`node ${d.instanceId} kept changing while being marked gone`);
   }
 
   /** Claims a lifecycle action for completion; `false` when an earlier delivery of the event already did. */
