@@ -70,8 +70,12 @@ export const KEYS = {
   cursor: () => ({ pk: 'INDEXER', sk: 'CURSOR' }),
   attestation: () => ({ pk: 'ATTESTATION', sk: 'LATEST' }),
   joinToken: () => ({ pk: 'CLUSTER', sk: 'JOIN_TOKEN' }),
-  /** Joined-node counter of a node stake: the join route admits atomically against it (node-registry.ts). */
-  stakeNodeCount: (stakeId: string) => ({ pk: `STAKE#${stakeId}`, sk: 'NODE_COUNT' }),
+  /**
+   * Joined-node counter of a node stake: the join route admits atomically against it (node-registry.ts).
+   * Its own partition, so the join and lifecycle functions may update it without being able to update
+   * the stake record (IAM `dynamodb:LeadingKeys` cannot tell sort keys apart).
+   */
+  stakeNodeCount: (stakeId: string) => ({ pk: `NODECOUNT#${stakeId}`, sk: 'NODE_COUNT' }),
   /** One item per terminating lifecycle action, so a retried event completes it only once. */
   lifecycleAction: (token: string) => ({ pk: `LIFECYCLE#${token}`, sk: 'LIFECYCLE' }),
   ownerIndex: (owner: string) => ({ gsi1pk: `OWNER#${owner}` }),

@@ -71,14 +71,16 @@ export class NodeJoinRoutes extends Construct {
     });
 
     // Table access: only the items each function touches, by partition key.
+    // The stake record is read-only to both: only the joined-node counter (its own partition) is written.
     const node = KEYS.node('*').pk;
-    const stakeItems = KEYS.stake('*').pk; // the stake record (read) and its NODE_COUNT counter (updated)
-    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [node, stakeItems, KEYS.joinToken().pk]));
+    const stake = KEYS.stake('*').pk;
+    const nodeCount = KEYS.stakeNodeCount('*').pk;
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [stake, KEYS.joinToken().pk]));
     this.joinFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node]));
-    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [stakeItems]));
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [nodeCount]));
     this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [node]));
     this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node, KEYS.lifecycleAction('*').pk]));
-    this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [node, stakeItems]));
+    this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [node, nodeCount]));
     this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:DeleteItem'], state, [KEYS.lifecycleAction('*').pk]));
 
     this.joinFunction.addToRolePolicy(

@@ -78,10 +78,19 @@ describe('node join routes', () => {
   it('table grants are limited to the node, stake and join-token items, with no scans or queries', () => {
     const leading = (statements: Statement[], action: string) =>
       withAction(statements, action).flatMap((s) => [s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']].flat());
-    expect(leading(joinStatements, 'dynamodb:GetItem').sort()).toEqual(['CLUSTER', 'NODE#*', 'STAKE#*']);
+    expect(leading(joinStatements, 'dynamodb:GetItem').sort()).toEqual(['CLUSTER', 'STAKE#*']);
     expect(leading(joinStatements, 'dynamodb:PutItem')).toEqual(['NODE#*']);
-    expect(leading(joinStatements, 'dynamodb:UpdateItem')).toEqual(['STAKE#*']);
+    expect(leading(joinStatements, 'dynamodb:UpdateItem')).toEqual(['NODECOUNT#*']);
+    expect(leading(lifecycleStatements, 'dynamodb:GetItem')).toEqual(['NODE#*']);
+    expect(leading(lifecycleStatements, 'dynamodb:PutItem').sort()).toEqual(['LIFECYCLE#*', 'NODE#*']);
+    expect(leading(lifecycleStatements, 'dynamodb:UpdateItem').sort()).toEqual(['NODE#*', 'NODECOUNT#*']);
     expect(leading(lifecycleStatements, 'dynamodb:DeleteItem')).toEqual(['LIFECYCLE#*']);
+    // Neither function may write stake records (amount, status): a write path on STAKE#* would let it
+    // fake the stake that gates admission.
+    for (const s of [...joinStatements, ...lifecycleStatements]) {
+      const keys = [s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']].flat();
+      if (actions(s).some((a) => ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'].includes(a))) expect(keys).not.toContain('STAKE#*');
+    }
     for (const s of [...joinStatements, ...lifecycleStatements]) {
       for (const a of actions(s).filter((x) => x.startsWith('dynamodb:'))) {
         expect(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']).toContain(a);
