@@ -34,7 +34,10 @@ export interface VsockNetwork {
   listen(port: number, onConnection: (stream: Duplex) => void): Promise<Closeable>;
 }
 
-/** Pipes two streams both ways; a failure or end on either side ends both. */
+/**
+ * Pipes two streams both ways. End-of-stream is propagated per direction (half-close), so both
+ * sockets must allow half-open connections; a failure, or one side fully closing, ends both.
+ */
 export function splice(a: Duplex, b: Duplex): void {
   const done = () => {
     a.destroy();
@@ -55,7 +58,7 @@ export async function forwardTcpToVsock(opts: {
   port: number;
   onError?: (err: Error) => void;
 }): Promise<Closeable & { port: number }> {
-  const server = net.createServer((socket) => {
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     socket.pause();
     opts.vsock.connect(opts.cid, opts.port).then(
       (stream) => {
@@ -85,7 +88,7 @@ export async function forwardVsockToTcp(opts: {
   onError?: (err: Error) => void;
 }): Promise<Closeable> {
   return opts.vsock.listen(opts.port, (stream) => {
-    const socket = net.connect(opts.targetPort, opts.targetHost);
+    const socket = net.connect({ port: opts.targetPort, host: opts.targetHost, allowHalfOpen: true });
     socket.once('error', (err) => opts.onError?.(err));
     splice(stream, socket);
   });
@@ -115,7 +118,7 @@ export function socatVsock(opts: { socat?: string; onExit?: (what: string, code:
       return stream;
     },
     async listen(port, onConnection) {
-      const server = net.createServer((socket) => onConnection(socket));
+      const server = net.createServer({ allowHalfOpen: true }, (socket) => onConnection(socket));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(0, '127.0.0.1', () => resolve());

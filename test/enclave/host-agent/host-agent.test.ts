@@ -1,0 +1,131 @@
+// The host agent's storage and control API, end to end: the supervisor's HostClient talks through the
+// loopback → vsock → loopback bridges (in-memory vsock) to the host agent server, which keeps
+// ciphertext in a versioned S3 bucket and publishes the join token to the index table (moto).
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
+import * as crypto from 'node:crypto';
+import type * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HOST_PATHS, type BootSettings } from '../../../enclave/src/common/host-protocol';
+import { PARENT_CID, VSOCK_PORTS, forwardTcpToVsock, forwardVsockToTcp, socatVsock, type Closeable } from '../../../enclave/src/common/vsock';
+import { createHostAgentServer } from '../../../enclave/src/host-agent/server';
+import { SnapshotBucket } from '../../../enclave/src/host-agent/snapshot-bucket';
+import { HostClient } from '../../../enclave/src/supervisor/host-client';
+import { KEYS } from '../../../lambdas/shared/index-model';
+import { NodeRegistry } from '../../../lambdas/shared/node-registry';
+import { startMoto, type Moto } from '../../support/moto';
+import { createIndexTable } from '../../support/worker-fixtures';
+import { MemoryVsockFabric } from '../support/memory-vsock';
+
+const ENCLAVE_CID = 16;
+const BUCKET = 'k3s-daas-dev-snapshots';
+const TABLE = 'k3s-daas-dev-index';
+const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+const BOOT: BootSettings = {
+  region: 'us-east-1',
+  clusterId: 'k3s-daas-dev',
+  clusterStateKeyId: 'arn:aws:kms:us-east-1:111111111111:key/state',
+  joinTokenKeyId: 'arn:aws:kms:us-east-1:111111111111:key/join',
+  apiUrl: 'https://abc123.execute-api.us-east-1.amazonaws.com/',
+  tlsSans: ['nlb.example.com'],
+  webhookSecret: 'w'.repeat(48),
+  snapshotIntervalSeconds: 900,
+};
+
+let moto: Moto;
+let s3: S3Client;
+let db: DynamoDBClient;
+let server: http.Server;
+let client: HostClient;
+let controlPort: number;
+const closers: Closeable[] = [];
+
+beforeAll(async () => {
+  moto = await startMoto();
+  s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', credentials, forcePathStyle: true });
+  db = new DynamoDBClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials });
+  const registry = new NodeRegistry(db, TABLE);
+  server = createHostAgentServer({
+    boot: async () => BOOT,
+    credentials: async () => ({ accessKeyId: 'ASIAEXAMPLEEXAMPLE00', secretAccessKey: 'secret', sessionToken: 'token', expiration: '2030-01-01T00:00:00.000Z' }),
+    store: new SnapshotBucket(s3, BUCKET, BOOT.clusterId),
+    publishJoinToken: (ciphertext) => registry.putJoinToken(ciphertext, new Date('2026-11-23T00:00:00Z')),
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  controlPort = (server.address() as AddressInfo).port;
+
+  // The deployment's bridge chain, on an in-memory vsock.
+  const fabric = new MemoryVsockFabric();
+  closers.push(await forwardVsockToTcp({ vsock: fabric.network(PARENT_CID), port: VSOCK_PORTS.hostAgent, targetHost: '127.0.0.1', targetPort: controlPort }));
+  const bridge = await forwardTcpToVsock({ vsock: fabric.network(ENCLAVE_CID), listenHost: '127.0.0.1', listenPort: 0, cid: PARENT_CID, port: VSOCK_PORTS.hostAgent });
+  closers.push(bridge);
+  client = new HostClient(`http://127.0.0.1:${bridge.port}`);
+});
+
+beforeEach(async () => {
+  await moto.reset();
+  await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  await s3.send(new PutBucketVersioningCommand({ Bucket: BUCKET, VersioningConfiguration: { Status: 'Enabled' } }));
+  await createIndexTable(db, TABLE);
+});
+
+afterAll(async () => {
+  for (const c of closers) await c.close();
+  await new Promise<void>((r) => server.close(() => r()));
+  await moto?.stop();
+});
+
+describe('host agent control API (through the vsock bridges)', () => {
+  it('hands the enclave its boot settings and the instance credentials', async () => {
+    expect(await client.boot()).toEqual(BOOT);
+    const creds = await client.credentialProvider()();
+    expect(creds).toMatchObject({ accessKeyId: 'ASIAEXAMPLEEXAMPLE00', sessionToken: 'token', expiration: new Date('2030-01-01T00:00:00Z') });
+  });
+
+  it('stores snapshots in the versioned bucket and returns the newest; older versions are kept', async () => {
+    const store = client.snapshotStore();
+    expect(await store.latest()).toBeUndefined();
+    const first = crypto.randomBytes(200_000);
+    const second = crypto.randomBytes(300_000);
+    await store.put(first);
+    await store.put(second);
+    expect(Buffer.from((await store.latest())!).equals(second)).toBe(true);
+    const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: BUCKET, Prefix: `clusters/${BOOT.clusterId}/` }));
+    expect(versions.Versions?.filter((v) => v.Key?.endsWith('datastore.snapshot.sealed'))).toHaveLength(2);
+  });
+
+  it('stores and returns the sealed cluster secrets separately from snapshots', async () => {
+    const secrets = client.sealedSecretsStore();
+    expect(await secrets.get()).toBeUndefined();
+    await secrets.put(Buffer.from('{"v":1}'));
+    expect(Buffer.from((await secrets.get())!).toString()).toBe('{"v":1}');
+    expect(await client.snapshotStore().latest()).toBeUndefined();
+  });
+
+  it('publishes the join-token ciphertext to the index at KEYS.joinToken() as base64 `ciphertext`', async () => {
+    const ciphertext = crypto.randomBytes(180);
+    await client.publishJoinToken(ciphertext);
+    const { Item } = await db.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: KEYS.joinToken().pk }, sk: { S: KEYS.joinToken().sk } } }));
+    expect(Item?.ciphertext?.S).toBe(ciphertext.toString('base64'));
+    expect(Item?.updatedAt?.S).toBe('2026-11-23T00:00:00.000Z');
+  });
+
+  it('rejects malformed join tokens, empty uploads, oversized small bodies and unknown routes with 4xx', async () => {
+    const base = `http://127.0.0.1:${controlPort}`;
+    const put = (path: string, body: string | Buffer) => fetch(base + path, { method: 'PUT', body });
+    expect((await put(HOST_PATHS.joinToken, '{"ciphertext": "not base64!"}')).status).toBe(400);
+    expect((await put(HOST_PATHS.joinToken, 'not json')).status).toBe(400);
+    expect((await put(HOST_PATHS.snapshots, '')).status).toBe(400);
+    expect((await put(HOST_PATHS.sealedSecrets, Buffer.alloc(65 * 1024))).status).toBe(413);
+    expect((await fetch(base + '/v1/other')).status).toBe(404);
+  });
+});
+
+describe('the real vsock (socat)', () => {
+  it('says clearly when socat cannot be run', async () => {
+    const vsock = socatVsock({ socat: '/nonexistent/socat' });
+    await expect(vsock.connect(16, 6443)).rejects.toThrow(/cannot run \/nonexistent\/socat for vsock 16:6443/);
+    await expect(vsock.listen(8002, () => undefined)).rejects.toThrow(/cannot run \/nonexistent\/socat to listen on vsock 8002/);
+  });
+});

@@ -1,0 +1,91 @@
+// What the enclave hands out: attestation documents binding the cluster CA (checked with the same
+// verifier the attestation route uses) and the join token in K3s's secure format, encrypted with the
+// context the node-join route decrypts with.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as crypto from 'node:crypto';
+import type * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { caSha256, createAttestationServer } from '../../../enclave/src/supervisor/attestation-server';
+import { encryptJoinToken, formatAgentJoinToken } from '../../../enclave/src/supervisor/join-token';
+import { EnclaveKms } from '../../../enclave/src/supervisor/kms-client';
+import { RecipientKey } from '../../../enclave/src/supervisor/recipient';
+import { verifyClusterAttestation } from '../../../lambdas/shared/attestation/cluster-attestation';
+import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext } from '../../../lambdas/shared/join-token';
+import { createClusterCaPem } from '../../support/cluster-ca';
+import { NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
+import { FakeKms, testCaAttester } from '../support/fake-nitro';
+
+let ca: NitroTestCa;
+let clusterCaPem: string;
+let server: http.Server;
+let base: string;
+let caAvailable = true;
+
+beforeAll(async () => {
+  ca = await NitroTestCa.create();
+  clusterCaPem = await createClusterCaPem();
+  server = createAttestationServer({
+    attester: testCaAttester(ca, TEST_PCRS),
+    readCaCertPem: async () => {
+      if (!caAvailable) throw new Error('server-ca.crt not written yet');
+      return clusterCaPem;
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+describe('attestation server', () => {
+  it('serves a document whose user_data is the SHA-256 of the CA DER, accepted by the attestation route verifier', async () => {
+    const res = await fetch(`${base}/attestation?nonce=${'ab'.repeat(32)}`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { document: string; caCertPem: string };
+    expect(body.caCertPem).toBe(clusterCaPem);
+    const verdict = await verifyClusterAttestation(body, {
+      expectedPcrs: { 0: TEST_PCRS[0], 1: TEST_PCRS[1], 2: TEST_PCRS[2] },
+      now: ca.now,
+      maxDocumentAgeMs: 300_000,
+      rootPem: ca.rootPem,
+    });
+    expect(verdict).toMatchObject({ ok: true, record: { caSha256: caSha256(clusterCaPem).toString('hex') } });
+  });
+
+  it('refuses a nonce that is not 1-512 bytes of hex', async () => {
+    for (const nonce of ['xyz', 'abc', 'ab'.repeat(513)]) {
+      const res = await fetch(`${base}/attestation?nonce=${nonce}`);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: 'bad_nonce' });
+    }
+  });
+
+  it('answers 503 until the cluster CA exists, and 404 elsewhere', async () => {
+    caAvailable = false;
+    try {
+      expect((await fetch(`${base}/attestation`)).status).toBe(503);
+    } finally {
+      caAvailable = true;
+    }
+    expect((await fetch(`${base}/other`)).status).toBe(404);
+  });
+});
+
+describe('join token', () => {
+  it('is K10<sha256 of the CA PEM bytes>::node:<agent token> and fits the join route pattern', () => {
+    const pem = Buffer.from(clusterCaPem);
+    const token = formatAgentJoinToken(pem, 'b'.repeat(64));
+    expect(token).toBe(`K10${crypto.createHash('sha256').update(pem).digest('hex')}::node:${'b'.repeat(64)}`);
+    expect(token).toMatch(JOIN_TOKEN_PATTERN);
+  });
+
+  it('is encrypted under the join-token key with {cluster, purpose: k3s-agent-token} and opens with that context only', async () => {
+    const kms = new FakeKms(ca.rootPem);
+    kms.createKey('join-key', null);
+    const enclaveKms = new EnclaveKms(kms, RecipientKey.generate(), testCaAttester(ca, TEST_PCRS));
+    const token = formatAgentJoinToken(Buffer.from(clusterCaPem), 'c'.repeat(64));
+    const blob = await encryptJoinToken({ kms: enclaveKms, joinTokenKeyId: 'join-key', clusterId: 'k3s-daas-dev', token });
+    expect(Buffer.from(blob).toString('latin1')).not.toContain('c'.repeat(64));
+    expect(kms.decryptPlain(blob, joinTokenEncryptionContext('k3s-daas-dev')).toString()).toBe(token);
+    expect(() => kms.decryptPlain(blob, joinTokenEncryptionContext('other-cluster'))).toThrow(/InvalidCiphertext/);
+  });
+});
