@@ -9,6 +9,8 @@ import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import { z } from 'zod';
 import { COMMON_ENV, readEnv } from '../shared/env';
 import { HttpError, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
+import type { TokenIndexReader } from '../shared/index-model';
+import { DynamoIndexRepository } from '../shared/index-repository-dynamodb';
 import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext, KmsJoinTokenCipher, type JoinTokenCipher } from '../shared/join-token';
 import { NodeRegistry, WORKER_GROUPS_ENV } from '../shared/node-registry';
 import { logger, logUnexpected } from '../shared/powertools';
@@ -31,6 +33,8 @@ export interface NodeJoinDeps {
   ec2: EC2Client;
   autoScaling: AutoScalingClient;
   registry: NodeRegistry;
+  /** Stake records as the indexer wrote them: read through the index repository, the one decoder of that item. */
+  stakes: Pick<TokenIndexReader, 'getStake'>;
   cipher: JoinTokenCipher;
   now?: () => Date;
 }
@@ -107,7 +111,7 @@ export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV
       throw forbidden('instance_not_running', `instance ${instanceId} is ${membership.LifecycleState} in its group`);
     }
 
-    const stake = await deps.registry.getStake(group.stakeId);
+    const stake = await deps.stakes.getStake(group.stakeId);
     if (!stake || stake.status !== 'active') {
       throw forbidden('stake_inactive', `the node stake of group ${group.autoScalingGroup} is ${stake?.status ?? 'not in the index'}`);
     }
@@ -157,11 +161,13 @@ let live: ReturnType<typeof createHandler> | undefined;
 export const handler = (event: APIGatewayProxyEventV2WithIAMAuthorizer): Promise<HttpResult> => {
   if (!live) {
     const settings = readEnv(NODE_JOIN_ENV);
+    const db = new DynamoDBClient({});
     live = createHandler({
       settings,
       ec2: new EC2Client({}),
       autoScaling: new AutoScalingClient({}),
-      registry: new NodeRegistry(new DynamoDBClient({}), settings.TABLE_NAME),
+      registry: new NodeRegistry(db, settings.TABLE_NAME),
+      stakes: new DynamoIndexRepository({ tableName: settings.TABLE_NAME, client: db }),
       cipher: new KmsJoinTokenCipher(new KMSClient({}), settings.JOIN_TOKEN_KEY_ARN),
     });
   }

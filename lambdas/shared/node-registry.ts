@@ -16,9 +16,8 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { IndexUnavailableError, KEYS, type NodeRecord, type StakeRecord, type StakeStatus } from './index-model';
+import { IndexUnavailableError, KEYS, type NodeRecord } from './index-model';
 import type { JoinTokenItem } from './join-token';
-import { ROLES, type Role } from './sui/roles';
 import { z } from 'zod';
 
 const WorkerGroupsSchema = z
@@ -36,9 +35,6 @@ export const WORKER_GROUPS_ENV = z.string().transform((text, ctx) => {
 });
 
 export type AdmitResult = { admitted: true } | { admitted: false; reason: 'already_joined' | 'stake_insufficient' };
-
-/** What admission and the lifecycle handler need from a stake; the indexer owns the full record. */
-export type StakeSummary = Pick<StakeRecord, 'stakeId' | 'role' | 'amountMist' | 'status'>;
 
 export interface NodeAdmission {
   instanceId: string;
@@ -70,7 +66,7 @@ function unavailable(what: string, error: unknown): IndexUnavailableError {
   return new IndexUnavailableError(`index ${what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }
 
-/** Reads a number the indexer may have stored as N or as a decimal string, without losing precision. */
+/** Reads a counter stored as N (or a decimal string), without losing precision. */
 function bigintOf(value: AttributeValue | undefined): bigint | undefined {
   const text = value?.N ?? value?.S;
   return text !== undefined && /^[0-9]+$/.test(text) ? BigInt(text) : undefined;
@@ -79,29 +75,11 @@ function bigintOf(value: AttributeValue | undefined): bigint | undefined {
 /** A node record changes at most twice (absent → joined → gone), so three reads always settle it. */
 const MARK_GONE_ATTEMPTS = 3;
 
-const STAKE_STATUSES: readonly StakeStatus[] = ['active', 'unbonding', 'withdrawn', 'slashed'];
-
 export class NodeRegistry {
   constructor(
     private readonly db: DynamoDBClient,
     private readonly tableName: string,
   ) {}
-
-  /** The stake as the indexer recorded it; `undefined` when absent. Unparseable records count as absent (fail closed). */
-  async getStake(stakeId: string): Promise<StakeSummary | undefined> {
-    let item: Item | undefined;
-    try {
-      ({ Item: item } = await this.db.send(new GetItemCommand({ TableName: this.tableName, Key: keyOf(KEYS.stake(stakeId)), ConsistentRead: true })));
-    } catch (error) {
-      throw unavailable('read of the stake', error);
-    }
-    if (!item) return undefined;
-    const amountMist = bigintOf(item.amountMist);
-    const status = item.status?.S as StakeStatus | undefined;
-    const role = item.role?.S as Role | undefined;
-    if (amountMist === undefined || !status || !STAKE_STATUSES.includes(status) || !role || !ROLES.includes(role)) return undefined;
-    return { stakeId, amountMist, status, role };
-  }
 
   async joinedCount(stakeId: string): Promise<bigint> {
     try {

@@ -58,6 +58,7 @@ export async function putStake(db: DynamoDBClient, tableName: string, stakeId: s
         amountMist: { S: amountMist.toString() },
         status: { S: status },
         nodeId: { S: 'operator-node' },
+        lastEvent: { M: { checkpoint: { S: '1' }, txOrdinal: { N: '0' }, eventIndex: { N: '0' }, txDigest: { S: 'fixture' } } },
       },
     }),
   );

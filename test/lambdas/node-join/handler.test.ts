@@ -1,12 +1,13 @@
 // POST /v1/nodes/join against moto (EC2 instances launched by real moto ASGs, the index table in moto's
 // DynamoDB) with a local KMS stand-in: one test per admission rule, plus the malformed-request paths.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { DeleteItemCommand, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand, QueryCommand, TransactWriteItemsCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import fc from 'fast-check';
 import { createHandler, type NodeJoinSettings } from '../../../lambdas/node-join/handler';
 import { KEYS, TABLE_INDEXES } from '../../../lambdas/shared/index-model';
+import { DynamoIndexRepository } from '../../../lambdas/shared/index-repository-dynamodb';
 import { joinTokenEncryptionContext } from '../../../lambdas/shared/join-token';
 import { NodeRegistry } from '../../../lambdas/shared/node-registry';
 import { MIST_PER_SUI } from '../../../lambdas/shared/sui/roles';
@@ -83,8 +84,16 @@ function joinEvent(
   };
 }
 
-function handler() {
-  return createHandler({ settings, ec2: c.ec2, autoScaling: c.autoScaling, registry, cipher, now: () => new Date('2026-11-23T00:00:00Z') });
+function handler(admissions: NodeRegistry = registry) {
+  return createHandler({
+    settings,
+    ec2: c.ec2,
+    autoScaling: c.autoScaling,
+    registry: admissions,
+    stakes: new DynamoIndexRepository({ tableName: TABLE, client: c.db }),
+    cipher,
+    now: () => new Date('2026-11-23T00:00:00Z'),
+  });
 }
 
 async function publishToken(token = TOKEN, context = joinTokenEncryptionContext(CLUSTER)) {
@@ -191,12 +200,24 @@ describe('POST /v1/nodes/join', () => {
     expect(await call(joinEvent(instances.gpu[0]))).toMatchObject({ status: 403, body: { error: 'stake_insufficient' } });
   });
 
-  it('admits exactly one of two instances racing for the last slot', async () => {
+  it('admits exactly one of two instances racing for the last slot: the slot is taken by the conditional write, not by an earlier read', async () => {
+    // moto does not serialize concurrent transactions the way DynamoDB does, so a Promise.all race is
+    // flaky there. Instead the second instance joins at the worst moment for the first: after all of
+    // the first one's reads and checks, just before its admission transaction.
     await putStake(c.db, TABLE, STAKE_GENERAL, MIST_PER_SUI, 'active');
-    const results = await Promise.all([call(joinEvent(instances.general[0])), call(joinEvent(instances.general[1]))]);
-    expect(results.map((r) => r.status).sort()).toEqual([200, 403]);
-    expect(results.find((r) => r.status === 403)?.body.error).toBe('stake_insufficient');
+    const [first, second] = instances.general;
+    let interleaved: Awaited<ReturnType<typeof call>> | undefined;
+    const interleaving = {
+      send: async (command: unknown) => {
+        if (!interleaved && command instanceof TransactWriteItemsCommand) interleaved = await call(joinEvent(second));
+        return c.db.send(command as never);
+      },
+    } as unknown as DynamoDBClient;
+    const res = await handler(new NodeRegistry(interleaving, TABLE))(joinEvent(first));
+    expect(interleaved).toMatchObject({ status: 200, body: { nodeName: second } });
+    expect({ status: res.statusCode, body: JSON.parse(res.body ?? '{}') }).toMatchObject({ status: 403, body: { error: 'stake_insufficient' } });
     expect(await registry.joinedCount(STAKE_GENERAL)).toBe(1n);
+    expect(await registry.getNode(first)).toBeUndefined();
   });
 
   it('refuses callers that are not a worker-role session of an EC2 instance (unknown_caller)', async () => {
