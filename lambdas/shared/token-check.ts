@@ -1,0 +1,151 @@
+// A token check (DESIGN §5): the credential's own rules, then the seal token and its stake in the index.
+// Used by POST /v1/authenticate, POST /v1/tokens/validate and POST /v1/kubeconfig.
+//
+// Signature verification is the expensive part, so verified credentials are cached per container, keyed
+// by the exact credential string, until their `exp`. The index is read on every check, cached or not:
+// a revoked token or slashed stake stops working as soon as the indexer has seen it (DESIGN §6).
+import type { ClientWithCoreApi } from '@mysten/sui/client';
+import { checkClaims, verifyCredential, SignatureVerifierUnavailableError, type CredentialPayload, type CredentialReason } from './credential';
+import { IndexUnavailableError, type TokenIndexReader } from './index-model';
+import { DEFAULT_MIN_STAKE_MIST, ROLES, type Role } from './sui/roles';
+
+export type IndexReason = 'unknown_token' | 'not_owner' | 'token_expired' | 'token_revoked' | 'stake_inactive' | 'stake_insufficient';
+export type TokenCheckReason = CredentialReason | IndexReason;
+
+/** Every reason code of DESIGN §4, in the order the checks run. */
+export const TOKEN_CHECK_REASONS: readonly TokenCheckReason[] = [
+  'malformed', 'lifetime_too_long', 'wrong_audience', 'not_yet_valid', 'expired', 'bad_signature',
+  'unknown_token', 'not_owner', 'token_revoked', 'token_expired', 'stake_inactive', 'stake_insufficient',
+];
+
+export const GROUP_PREFIX = 'k3s-daas:';
+
+export interface Identity {
+  /** `sui:<address>`. */
+  username: string;
+  /** The seal token id. */
+  uid: string;
+  /** `k3s-daas:<role>` then `k3s-daas:perm:<permission>` per (well-formed) permission. */
+  groups: string[];
+  address: string;
+  tokenId: string;
+  stakeId: string;
+  role: Role;
+  /** When this identity stops being valid: the earlier of the credential's `exp` and the token's expiry (ISO 8601). */
+  expiresAt: string;
+}
+
+export type TokenCheckResult = { ok: true; identity: Identity } | { ok: false; reason: TokenCheckReason };
+
+export interface TokenCheckerOptions {
+  readonly index: TokenIndexReader;
+  /** The cluster this checker serves: credentials must name it in `aud`, tokens must be issued for it. */
+  readonly clusterId: string;
+  readonly now?: () => Date;
+  /** Verified credentials kept per container (least recently used dropped first). @default 10000 */
+  readonly cacheSize?: number;
+  /** Sui client for zkLogin signatures; without one zkLogin credentials are refused. */
+  readonly zkLoginClient?: ClientWithCoreApi;
+  /** Minimum stake per role; the pool's publish-time defaults unless the index knows better. */
+  readonly minStakeMist?: Partial<Record<Role, bigint>>;
+  /** @default true — see `SignatureVerifyOptions`. */
+  readonly ed25519FastPath?: boolean;
+}
+
+export interface TokenChecker {
+  check(credential: string): Promise<TokenCheckResult>;
+  /** Cache counters, for metrics and tests. */
+  stats(): { hits: number; misses: number; size: number };
+}
+
+/** Whether a check failed because a backend (index, zkLogin node) could not answer: fail closed, retry. */
+export function isBackendUnavailable(error: unknown): boolean {
+  return error instanceof IndexUnavailableError || error instanceof SignatureVerifierUnavailableError;
+}
+
+// Permissions come from chain data anyone can influence through the Move package's seeds; only simple
+// names become groups, so no odd characters (or a `system:` look-alike) ever reach RBAC.
+const PERMISSION = /^[a-z0-9](?:[a-z0-9:_-]{0,61}[a-z0-9])?$/;
+
+export function groupsFor(role: Role, permissions: readonly string[]): string[] {
+  const groups = [`${GROUP_PREFIX}${role}`];
+  for (const permission of permissions) {
+    if (!PERMISSION.test(permission)) continue;
+    const group = `${GROUP_PREFIX}perm:${permission}`;
+    if (!groups.includes(group)) groups.push(group);
+  }
+  return groups;
+}
+
+export function createTokenChecker(options: TokenCheckerOptions): TokenChecker {
+  const { index, clusterId } = options;
+  const now = options.now ?? (() => new Date());
+  const capacity = options.cacheSize ?? 10_000;
+  const minStake: Record<Role, bigint> = { ...DEFAULT_MIN_STAKE_MIST, ...options.minStakeMist };
+  // Map iteration order is insertion order: re-inserting on a hit makes the first key the LRU one.
+  const verified = new Map<string, CredentialPayload>();
+  let hits = 0;
+  let misses = 0;
+
+  async function verifiedPayload(credential: string, nowMs: number): Promise<{ ok: true; payload: CredentialPayload } | { ok: false; reason: CredentialReason }> {
+    const cached = verified.get(credential);
+    if (cached) {
+      verified.delete(credential);
+      const claims = checkClaims(cached, { audience: clusterId, nowMs });
+      if (!claims.ok) return claims; // expired: leave it out of the cache
+      verified.set(credential, cached);
+      hits++;
+      return { ok: true, payload: cached };
+    }
+    misses++;
+    const result = await verifyCredential(credential, {
+      audience: clusterId,
+      nowMs,
+      zkLoginClient: options.zkLoginClient,
+      ed25519FastPath: options.ed25519FastPath,
+    });
+    if (!result.ok) return result;
+    if (capacity > 0) {
+      if (verified.size >= capacity) verified.delete(verified.keys().next().value!);
+      verified.set(credential, result.value.payload);
+    }
+    return { ok: true, payload: result.value.payload };
+  }
+
+  return {
+    stats: () => ({ hits, misses, size: verified.size }),
+    async check(credential) {
+      const nowMs = now().getTime();
+      const credentialResult = await verifiedPayload(credential, nowMs);
+      if (!credentialResult.ok) return credentialResult;
+      const { payload } = credentialResult;
+
+      const token = await index.getToken(payload.tok);
+      if (!token) return { ok: false, reason: 'unknown_token' };
+      if (token.owner !== payload.sub) return { ok: false, reason: 'not_owner' };
+      // A token is issued for one cluster; a credential for another cluster must not reuse it.
+      if (token.clusterId !== clusterId) return { ok: false, reason: 'wrong_audience' };
+      if (token.revoked || token.invalidated) return { ok: false, reason: 'token_revoked' };
+      if (token.expiresAtMs <= nowMs) return { ok: false, reason: 'token_expired' };
+      if (!ROLES.includes(token.role)) return { ok: false, reason: 'unknown_token' };
+
+      const stake = await index.getStake(token.stakeId);
+      if (!stake || stake.status !== 'active') return { ok: false, reason: 'stake_inactive' };
+      if (stake.amountMist < minStake[token.role]) return { ok: false, reason: 'stake_insufficient' };
+
+      return {
+        ok: true,
+        identity: {
+          username: `sui:${payload.sub}`,
+          uid: token.tokenId,
+          groups: groupsFor(token.role, token.permissions),
+          address: payload.sub,
+          tokenId: token.tokenId,
+          stakeId: token.stakeId,
+          role: token.role,
+          expiresAt: new Date(Math.min(payload.exp * 1000, token.expiresAtMs)).toISOString(),
+        },
+      };
+    },
+  };
+}
