@@ -1,15 +1,21 @@
 // POST /v1/kubeconfig (public, the credential is the auth; DESIGN §2 step 4, §4): checks the
 // credential like every token check, requires a fresh verified attestation of the enclave, renders a
 // kubeconfig that holds no secret and signs its bytes with the platform's KMS key.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { attestationSummary } from '../shared/attestation/cluster-attestation';
-import type { AttestationRecordStore } from '../shared/attestation/record-store';
+import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
+import { SignatureVerifierUnavailableError } from '../shared/credential';
 import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
+import { COMMON_ENV, readEnv } from '../shared/env';
 import { IndexUnavailableError } from '../shared/index-model';
-import type { KubeconfigSigner } from '../shared/kms-signing-key';
+import { DynamoIndexRepository } from '../shared/index-repository-dynamodb';
+import { KmsKubeconfigSigner, type KubeconfigSigner } from '../shared/kms-signing-key';
 import { renderKubeconfig } from '../shared/kubeconfig';
 import { logger, logUnexpected } from '../shared/powertools';
+import { createTokenChecker } from '../shared/token-check';
 
 const BodySchema = z.object({ credential: z.string().min(1).max(8192) }).strict();
 
@@ -34,7 +40,11 @@ export function createHandler(deps: KubeconfigHandlerDeps): (event: APIGatewayPr
     try {
       check = await deps.checkCredential(credential);
     } catch (error) {
-      if (error instanceof IndexUnavailableError) return errorResult(503, 'index_unavailable', 'the token index cannot be reached; retry later');
+      // Fail closed but retryable: a backend outage is not the caller's fault.
+      if (error instanceof IndexUnavailableError || error instanceof SignatureVerifierUnavailableError) {
+        logger.warn('kubeconfig refused: token check backend unavailable', error);
+        return errorResult(503, 'index_unavailable', 'the token index cannot be reached; retry later');
+      }
       throw error;
     }
     if (!check.ok) return errorResult(401, check.reason, 'the credential was not accepted');
@@ -56,3 +66,31 @@ export function createHandler(deps: KubeconfigHandlerDeps): (event: APIGatewayPr
     return json(200, { kubeconfig, signature, keyId: deps.signer.keyId, attestation: attestationSummary(record) });
   }, logUnexpected);
 }
+
+export const KUBECONFIG_ENV = {
+  ...COMMON_ENV,
+  KUBECONFIG_SIGNING_KEY_ARN: z.string().startsWith('arn:'),
+  SERVER_URL: z.url({ protocol: /^https$/ }),
+  ATTESTATION_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400),
+};
+
+let live: ((event: APIGatewayProxyEventV2) => Promise<HttpResult>) | undefined;
+
+// Built on the first invocation (the cold start) so importing the module in tests needs no environment.
+export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
+  if (!live) {
+    const env = readEnv(KUBECONFIG_ENV);
+    const dynamo = new DynamoDBClient({});
+    const checker = createTokenChecker({ index: new DynamoIndexRepository({ tableName: env.TABLE_NAME, client: dynamo }), clusterId: env.CLUSTER_ID });
+    live = createHandler({
+      checkCredential: (credential) => checker.check(credential),
+      store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME, client: dynamo }),
+      signer: new KmsKubeconfigSigner(new KMSClient({}), env.KUBECONFIG_SIGNING_KEY_ARN),
+      clusterId: env.CLUSTER_ID,
+      serverUrl: env.SERVER_URL,
+      maxAttestationAgeMs: env.ATTESTATION_MAX_AGE_SECONDS * 1000,
+      now: () => new Date(),
+    });
+  }
+  return live(event);
+};

@@ -11,6 +11,10 @@ import { MemoryAttestationRecordStore } from '../../../lambdas/shared/attestatio
 import { IndexUnavailableError, type AttestationRecord } from '../../../lambdas/shared/index-model';
 import { KmsKubeconfigSigner } from '../../../lambdas/shared/kms-signing-key';
 import { verifyKubeconfigSignature } from '../../../lambdas/shared/kubeconfig-signature';
+import { createCredential } from '../../../lambdas/shared/credential';
+import { MemoryIndexRepository } from '../../../lambdas/shared/index-repository-memory';
+import { createTokenChecker } from '../../../lambdas/shared/token-check';
+import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import { createClusterCaPem } from '../../support/cluster-ca';
 import { startFakeKms, type FakeKms } from '../../support/fake-kms';
 
@@ -108,5 +112,67 @@ describe('POST /v1/kubeconfig', () => {
     const res = await createHandler(deps())(post(undefined, raw));
     expect(res.statusCode).toBe(status);
     expect(JSON.parse(res.body!).error).toBe(code);
+  });
+});
+
+describe('POST /v1/kubeconfig with the real token checker over the index', () => {
+  let kms: FakeKms;
+  let deps: KubeconfigHandlerDeps;
+  let index: MemoryIndexRepository;
+  const owner = Ed25519Keypair.generate();
+  const STAKE = '0x' + '34'.repeat(32);
+  const pos = { checkpoint: 1n, txOrdinal: 0, eventIndex: 0, txDigest: 'D' };
+
+  beforeAll(async () => {
+    kms = await startFakeKms();
+    const caCertPem = await createClusterCaPem();
+    const record: AttestationRecord = {
+      pcrs: { PCR0: 'aa'.repeat(48) },
+      caSha256: createHash('sha256').update(new X509Certificate(caCertPem).raw).digest('hex'),
+      caCertPem,
+      moduleId: 'm',
+      timestamp: new Date(NOW.getTime() - 60_000).toISOString(),
+      verifiedAt: NOW.toISOString(),
+    };
+    index = new MemoryIndexRepository();
+    await index.writeEntities([
+      { kind: 'stake', expectedRev: 0, record: { stakeId: STAKE, owner: owner.toSuiAddress(), role: 'user', amountMist: 10n ** 9n, status: 'active', nodeId: '', lastEvent: pos } },
+      {
+        kind: 'token',
+        expectedRev: 0,
+        record: { tokenId: TOKEN, stakeId: STAKE, owner: owner.toSuiAddress(), role: 'user', permissions: ['read'], clusterId: 'k3s-daas-dev', expiresAtMs: NOW.getTime() + 86_400_000, revoked: false, invalidated: false, lastEvent: pos },
+      },
+    ]);
+    const checker = createTokenChecker({ index, clusterId: 'k3s-daas-dev', now: () => NOW });
+    deps = {
+      checkCredential: (c) => checker.check(c),
+      store: new MemoryAttestationRecordStore(record),
+      signer: new KmsKubeconfigSigner(new KMSClient({ endpoint: kms.endpoint, region: 'us-east-1' }), kms.keyArn),
+      clusterId: 'k3s-daas-dev',
+      serverUrl: SERVER,
+      maxAttestationAgeMs: 15 * 60_000,
+      now: () => NOW,
+    };
+  });
+  afterAll(() => kms.stop());
+
+  it('200 for a credential signed by the token owner; the kubeconfig names that token', async () => {
+    const { credential } = await createCredential(owner, { tokenId: TOKEN, clusterId: 'k3s-daas-dev', now: NOW });
+    const res = await createHandler(deps)(post({ credential }));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body!).kubeconfig).toContain(TOKEN);
+  });
+
+  it('401 not_owner for a credential signed by someone else', async () => {
+    const { credential } = await createCredential(Ed25519Keypair.generate(), { tokenId: TOKEN, clusterId: 'k3s-daas-dev', now: NOW });
+    const res = await createHandler(deps)(post({ credential }));
+    expect(res.statusCode).toBe(401);
+    expect(JSON.parse(res.body!).error).toBe('not_owner');
+  });
+
+  it('401 wrong_audience for a credential bound to another cluster', async () => {
+    const { credential } = await createCredential(owner, { tokenId: TOKEN, clusterId: 'other-cluster', now: NOW });
+    const res = await createHandler(deps)(post({ credential }));
+    expect(JSON.parse(res.body!).error).toBe('wrong_audience');
   });
 });
