@@ -12,7 +12,7 @@ import { HttpError, json, parseJsonBody, withHttpErrors, type HttpResult } from 
 import type { TokenIndexReader } from '../shared/index-model';
 import { DynamoIndexRepository } from '../shared/index-repository-dynamodb';
 import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext, KmsJoinTokenCipher, type JoinTokenCipher } from '../shared/join-token';
-import { NodeRegistry, WORKER_GROUPS_ENV } from '../shared/node-registry';
+import { INSTANCE_ID_PATTERN, NodeRegistry, WORKER_GROUPS_ENV } from '../shared/node-registry';
 import { logger, logUnexpected } from '../shared/powertools';
 import { DEFAULT_MIN_STAKE_MIST } from '../shared/sui/roles';
 
@@ -43,7 +43,6 @@ export interface NodeJoinDeps {
 const JOINABLE_EC2_STATES = new Set(['pending', 'running']);
 const JOINABLE_ASG_STATES = new Set(['Pending', 'Pending:Wait', 'Pending:Proceed', 'InService']);
 
-const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 const ASSUMED_ROLE_ARN = /^arn:aws[a-z-]*:sts::([0-9]{12}):assumed-role\/([\w+=,.@-]+)\/([\w+=,.@-]+)$/;
 
 const forbidden = (code: string, message: string) => new HttpError(403, code, message);
@@ -69,7 +68,7 @@ export function callerInstanceId(event: APIGatewayProxyEventV2WithIAMAuthorizer,
   if (!apiAccount || account !== apiAccount || iam?.accountId !== apiAccount) {
     throw forbidden('unknown_caller', 'the caller belongs to another account');
   }
-  if (!INSTANCE_ID.test(session)) throw forbidden('unknown_caller', 'the caller session is not an EC2 instance');
+  if (!INSTANCE_ID_PATTERN.test(session)) throw forbidden('unknown_caller', 'the caller session is not an EC2 instance');
   // userId is `<role id>:<session name>`; a missing or different one means the context is not what IAM
   // produced for an EC2 instance-profile session.
   if (typeof iam?.userId !== 'string' || !iam.userId.endsWith(`:${session}`)) {

@@ -19,7 +19,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { COMMON_ENV, readEnv } from '../shared/env';
-import { NodeRegistry, WORKER_GROUPS_ENV } from '../shared/node-registry';
+import { INSTANCE_ID_PATTERN, NodeRegistry, WORKER_GROUPS_ENV } from '../shared/node-registry';
 import { logger } from '../shared/powertools';
 
 export const NODE_LIFECYCLE_ENV = {
@@ -68,7 +68,7 @@ const DetailSchema = z.object({
   LifecycleActionToken: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
   AutoScalingGroupName: z.string().min(1),
   LifecycleHookName: z.string().min(1),
-  EC2InstanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/),
+  EC2InstanceId: z.string().regex(INSTANCE_ID_PATTERN),
   LifecycleTransition: z.literal('autoscaling:EC2_INSTANCE_TERMINATING'),
 });
 

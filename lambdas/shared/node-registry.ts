@@ -34,6 +34,9 @@ export const WORKER_GROUPS_ENV = z.string().transform((text, ctx) => {
   }
 });
 
+/** An EC2 instance id, which is also the node name (names are never reused). */
+export const INSTANCE_ID_PATTERN = /^i-[0-9a-f]{8,17}$/;
+
 export type AdmitResult = { admitted: true } | { admitted: false; reason: 'already_joined' | 'stake_insufficient' };
 
 export interface NodeAdmission {
