@@ -1,0 +1,59 @@
+// The bearer secret kube-apiserver presents to POST /v1/authenticate (DESIGN §6): read from Secrets
+// Manager, kept for a few minutes per container, compared in constant time.
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/** Re-read the secret this often so a redeployed secret is picked up without a cold start. */
+export const SECRET_TTL_MS = 5 * 60_000;
+
+export class WebhookSecretUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'WebhookSecretUnavailableError';
+  }
+}
+
+/** Caches `load()` for `ttlMs`; concurrent callers share one request, a failure is not cached. */
+export function cachedSecret(load: () => Promise<string>, opts: { ttlMs?: number; now?: () => number } = {}): () => Promise<string> {
+  const ttl = opts.ttlMs ?? SECRET_TTL_MS;
+  const now = opts.now ?? Date.now;
+  let entry: { value: Promise<string>; at: number } | undefined;
+  return () => {
+    if (!entry || now() - entry.at >= ttl) {
+      const value = load();
+      const current = { value, at: now() };
+      entry = current;
+      value.catch(() => {
+        if (entry === current) entry = undefined;
+      });
+    }
+    return entry.value;
+  };
+}
+
+export function secretsManagerLoader(secretArn: string, client = new SecretsManagerClient({})): () => Promise<string> {
+  return async () => {
+    let secret: string | undefined;
+    try {
+      secret = (await client.send(new GetSecretValueCommand({ SecretId: secretArn }))).SecretString;
+    } catch (error) {
+      throw new WebhookSecretUnavailableError('the webhook secret cannot be read', { cause: error });
+    }
+    // An empty secret would let an empty bearer through: refuse to serve instead.
+    if (!secret) throw new WebhookSecretUnavailableError('the webhook secret is empty');
+    return secret;
+  };
+}
+
+const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+
+/**
+ * Whether an `Authorization` header carries `Bearer <secret>`. Both sides are hashed first so the
+ * comparison takes the same time whatever the presented length.
+ */
+export function bearerMatches(authorization: string | undefined, secret: string): boolean {
+  const match = /^Bearer +(\S+) *$/i.exec(authorization ?? '');
+  const presented = match ? match[1] : '';
+  const equal = timingSafeEqual(digest(presented), digest(secret));
+  return match !== null && secret.length > 0 && equal;
+}

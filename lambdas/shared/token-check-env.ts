@@ -1,0 +1,44 @@
+// How a Lambda builds its token checker from its environment (DESIGN §4): the DynamoDB index, the
+// cluster id, and — when a gRPC URL is configured — a Sui client for zkLogin signatures. Shared by every
+// route that checks credentials so they all apply the same settings.
+import type { ClientWithCoreApi } from '@mysten/sui/client';
+import * as z from 'zod';
+import { COMMON_ENV } from './env';
+import { DynamoIndexRepository } from './index-repository-dynamodb';
+import { SUI_NETWORKS, type SuiNetwork } from './sui/networks';
+import { createTokenChecker, type TokenChecker } from './token-check';
+
+export const TOKEN_CHECK_ENV = {
+  ...COMMON_ENV,
+  SUI_NETWORK: z.enum(SUI_NETWORKS),
+  /** Without it zkLogin credentials are refused (never accepted unchecked). */
+  SUI_GRPC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  TOKEN_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+} as const;
+
+export type TokenCheckEnv = z.infer<z.ZodObject<typeof TOKEN_CHECK_ENV>>;
+
+/**
+ * A client whose gRPC stack is loaded on the first zkLogin credential only: most credentials are
+ * Ed25519, and the cold start should not pay for a protobuf client they never use.
+ */
+export function lazyZkLoginClient(network: SuiNetwork, grpcUrl: string): ClientWithCoreApi {
+  let client: Promise<ClientWithCoreApi> | undefined;
+  const core = {
+    async verifyZkLoginSignature(options: Parameters<ClientWithCoreApi['core']['verifyZkLoginSignature']>[0]) {
+      client ??= import('./sui/client').then((m) => m.createSuiClient({ network, grpcUrl }));
+      return (await client).core.verifyZkLoginSignature(options);
+    },
+  };
+  // Only `core.verifyZkLoginSignature` is ever called on a verification client (see credential.ts).
+  return { core } as unknown as ClientWithCoreApi;
+}
+
+export function tokenCheckerFromEnv(env: TokenCheckEnv): TokenChecker {
+  return createTokenChecker({
+    index: new DynamoIndexRepository({ tableName: env.TABLE_NAME }),
+    clusterId: env.CLUSTER_ID,
+    cacheSize: env.TOKEN_CACHE_SIZE,
+    zkLoginClient: env.SUI_GRPC_URL ? lazyZkLoginClient(env.SUI_NETWORK, env.SUI_GRPC_URL) : undefined,
+  });
+}

@@ -1,0 +1,41 @@
+// POST /v1/tokens/validate (DESIGN §4): lets a user (or a tool) ask whether a credential is accepted and
+// as whom. 200 `{valid: true, identity}`, 401 `{valid: false, reason}`; 503 when the index is down.
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import * as z from 'zod';
+import { MAX_CREDENTIAL_LENGTH } from '../shared/credential';
+import { readEnv } from '../shared/env';
+import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
+import { logger, logUnexpected } from '../shared/powertools';
+import { isBackendUnavailable, type TokenChecker } from '../shared/token-check';
+import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/token-check-env';
+
+const BodySchema = z.object({ credential: z.string().min(1).max(MAX_CREDENTIAL_LENGTH) }).strict();
+
+export interface ValidateHandlerDeps {
+  readonly checker: Pick<TokenChecker, 'check'>;
+}
+
+export function createHandler(deps: ValidateHandlerDeps): (event: APIGatewayProxyEventV2) => Promise<HttpResult> {
+  return withHttpErrors(async (event) => {
+    const { credential } = parseJsonBody(event, BodySchema);
+    let result;
+    try {
+      result = await deps.checker.check(credential);
+    } catch (error) {
+      if (!isBackendUnavailable(error)) throw error;
+      logger.error('token validation failed: backend unavailable', error as Error);
+      return errorResult(503, 'index_unavailable', 'the token index cannot be reached; retry later');
+    }
+    if (!result.ok) return json(401, { valid: false, reason: result.reason });
+    const { username, uid, groups, address, tokenId, role, expiresAt } = result.identity;
+    return json(200, { valid: true, identity: { username, uid, groups, address, tokenId, role, expiresAt } });
+  }, logUnexpected);
+}
+
+let live: ((event: APIGatewayProxyEventV2) => Promise<HttpResult>) | undefined;
+
+// Built on the first invocation (the cold start) so importing the module in tests needs no environment.
+export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
+  if (!live) live = createHandler({ checker: tokenCheckerFromEnv(readEnv(TOKEN_CHECK_ENV)) });
+  return live(event);
+};
