@@ -26,6 +26,7 @@ readonly ARCH="${K3S_DAAS_ARCH:-$(uname -m)}"
 readonly JOIN_ATTEMPTS="${K3S_DAAS_JOIN_ATTEMPTS:-40}"
 readonly BACKOFF_INITIAL="${K3S_DAAS_BACKOFF_INITIAL:-2}"
 readonly BACKOFF_MAX="${K3S_DAAS_BACKOFF_MAX:-60}"
+readonly NOT_A_WORKER_ATTEMPTS=3
 readonly TOKEN_FILE="${STATE_DIR}/agent-token"
 readonly KUBELET_KUBECONFIG=/var/lib/rancher/k3s/agent/kubelet.kubeconfig
 
@@ -159,9 +160,15 @@ print(code if re.fullmatch(r"[a-z_]{1,40}", str(code)) else "no reason given")' 
   fi
   joined=''
   # Permanent refusals: retrying cannot change the answer, and a second instance id will be launched instead.
+  # not_a_worker is also what EC2's eventually consistent describe calls say about a just-launched
+  # instance, so it becomes final only once it has been repeated.
   case "${reason}" in
-    already_joined | not_a_worker | unknown_caller | instance_not_running)
+    already_joined | unknown_caller | instance_not_running)
       die "join attempt ${attempt}/${JOIN_ATTEMPTS}: HTTP ${status} ${reason}; giving up" ;;
+    not_a_worker)
+      if ((attempt >= NOT_A_WORKER_ATTEMPTS)); then
+        die "join attempt ${attempt}/${JOIN_ATTEMPTS}: HTTP ${status} ${reason}; giving up"
+      fi ;;
   esac
   if ((attempt == JOIN_ATTEMPTS)); then
     die "join attempt ${attempt}/${JOIN_ATTEMPTS}: HTTP ${status} ${reason}; giving up"

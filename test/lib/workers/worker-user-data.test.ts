@@ -285,6 +285,28 @@ describe('worker user-data bootstrap', () => {
     expect(run.read('k3s-args')).toBeUndefined();
   });
 
+  it('retries not_a_worker (EC2 describe calls lag just after launch) and joins when the instance becomes visible', async () => {
+    apiAnswers = [
+      { status: 403, body: '{"error":"not_a_worker"}' },
+      { status: 403, body: '{"error":"not_a_worker"}' },
+      { status: 200, body: JSON.stringify({ server: SERVER, token: TOKEN, nodeName: INSTANCE_ID }) },
+    ];
+    const run = await runBootstrap(renderWorkerUserData(settings()));
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/join attempt 2\/5: HTTP 403 not_a_worker; retrying in 2s/);
+    expect(run.stdout).toMatch(/join attempt 3\/5: admitted/);
+    expect(run.read('k3s-token-seen')).toBe(TOKEN);
+  });
+
+  it('gives up on not_a_worker once it has been repeated three times', async () => {
+    apiAnswers = [{ status: 403, body: '{"error":"not_a_worker"}' }];
+    const run = await runBootstrap(renderWorkerUserData(settings()));
+    expect(run.code).not.toBe(0);
+    expect(run.stdout).toMatch(/FATAL: join attempt 3\/5: HTTP 403 not_a_worker; giving up/);
+    expect(api.requests).toHaveLength(3);
+    expect(run.read('k3s-args')).toBeUndefined();
+  });
+
   it('gives up after the configured number of attempts when the API keeps failing', async () => {
     apiAnswers = [{ status: 503, body: '{"error":"stake_insufficient"}' }];
     const run = await runBootstrap(renderWorkerUserData(settings()), { K3S_DAAS_JOIN_ATTEMPTS: '2' });
