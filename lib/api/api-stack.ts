@@ -11,6 +11,7 @@ import { DomainFunction } from './domain-function';
 import { Indexer } from './indexer';
 import { NodeJoinRoutes } from './node-join-routes';
 import { PlatformApi } from './platform-api';
+import { TokenCheckRoutes } from './token-check-routes';
 
 export interface ApiStackProps extends StackProps {
   readonly config: EnvironmentConfig;
@@ -57,5 +58,6 @@ export class ApiStack extends Stack {
 
     new NodeJoinRoutes(this, 'NodeJoinRoutes', { api: this.api, config, state: props.state, serverUrl: props.serverUrl, commonEnvironment: this.commonEnvironment });
     new AttestationRoutes(this, 'AttestationRoutes', { api: this.api, config, state: props.state, enclave: props.enclave, serverUrl: props.serverUrl, commonEnvironment: this.commonEnvironment });
+    new TokenCheckRoutes(this, 'TokenCheckRoutes', { api: this.api, config, state: props.state, commonEnvironment: this.commonEnvironment });
   }
 }
