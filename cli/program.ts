@@ -1,6 +1,7 @@
 // The `k3s-daas` command tree (DESIGN §9). Each command group registers itself from its own module.
 import { Command, CommanderError } from 'commander';
 import { register as registerAttestation } from './commands/attestation';
+import { register as registerCredential } from './commands/credential';
 import { register as registerKubeconfig } from './commands/kubeconfig';
 import { register as registerStake } from './commands/stake';
 import { register as registerToken } from './commands/token';
@@ -9,7 +10,7 @@ import { CliError, type CliContext } from './context';
 type Registrar = (program: Command, ctx: CliContext) => void;
 
 /** Command groups, in help order. Each module exports a `register(program, ctx)`. */
-const REGISTRARS: Registrar[] = [registerStake, registerToken, registerKubeconfig, registerAttestation];
+const REGISTRARS: Registrar[] = [registerStake, registerToken, registerCredential, registerKubeconfig, registerAttestation];
 
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('k3s-daas')
