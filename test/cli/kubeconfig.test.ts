@@ -111,6 +111,19 @@ describe('k3s-daas kubeconfig', () => {
     expect(written.clusters[0].cluster.server).toBe('https://nlb.k3s-daas.test:6443');
   });
 
+  it('the written exec user runs `k3s-daas credential`, which yields a credential the API accepts for that token', async () => {
+    const { code, out } = await run([], apiFetch(routes()));
+    expect(code).toBe(0);
+    const exec = parse(await readFile(out.trim(), 'utf8')).users[0].user.exec;
+    expect(exec.command).toBe('k3s-daas');
+    const h = await makeHarness(env, { now: () => NOW });
+    expect(await runCli(exec.args, h.ctx)).toBe(0);
+    const execCredential = JSON.parse(h.stdout());
+    expect(execCredential.apiVersion).toBe(exec.apiVersion);
+    const verified = await verifyCredential(execCredential.status.token, { audience: CLUSTER, nowMs: NOW.getTime() });
+    expect(verified.ok && verified.value.payload.tok).toBe(TOKEN);
+  });
+
   it('refuses to overwrite an existing file without --force, and replaces it (0600) with --force', async () => {
     const h = await makeHarness(env, { fetch: apiFetch(routes()), now: () => NOW });
     const output = path.join(h.ctx.homeDir, 'kc.yaml');
