@@ -11,7 +11,8 @@ import { COMMON_ENV, readEnv } from '../shared/env';
 import { HttpError, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
 import type { TokenIndexReader } from '../shared/index-model';
 import { DynamoIndexRepository } from '../shared/index-repository-dynamodb';
-import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext, KmsJoinTokenCipher, type JoinTokenCipher } from '../shared/join-token';
+import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
+import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext, joinTokenPinsCa, KmsJoinTokenCipher, type JoinTokenCipher } from '../shared/join-token';
 import { INSTANCE_ID_PATTERN, NodeRegistry, WORKER_GROUPS_ENV } from '../shared/node-registry';
 import { logger, logUnexpected } from '../shared/powertools';
 import { DEFAULT_MIN_STAKE_MIST } from '../shared/sui/roles';
@@ -36,6 +37,8 @@ export interface NodeJoinDeps {
   /** Stake records as the indexer wrote them: read through the index repository, the one decoder of that item. */
   stakes: Pick<TokenIndexReader, 'getStake'>;
   cipher: JoinTokenCipher;
+  /** The latest verified enclave attestation: the join token must pin the CA it attests. */
+  attestations: Pick<AttestationRecordStore, 'getLatest'>;
   now?: () => Date;
 }
 
@@ -128,6 +131,11 @@ export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV
     });
     // A token without the CA hash would let the agent trust whatever answers on 6443: never hand it out.
     if (!JOIN_TOKEN_PATTERN.test(token)) throw forbidden('no_join_token', 'the stored join token is not in the CA-pinning K10 format');
+    const attested = await deps.attestations.getLatest();
+    if (!attested) throw forbidden('no_attestation', 'no verified attestation of the control-plane enclave yet');
+    if (!joinTokenPinsCa(token, attested.caCertPem)) {
+      throw forbidden('ca_not_attested', 'the published join token does not pin the cluster CA the enclave attested');
+    }
 
     const admitted = await deps.registry.admit({ instanceId, stakeId: group.stakeId, autoScalingGroup: group.autoScalingGroup, maxNodes, now: now() });
     if (!admitted.admitted) {
@@ -168,6 +176,7 @@ export const handler = (event: APIGatewayProxyEventV2WithIAMAuthorizer): Promise
       registry: new NodeRegistry(db, settings.TABLE_NAME),
       stakes: new DynamoIndexRepository({ tableName: settings.TABLE_NAME, client: db }),
       cipher: new KmsJoinTokenCipher(new KMSClient({}), settings.JOIN_TOKEN_KEY_ARN),
+      attestations: new DynamoAttestationRecordStore({ tableName: settings.TABLE_NAME, client: db }),
     });
   }
   return live(event);

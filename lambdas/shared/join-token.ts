@@ -4,6 +4,7 @@
 // the contract between the enclave/host agent (Encrypt) and the join route (Decrypt), and the key grants
 // in `lib/api/node-join-routes.ts` require exactly it, so a ciphertext made for anything else never opens.
 import { DecryptCommand, EncryptCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** Value of the `purpose` key of the encryption context. */
 export const JOIN_TOKEN_PURPOSE = 'k3s-agent-token';
@@ -18,6 +19,20 @@ export function joinTokenEncryptionContext(clusterId: string): Record<string, st
  * pins the server's CA on first contact, so the join cannot be intercepted by a host in the middle.
  */
 export const JOIN_TOKEN_PATTERN = /^K10[0-9a-f]{64}::[!-~]{1,512}$/;
+
+/**
+ * Whether `token` pins exactly the cluster CA the enclave attested (`caCertPem` of the latest verified
+ * attestation record). The master host is untrusted and holds `kms:Encrypt` on the join key, so it could
+ * publish a token pinning a CA of its own and steer workers to a K3s server outside the enclave; only a
+ * token whose hash is that of the attested CA may leave the join route. K3s hashes the PEM bytes it serves
+ * on /cacerts; the record keeps the CA re-encoded as canonical PEM (64-column base64, `\n` line ends), which
+ * is byte for byte how K3s (Go `pem.Encode`) writes the single self-signed CA the enclave generates.
+ */
+export function joinTokenPinsCa(token: string, caCertPem: string): boolean {
+  if (!JOIN_TOKEN_PATTERN.test(token)) return false;
+  const pinned = Buffer.from(token.slice(3, 67), 'hex');
+  return timingSafeEqual(pinned, createHash('sha256').update(caCertPem, 'utf8').digest());
+}
 
 /** The stored item (besides its keys): base64 KMS ciphertext and when the host last published it. */
 export interface JoinTokenItem {

@@ -75,7 +75,7 @@ export class NodeJoinRoutes extends Construct {
     const node = KEYS.node('*').pk;
     const stake = KEYS.stake('*').pk;
     const nodeCount = KEYS.stakeNodeCount('*').pk;
-    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [stake, KEYS.joinToken().pk]));
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [stake, KEYS.joinToken().pk, KEYS.attestation().pk]));
     this.joinFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node]));
     this.joinFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [nodeCount]));
     this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [node]));

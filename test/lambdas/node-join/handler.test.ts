@@ -5,12 +5,15 @@ import { DeleteItemCommand, GetItemCommand, QueryCommand, TransactWriteItemsComm
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import fc from 'fast-check';
+import { createHash, X509Certificate } from 'node:crypto';
 import { createHandler, type NodeJoinSettings } from '../../../lambdas/node-join/handler';
 import { KEYS, TABLE_INDEXES } from '../../../lambdas/shared/index-model';
 import { DynamoIndexRepository } from '../../../lambdas/shared/index-repository-dynamodb';
+import { DynamoAttestationRecordStore } from '../../../lambdas/shared/attestation/record-store';
 import { joinTokenEncryptionContext } from '../../../lambdas/shared/join-token';
 import { NodeRegistry } from '../../../lambdas/shared/node-registry';
 import { MIST_PER_SUI } from '../../../lambdas/shared/sui/roles';
+import { createClusterCaPem } from '../../support/cluster-ca';
 import { startMoto, type Moto } from '../../support/moto';
 import { ACCOUNT, clients, createIndexTable, createWorkerGroup, FakeKmsCipher, putStake } from '../../support/worker-fixtures';
 
@@ -22,7 +25,10 @@ const GPU = 'k3s-daas-test-workers-gpu';
 const FOREIGN = 'someone-elses-asg';
 const STAKE_GENERAL = '0x' + '0'.repeat(63) + 'c';
 const STAKE_GPU = '0x' + '0'.repeat(63) + 'd';
-const TOKEN = `K10${'ab'.repeat(32)}::node:${'s3cret'.repeat(6)}`;
+const SECRET = `node:${'s3cret'.repeat(6)}`;
+/** The join token pinning the attested CA; set in beforeAll from a real CA certificate. */
+let TOKEN: string;
+let attestedCaPem: string;
 const SERVER = 'https://k3s.example.com:6443';
 
 let moto: Moto;
@@ -92,6 +98,7 @@ function handler(admissions: NodeRegistry = registry) {
     registry: admissions,
     stakes: new DynamoIndexRepository({ tableName: TABLE, client: c.db }),
     cipher,
+    attestations: new DynamoAttestationRecordStore({ tableName: TABLE, client: c.db }),
     now: () => new Date('2026-11-23T00:00:00Z'),
   });
 }
@@ -109,7 +116,24 @@ async function call(event: APIGatewayProxyEventV2WithIAMAuthorizer) {
   return { status: res.statusCode, body: JSON.parse(res.body ?? '{}') as Record<string, string> };
 }
 
+/** K3s's token hash is over the CA PEM it serves; the attestation record keeps the CA as canonical PEM. */
+const pinning = (caPem: string) => `K10${createHash('sha256').update(caPem).digest('hex')}::${SECRET}`;
+
+async function attest(caPem: string) {
+  await new DynamoAttestationRecordStore({ tableName: TABLE, client: c.db }).putLatest({
+    pcrs: { PCR0: '00'.repeat(48) },
+    caSha256: createHash('sha256').update(new X509Certificate(caPem).raw).digest('hex'),
+    // As verifyClusterAttestation stores it.
+    caCertPem: new X509Certificate(caPem).toString(),
+    moduleId: 'i-0123456789abcdef0-enc0123456789abcdef',
+    timestamp: '2026-11-23T00:00:00.000Z',
+    verifiedAt: '2026-11-23T00:00:01.000Z',
+  });
+}
+
 beforeAll(async () => {
+  attestedCaPem = await createClusterCaPem();
+  TOKEN = pinning(attestedCaPem);
   moto = await startMoto();
 }, 60_000);
 afterAll(async () => {
@@ -130,6 +154,7 @@ beforeEach(async () => {
   await putStake(c.db, TABLE, STAKE_GENERAL, 5n * MIST_PER_SUI, 'active');
   await putStake(c.db, TABLE, STAKE_GPU, 1n * MIST_PER_SUI, 'active');
   await publishToken();
+  await attest(attestedCaPem);
 });
 
 describe('POST /v1/nodes/join', () => {
@@ -265,6 +290,25 @@ describe('POST /v1/nodes/join', () => {
     // A refused join does not burn the instance's one chance.
     await publishToken();
     expect((await call(joinEvent(instances.general[0]))).status).toBe(200);
+  });
+
+  it('never hands out a token pinning a CA other than the attested one, e.g. one the untrusted host published (ca_not_attested)', async () => {
+    const hostCa = await createClusterCaPem('k3s-server-ca@host');
+    await publishToken(pinning(hostCa));
+    const id = instances.general[0];
+    expect(await call(joinEvent(id))).toMatchObject({ status: 403, body: { error: 'ca_not_attested' } });
+    // Nor a token whose hash is of the CA's DER rather than the PEM K3s serves.
+    await publishToken(`K10${createHash('sha256').update(new X509Certificate(attestedCaPem).raw).digest('hex')}::${SECRET}`);
+    expect(await call(joinEvent(id))).toMatchObject({ status: 403, body: { error: 'ca_not_attested' } });
+    // A refusal does not use up the instance's one join.
+    await publishToken();
+    expect(await call(joinEvent(id))).toMatchObject({ status: 200, body: { token: TOKEN } });
+  });
+
+  it('refuses while no enclave attestation has been verified (no_attestation)', async () => {
+    await deleteItem(KEYS.attestation());
+    expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 403, body: { error: 'no_attestation' } });
+    expect(await registry.getNode(instances.general[0])).toBeUndefined();
   });
 
   it('never hands out a token without the CA hash (no_join_token)', async () => {

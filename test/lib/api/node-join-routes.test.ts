@@ -78,7 +78,7 @@ describe('node join routes', () => {
   it('table grants are limited to the node, stake and join-token items, with no scans or queries', () => {
     const leading = (statements: Statement[], action: string) =>
       withAction(statements, action).flatMap((s) => [s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']].flat());
-    expect(leading(joinStatements, 'dynamodb:GetItem').sort()).toEqual(['CLUSTER', 'STAKE#*']);
+    expect(leading(joinStatements, 'dynamodb:GetItem').sort()).toEqual(['ATTESTATION', 'CLUSTER', 'STAKE#*']);
     expect(leading(joinStatements, 'dynamodb:PutItem')).toEqual(['NODE#*']);
     expect(leading(joinStatements, 'dynamodb:UpdateItem')).toEqual(['NODECOUNT#*']);
     expect(leading(lifecycleStatements, 'dynamodb:GetItem')).toEqual(['NODE#*']);
