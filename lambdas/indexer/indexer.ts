@@ -4,7 +4,7 @@
 // whose effects are all durable; the next run replays from there and the idempotent rules converge.
 import { comparePositions, type IndexRepository, type IndexerCursor } from '../shared/index-repository';
 import type { EventPosition } from '../shared/index-model';
-import { applyEventsToIndex, type PositionedEvent } from '../shared/event-applier';
+import { applyEventsToIndex, resweepStakes, type PositionedEvent } from '../shared/event-applier';
 import { decodeEvent, UnknownEventError } from '../shared/sui/events';
 import type { Evictor } from './eviction';
 import { ProviderError, type EventPage, type EventSource, type RawEvent } from './event-source';
@@ -67,6 +67,23 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
     pages: 0, events: 0, applied: 0, stale: 0, ignored: 0, skipped: 0, terminated: 0, providerErrors: 0, stoppedBecause: 'caught_up',
   };
   let cursor = await repo.getCursor();
+  const evict = async (stakeId: string) => {
+    const eviction = await deps.evictor.evictStake(stakeId);
+    report.terminated += eviction.terminated.length;
+    if (eviction.terminated.length + eviction.alreadyGone.length > 0) {
+      log.info('evicted nodes of an inactive stake', { stakeId, ...eviction });
+    }
+    if (eviction.refused.length > 0) log.error('nodes of a foreign group under a slashed stake left running', { stakeId, refused: eviction.refused });
+  };
+
+  // Second look at the previous run's slashed/withdrawn stakes (GSI lag); their list is then cleared.
+  const previousSweeps = cursor?.resweepStakes ?? [];
+  if (previousSweeps.length > 0) {
+    const invalidated = await resweepStakes(repo, previousSweeps);
+    if (invalidated > 0) log.warn('second sweep invalidated tokens the first sweep missed', { invalidated });
+    for (const stakeId of previousSweeps) await evict(stakeId);
+  }
+  const swept = new Set<string>();
 
   for (;;) {
     if (options.remainingMs() < margin) {
@@ -99,12 +116,8 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
     report.ignored += result.ignored;
     report.skipped += result.invalid;
     for (const stakeId of result.evictStakes) {
-      const eviction = await deps.evictor.evictStake(stakeId);
-      report.terminated += eviction.terminated.length;
-      if (eviction.terminated.length + eviction.alreadyGone.length > 0) {
-        log.info('evicted nodes of an inactive stake', { stakeId, ...eviction });
-      }
-      if (eviction.refused.length > 0) log.error('nodes of a foreign group under a slashed stake left running', { stakeId, refused: eviction.refused });
+      await evict(stakeId);
+      swept.add(stakeId);
     }
 
     if (page.hasNextPage && page.endCursor === (cursor?.cursor ?? null)) {
@@ -123,11 +136,20 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
         ...(maxPosition(cursor?.lastEvent, lastPosition) ? { lastEvent: maxPosition(cursor?.lastEvent, lastPosition) } : {}),
         eventsSeen: (cursor?.eventsSeen ?? 0) + page.events.length,
         updatedAt: now().toISOString(),
+        ...(swept.size > 0 ? { resweepStakes: [...swept] } : {}),
       };
       await repo.putCursor(next, cursor);
       cursor = next;
     }
     if (!page.hasNextPage) break;
+  }
+  if (cursor && !sameList(cursor.resweepStakes ?? [], [...swept])) {
+    // No page moved the cursor after the second sweep: record that it is done.
+    const next: IndexerCursor = { ...cursor, updatedAt: now().toISOString() };
+    if (swept.size > 0) next.resweepStakes = [...swept];
+    else delete next.resweepStakes;
+    await repo.putCursor(next, cursor);
+    cursor = next;
   }
   report.cursor = cursor;
   await measureLag(deps, report, cursor);
@@ -182,6 +204,10 @@ async function measureLag(deps: IndexerDeps, report: RunReport, cursor: IndexerC
     report.providerErrors++;
     deps.log.warn('could not measure lag behind the chain head', { message: error.message });
   }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function maxBig(a: bigint, b: bigint): bigint {

@@ -193,6 +193,30 @@ function safeNumber(u64: string): number {
   return n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n);
 }
 
+/**
+ * Invalidates any token of these stakes that is still valid although its stake is slashed or
+ * withdrawn: the second look that catches tokens the eventually consistent stake GSI hid from the
+ * first sweep. Returns how many tokens it changed.
+ */
+export async function resweepStakes(repo: IndexRepository, stakeIds: readonly string[], maxAttempts = 3): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const stakes = await repo.getStakes(stakeIds);
+      const writes: EntityWrite[] = [];
+      for (const [stakeId, { record }] of stakes) {
+        if (!INACTIVE_FOREVER.has(record.status)) continue;
+        for (const token of await repo.tokensOfStake(stakeId)) {
+          if (!token.record.invalidated) writes.push({ kind: 'token', record: { ...token.record, invalidated: true }, expectedRev: token.rev });
+        }
+      }
+      if (writes.length > 0) await repo.writeEntities(writes);
+      return writes.length;
+    } catch (error) {
+      if (!(error instanceof IndexConflictError) || attempt >= maxAttempts) throw error;
+    }
+  }
+}
+
 export interface ApplyResult {
   applied: number;
   stale: number;

@@ -149,6 +149,7 @@ export class DynamoIndexRepository implements IndexRepository {
       lastEvent: item.lastEvent ? positionFromItem(item.lastEvent as Item) : undefined,
       eventsSeen: item.eventsSeen as number,
       updatedAt: item.updatedAt as string,
+      ...(Array.isArray(item.resweepStakes) && item.resweepStakes.length > 0 ? { resweepStakes: [...(item.resweepStakes as string[])] } : {}),
     };
   }
 
@@ -164,6 +165,7 @@ export class DynamoIndexRepository implements IndexRepository {
           lastEvent: next.lastEvent && positionToItem(next.lastEvent),
           eventsSeen: next.eventsSeen,
           updatedAt: next.updatedAt,
+          resweepStakes: next.resweepStakes?.length ? next.resweepStakes : undefined,
         },
         ConditionExpression: previous ? '#cursor = :previous' : 'attribute_not_exists(pk)',
         ...(previous ? { ExpressionAttributeNames: { '#cursor': 'cursor' }, ExpressionAttributeValues: { ':previous': previous.cursor } } : {}),

@@ -26,6 +26,12 @@ export interface IndexerCursor {
   /** Events applied over the cursor's whole life (monotonic; for operators). */
   eventsSeen: number;
   updatedAt: string;
+  /**
+   * Stakes slashed or withdrawn during the last run, swept once more by the next run: the stake GSI
+   * is eventually consistent, so a token or node written just before the first sweep may have been
+   * invisible to it.
+   */
+  resweepStakes?: string[];
 }
 
 /** Someone else changed an entity or the cursor between our read and our write. */

@@ -59,7 +59,7 @@ export interface Harness {
   deps(plan?: FaultPlan): IndexerDeps;
   /** One run with generous time. */
   run(options?: Partial<RunOptions>, plan?: FaultPlan): Promise<RunReport>;
-  /** Runs until a run reports it caught up (at most `maxRuns`). */
+  /** Runs until caught up with no second sweep pending (at most `maxRuns`). */
   runUntilCaughtUp(options?: Partial<RunOptions>, maxRuns?: number): Promise<RunReport[]>;
 }
 
@@ -98,7 +98,7 @@ export async function createHarness(
       for (let i = 0; i < maxRuns; i++) {
         const report = await run(options);
         reports.push(report);
-        if (report.stoppedBecause === 'caught_up') return reports;
+        if (report.stoppedBecause === 'caught_up' && !report.cursor?.resweepStakes?.length) return reports;
       }
       throw new Error(`indexer did not catch up within ${maxRuns} runs`);
     },

@@ -114,7 +114,7 @@ describe.each(implementations)('index repository contract: %s', (_name, create) 
 
   it('moves the cursor only from the value it was read at (a concurrent run cannot move it back)', async () => {
     const c1: IndexerCursor = { cursor: 'AAAAAAAAAAE=', checkpoint: 10n, eventsSeen: 5, updatedAt: 't1', lastEvent: pos(9n) };
-    const c2: IndexerCursor = { cursor: 'AAAAAAAAAAI=', checkpoint: 2n ** 60n, eventsSeen: 9, updatedAt: 't2' };
+    const c2: IndexerCursor = { cursor: 'AAAAAAAAAAI=', checkpoint: 2n ** 60n, eventsSeen: 9, updatedAt: 't2', resweepStakes: [id('1'), id('2')] };
     expect(await repo.getCursor()).toBeUndefined();
     await repo.putCursor(c1, undefined);
     await expect(repo.putCursor(c2, undefined)).rejects.toBeInstanceOf(IndexConflictError);
