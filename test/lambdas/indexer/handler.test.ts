@@ -2,6 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { createHandler, handler, INDEXER_ENV } from '../../../lambdas/indexer/handler';
 import { ConfigError, readEnv } from '../../../lambdas/shared/env';
 import { IndexUnavailableError } from '../../../lambdas/shared/index-model';
+import { INDEXER_METRICS } from '../../../lambdas/indexer/metric-names';
+import { metrics } from '../../../lambdas/shared/powertools';
 import { generateHistory } from '../../support/event-history';
 import { createHarness } from '../../support/indexer-harness';
 
@@ -21,6 +23,31 @@ describe('indexer handler', () => {
     expect(report.stoppedBecause).toBe('caught_up');
     expect(report.applied).toBeGreaterThan(0);
     expect((await h.repo.getCursor())?.checkpoint).toBe(history.headCheckpoint);
+  });
+
+  it('publishes events applied, pages, errors, evictions and lag in checkpoints and seconds', async () => {
+    const history = generateHistory({ seed: 3, transactions: 60 });
+    const h = await createHarness(history);
+    const recorded = new Map<string, number>();
+    const original = metrics.addMetric.bind(metrics);
+    metrics.addMetric = ((name: string, _unit: unknown, value: number) => {
+      recorded.set(name, value);
+    }) as typeof metrics.addMetric;
+    try {
+      const report = await createHandler(async () => h.deps())({}, context());
+      expect(Object.fromEntries(recorded)).toEqual({
+        [INDEXER_METRICS.eventsApplied]: report.applied,
+        [INDEXER_METRICS.eventsSkipped]: report.skipped,
+        [INDEXER_METRICS.pages]: report.pages,
+        [INDEXER_METRICS.errors]: 0,
+        [INDEXER_METRICS.evictions]: report.terminated,
+        [INDEXER_METRICS.lagCheckpoints]: 0,
+        [INDEXER_METRICS.lagSeconds]: 0,
+      });
+      expect(report.applied).toBeGreaterThan(0);
+    } finally {
+      metrics.addMetric = original;
+    }
   });
 
   it('stops starting pages when the Lambda deadline is near', async () => {
@@ -64,5 +91,44 @@ describe('indexer handler', () => {
 
   it('the deployed handler refuses to run without its configuration', async () => {
     await expect(handler({}, context())).rejects.toBeInstanceOf(ConfigError);
+  });
+});
+
+describe('indexer handler with its real clients', () => {
+  it('reads the provider auth header from Secrets Manager, sends it, and backs off on HTTP 429 without moving the cursor', async () => {
+    const { startMoto } = await import('../../support/moto');
+    const { createIndexTable, emulatorClient } = await import('../../support/index-table');
+    const { CreateSecretCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+    const http = await import('node:http');
+    const { DynamoIndexRepository } = await import('../../../lambdas/shared/index-repository-dynamodb');
+    const moto = await startMoto();
+    const seen: { url?: string; key?: string | string[] }[] = [];
+    const provider = http.createServer((req, res) => {
+      seen.push({ url: req.url, key: req.headers['x-api-key'] });
+      req.resume();
+      res.writeHead(429, 'Too Many Requests').end();
+    });
+    await new Promise<void>((r) => provider.listen(0, '127.0.0.1', r));
+    const saved = { ...process.env };
+    try {
+      await createIndexTable(emulatorClient(moto.endpoint), 'idx');
+      await new SecretsManagerClient({ endpoint: moto.endpoint }).send(new CreateSecretCommand({ Name: 'sui-key', SecretString: 's3cret' }));
+      Object.assign(process.env, VALID_ENV, {
+        TABLE_NAME: 'idx', AWS_ENDPOINT_URL: moto.endpoint,
+        SUI_GRPC_URL: `http://127.0.0.1:${(provider.address() as { port: number }).port}`,
+        SUI_GRPC_AUTH_HEADER: 'x-api-key', SUI_GRPC_AUTH_SECRET_ID: 'sui-key',
+      });
+      const report = await handler({}, context());
+      expect(report.stoppedBecause).toBe('provider_error');
+      const listCalls = seen.filter((s) => s.url?.endsWith('/sui.rpc.v2.LedgerService/ListEvents'));
+      expect(listCalls).toHaveLength(3);
+      expect(seen.every((s) => s.key === 's3cret')).toBe(true);
+      const repo = new DynamoIndexRepository({ tableName: 'idx', client: emulatorClient(moto.endpoint) });
+      expect(await repo.getCursor()).toBeUndefined();
+    } finally {
+      process.env = saved;
+      provider.close();
+      await moto.stop();
+    }
   });
 });
