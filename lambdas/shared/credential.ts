@@ -157,29 +157,33 @@ export function ed25519Address(publicKey: Uint8Array): string {
   return `0x${Buffer.from(blake2b(input, { dkLen: 32 })).toString('hex')}`;
 }
 
-// Building a KeyObject costs about as much as a verify; users re-present the same key all day.
-const keyObjects = new Map<string, KeyObject>();
-function ed25519KeyObject(publicKey: Uint8Array): KeyObject {
-  const id = Buffer.from(publicKey).toString('hex');
-  let key = keyObjects.get(id);
-  if (!key) {
-    key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
-    if (keyObjects.size >= 1024) keyObjects.delete(keyObjects.keys().next().value!);
-    keyObjects.set(id, key);
+// Building a KeyObject and hashing the address cost a good part of a verify; users re-present the same
+// key all day, so both are kept per public key (bounded, oldest dropped first).
+const knownKeys = new Map<string, { key: KeyObject; address: string }>();
+function ed25519Key(publicKey: Uint8Array): { key: KeyObject; address: string } | undefined {
+  const id = Buffer.from(publicKey).toString('base64');
+  let known = knownKeys.get(id);
+  if (!known) {
+    try {
+      known = { key: createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' }), address: ed25519Address(publicKey) };
+    } catch {
+      return undefined; // not a valid curve point
+    }
+    if (knownKeys.size >= 4096) knownKeys.delete(knownKeys.keys().next().value!);
+    knownKeys.set(id, known);
   }
-  return key;
+  return known;
 }
 
 function verifyEd25519Native(message: Uint8Array, serialized: Uint8Array, address: string): boolean {
   if (serialized.length !== ED25519_SERIALIZED_LENGTH || serialized[0] !== FLAG.ed25519) return false;
-  const signature = serialized.subarray(1, 65);
-  const publicKey = serialized.subarray(65);
-  // Cheap address check first: a signature by any other key is refused without curve work.
-  if (ed25519Address(publicKey) !== address) return false;
+  const known = ed25519Key(serialized.subarray(65));
+  // Address first: a signature by any other key is refused without curve work.
+  if (!known || known.address !== address) return false;
   try {
-    return cryptoVerify(null, personalMessageDigest(message), ed25519KeyObject(publicKey), signature);
+    return cryptoVerify(null, personalMessageDigest(message), known.key, serialized.subarray(1, 65));
   } catch {
-    return false; // not a valid curve point
+    return false;
   }
 }
 
