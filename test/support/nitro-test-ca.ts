@@ -47,6 +47,10 @@ export interface DocumentSpec {
   tagged?: boolean;
   /** COSE `alg` in the protected header. Default ES384 (-35). */
   alg?: number;
+  /** Certificate (and key) that signs instead of a fresh leaf under this CA. */
+  signer?: IssuedCertificate;
+  /** The cabundle as given, instead of [root, intermediate]. */
+  cabundle?: Uint8Array[];
 }
 
 export interface NitroTestDocument {
@@ -131,7 +135,7 @@ export class NitroTestCa {
   /** A COSE_Sign1 attestation document signed by a new leaf under this CA. */
   async document(spec: DocumentSpec = {}): Promise<NitroTestDocument> {
     const timestamp = spec.timestamp ?? this.now;
-    const leaf = await issue({
+    const leaf = spec.signer ? { issued: spec.signer } : await issue({
       subjectCn: 'i-0123456789abcdef0-enc0123456789abcdef.us-east-1.aws.nitro-enclaves',
       issuer: { cert: this.intermediateCert, key: this.intermediate.privateKey },
       ca: false,
@@ -144,7 +148,7 @@ export class NitroTestCa {
       ['timestamp', timestamp.getTime()],
       ['pcrs', pcrs],
       ['certificate', leaf.issued.der],
-      ['cabundle', [this.root.der, this.intermediate.der]],
+      ['cabundle', spec.cabundle ?? [this.root.der, this.intermediate.der]],
       ['public_key', spec.publicKey ?? null],
       ['user_data', spec.userData ?? null],
       ['nonce', spec.nonce ?? null],

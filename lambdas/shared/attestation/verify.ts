@@ -225,14 +225,31 @@ async function checkChain(root: pkijs.Certificate, intermediates: pkijs.Certific
       refuse('certificate_not_yet_valid', `${what} certificate is valid from ${cert.notBefore.value.toISOString()}`);
     }
   }
+  // pkijs drops duplicate certificates and then starts the path at whichever one is last: a leaf repeated
+  // inside the cabundle would be skipped and the path validated from a genuine intermediate instead,
+  // leaving the key that signed the document unchecked. So the path must be exactly leaf → cabundle
+  // (reversed) → root, each certificate once.
+  const expectedPath = [leaf, ...[...intermediates].reverse(), root];
+  const ders = expectedPath.map((c) => Buffer.from(c.toSchema().toBER(false)).toString('hex'));
+  if (new Set(ders).size !== ders.length) refuse('untrusted_chain', 'the certificate chain repeats a certificate');
   const engine = new pkijs.CertificateChainValidationEngine({ trustedCerts: [root], certs: [...intermediates, leaf], checkDate: at });
   let result;
   try {
     result = await engine.verify({}, cryptoEngine);
   } catch (error) {
-    refuse('untrusted_chain', `certificate chain did not validate: ${error instanceof Error ? error.message : String(error)}`);
+    refuse('untrusted_chain', `certificate chain did not validate: ${error instanceof Error ? error.message : describe(error)}`);
   }
   if (!result.result) refuse('untrusted_chain', `certificate chain does not lead to the trusted root: ${result.resultMessage}`);
+  const path = result.certificatePath ?? [];
+  if (path.length !== expectedPath.length || path.some((c, i) => Buffer.from(c.toSchema().toBER(false)).toString('hex') !== ders[i])) {
+    refuse('untrusted_chain', 'the validated path is not certificate → cabundle → trusted root in the order AWS specifies');
+  }
+}
+
+// pkijs throws plain result objects as well as Errors.
+function describe(error: unknown): string {
+  const message = (error as { resultMessage?: unknown } | null)?.resultMessage;
+  return typeof message === 'string' ? message : String(error);
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -273,10 +290,15 @@ async function verifyOrRefuse(documentBytes: Uint8Array, options: VerifyOptions)
   // cabundle[0] is the root as the NSM sees it; trust comes only from our pinned root, never from it.
   const intermediates = payload.cabundle.slice(1).map((c, i) => parseCertificate(c, `cabundle[${i + 1}]`));
   let root: pkijs.Certificate;
+  let rootDer: Uint8Array;
   try {
-    root = pkijs.Certificate.fromBER(new X509Certificate(options.rootPem ?? AWS_NITRO_ROOT_G1_PEM).raw);
+    rootDer = new X509Certificate(options.rootPem ?? AWS_NITRO_ROOT_G1_PEM).raw;
+    root = pkijs.Certificate.fromBER(rootDer);
   } catch {
     throw new TypeError('the trusted root is not a PEM certificate');
+  }
+  if (!sameBytes(payload.cabundle[0], rootDer)) {
+    refuse('untrusted_chain', 'cabundle[0] is not the trusted root (AWS orders the cabundle root first)');
   }
   checkSignature(cose, payload.certificate);
   await checkChain(root, intermediates, leaf, at);

@@ -101,6 +101,24 @@ describe('synthetic documents from a test CA', () => {
     expect(await verifyAttestationDocument(doc.bytes, { ...options, rootPem: undefined })).toMatchObject({ ok: false, reason: 'untrusted_chain' });
   });
 
+  it('forged leaf: a signing certificate repeated inside a genuine cabundle is untrusted', async () => {
+    // pkijs drops the duplicate and would validate the genuine intermediate instead of the signer.
+    const forger = (await NitroTestCa.create({ now: ca.now })).root;
+    const doc = await ca.document({ signer: forger, cabundle: [ca.root.der, forger.der, ca.intermediate.der] });
+    expect(await verifyAttestationDocument(doc.bytes, options)).toMatchObject({ ok: false, reason: 'untrusted_chain' });
+  });
+
+  it('cabundle order: a bundle that does not start with the trusted root is untrusted', async () => {
+    const doc = await ca.document({ cabundle: [ca.intermediate.der, ca.root.der] });
+    expect(await verifyAttestationDocument(doc.bytes, options)).toMatchObject({ ok: false, reason: 'untrusted_chain' });
+  });
+
+  it('cabundle order: a bundle with a certificate outside the path is untrusted', async () => {
+    const other = await NitroTestCa.create({ now: ca.now });
+    const doc = await ca.document({ cabundle: [ca.root.der, ca.intermediate.der, other.intermediate.der] });
+    expect(await verifyAttestationDocument(doc.bytes, options)).toMatchObject({ ok: false, reason: 'untrusted_chain' });
+  });
+
   it('tampered payload: one changed PCR byte breaks the signature', async () => {
     const doc = await ca.document();
     const payload = Buffer.from(doc.payload);
