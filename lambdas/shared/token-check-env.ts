@@ -22,11 +22,11 @@ export type TokenCheckEnv = z.infer<z.ZodObject<typeof TOKEN_CHECK_ENV>>;
  * A client whose gRPC stack is loaded on the first zkLogin credential only: most credentials are
  * Ed25519, and the cold start should not pay for a protobuf client they never use.
  */
-export function lazyZkLoginClient(network: SuiNetwork, grpcUrl: string): ClientWithCoreApi {
+export function lazyZkLoginClient(load: () => Promise<ClientWithCoreApi>): ClientWithCoreApi {
   let client: Promise<ClientWithCoreApi> | undefined;
   const core = {
     async verifyZkLoginSignature(options: Parameters<ClientWithCoreApi['core']['verifyZkLoginSignature']>[0]) {
-      client ??= import('./sui/client').then((m) => m.createSuiClient({ network, grpcUrl }));
+      client ??= load();
       return (await client).core.verifyZkLoginSignature(options);
     },
   };
@@ -34,11 +34,15 @@ export function lazyZkLoginClient(network: SuiNetwork, grpcUrl: string): ClientW
   return { core } as unknown as ClientWithCoreApi;
 }
 
+function grpcZkLoginClient(network: SuiNetwork, grpcUrl: string): ClientWithCoreApi {
+  return lazyZkLoginClient(() => import('./sui/client').then((m) => m.createSuiClient({ network, grpcUrl })));
+}
+
 export function tokenCheckerFromEnv(env: TokenCheckEnv): TokenChecker {
   return createTokenChecker({
     index: new DynamoIndexRepository({ tableName: env.TABLE_NAME }),
     clusterId: env.CLUSTER_ID,
     cacheSize: env.TOKEN_CACHE_SIZE,
-    zkLoginClient: env.SUI_GRPC_URL ? lazyZkLoginClient(env.SUI_NETWORK, env.SUI_GRPC_URL) : undefined,
+    zkLoginClient: env.SUI_GRPC_URL ? grpcZkLoginClient(env.SUI_NETWORK, env.SUI_GRPC_URL) : undefined,
   });
 }

@@ -2,7 +2,8 @@
 // (in-memory repository) holding one valid token per role, and real SDK-signed credentials.
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
-import { createCredential } from '../../lambdas/shared/credential';
+import { computeZkLoginAddressFromSeed, genAddressSeed, getZkLoginSignature } from '@mysten/sui/zklogin';
+import { createCredential, type PersonalMessageSigner } from '../../lambdas/shared/credential';
 import type { SealTokenRecord, StakeRecord } from '../../lambdas/shared/index-model';
 import { MemoryIndexRepository } from '../../lambdas/shared/index-repository-memory';
 import { DEFAULT_MIN_STAKE_MIST, TIER_PERMISSIONS, type Role } from '../../lambdas/shared/sui/roles';
@@ -64,5 +65,33 @@ export function postEvent(path: string, body: string, headers: Record<string, st
     },
     body,
     isBase64Encoded,
+  };
+}
+
+/**
+ * A zkLogin signer: a real ephemeral Ed25519 signature wrapped in a zkLogin signature whose proof is
+ * not a real Groth16 proof. Only a Sui node can judge it, which is exactly what the tests exercise.
+ */
+export function zkLoginSigner(): PersonalMessageSigner {
+  const iss = 'https://accounts.google.com';
+  const seed = genAddressSeed(123n, 'sub', '1234567890', 'client-id');
+  const address = computeZkLoginAddressFromSeed(seed, iss, false);
+  const ephemeral = Ed25519Keypair.fromSecretKey(new Uint8Array(32).fill(3));
+  return {
+    toSuiAddress: () => address,
+    async signPersonalMessage(bytes) {
+      const { signature: userSignature } = await ephemeral.signPersonalMessage(bytes);
+      const signature = getZkLoginSignature({
+        inputs: {
+          proofPoints: { a: ['1', '2', '1'], b: [['1', '2'], ['3', '4'], ['1', '0']], c: ['1', '2', '1'] },
+          issBase64Details: { value: Buffer.from(`"iss":"${iss}",`).toString('base64url'), indexMod4: 0 },
+          headerBase64: 'eyJhbGciOiJSUzI1NiJ9',
+          addressSeed: seed.toString(),
+        },
+        maxEpoch: '10',
+        userSignature,
+      });
+      return { signature };
+    },
   };
 }

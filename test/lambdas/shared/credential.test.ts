@@ -6,7 +6,6 @@ import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import { Secp256k1Keypair } from '@mysten/sui/keypairs/secp256k1';
 import { Secp256r1Keypair } from '@mysten/sui/keypairs/secp256r1';
 import { MultiSigPublicKey, MultiSigSigner } from '@mysten/sui/multisig';
-import { computeZkLoginAddressFromSeed, genAddressSeed, getZkLoginSignature } from '@mysten/sui/zklogin';
 import { blake2b } from '@noble/hashes/blake2.js';
 import fc from 'fast-check';
 import {
@@ -20,6 +19,7 @@ import {
   verifyCredentialSignature,
   type PersonalMessageSigner,
 } from '../../../lambdas/shared/credential';
+import { zkLoginSigner } from '../../support/token-fixtures';
 
 const TOKEN = `0x${'ab'.repeat(32)}`;
 const CLUSTER = 'dev-cluster';
@@ -212,27 +212,8 @@ describe('reason codes of DESIGN §4 for the credential itself', () => {
 });
 
 describe('zkLogin goes through a Sui client, and only through one', () => {
-  const iss = 'https://accounts.google.com';
-  const seed = genAddressSeed(123n, 'sub', '1234567890', 'client-id');
-  const address = computeZkLoginAddressFromSeed(seed, iss, false);
-  const ephemeral = Ed25519Keypair.fromSecretKey(new Uint8Array(32).fill(3));
-  const zkSigner: PersonalMessageSigner = {
-    toSuiAddress: () => address,
-    async signPersonalMessage(bytes) {
-      const { signature: userSignature } = await ephemeral.signPersonalMessage(bytes);
-      const signature = getZkLoginSignature({
-        inputs: {
-          proofPoints: { a: ['1', '2', '1'], b: [['1', '2'], ['3', '4'], ['1', '0']], c: ['1', '2', '1'] },
-          issBase64Details: { value: Buffer.from(`"iss":"${iss}",`).toString('base64url'), indexMod4: 0 },
-          headerBase64: 'eyJhbGciOiJSUzI1NiJ9',
-          addressSeed: seed.toString(),
-        },
-        maxEpoch: '10',
-        userSignature,
-      });
-      return { signature };
-    },
-  };
+  const zkSigner = zkLoginSigner();
+  const address = zkSigner.toSuiAddress();
   const client = (answer: () => Promise<unknown>) => {
     const verifyZkLoginSignature = jest.fn<(options: unknown) => Promise<unknown>>(answer);
     return { client: { core: { verifyZkLoginSignature } } as unknown as ClientWithCoreApi, verifyZkLoginSignature };
