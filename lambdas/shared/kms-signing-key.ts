@@ -2,10 +2,7 @@
 // Lambda, `GetPublicKey` for the issuer Lambda. The public key never changes for a key id, so it is
 // fetched once per container.
 import { GetPublicKeyCommand, SignCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { spkiDerToPem } from './kubeconfig-signature';
-
-/** KMS refuses RAW messages longer than this; a kubeconfig with one small CA is about 2 KiB. */
-export const KMS_RAW_MESSAGE_LIMIT = 4096;
+import { kubeconfigDigest, spkiDerToPem } from './kubeconfig-signature';
 
 export interface KubeconfigSigner {
   readonly keyId: string;
@@ -23,10 +20,10 @@ export class KmsKubeconfigSigner implements KubeconfigSigner {
   ) {}
 
   async sign(kubeconfig: string): Promise<string> {
-    const message = Buffer.from(kubeconfig, 'utf8');
-    if (message.length > KMS_RAW_MESSAGE_LIMIT) throw new Error(`kubeconfig is ${message.length} bytes, over the KMS RAW limit of ${KMS_RAW_MESSAGE_LIMIT}`);
+    // KMS caps RAW messages at 4096 bytes; signing the SHA-256 digest (DIGEST) gives the same ECDSA_SHA_256
+    // signature over the kubeconfig bytes with no size limit (several CAs, long URLs).
     const out = await this.kms.send(
-      new SignCommand({ KeyId: this.keyId, Message: message, MessageType: 'RAW', SigningAlgorithm: 'ECDSA_SHA_256' }),
+      new SignCommand({ KeyId: this.keyId, Message: kubeconfigDigest(kubeconfig), MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' }),
     );
     if (!out.Signature) throw new Error('KMS Sign returned no signature');
     return Buffer.from(out.Signature).toString('base64');

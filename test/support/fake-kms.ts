@@ -1,8 +1,8 @@
 // An in-process AWS KMS for tests of the kubeconfig signing path: a local HTTP server speaking the KMS
 // JSON 1.1 wire protocol (`X-Amz-Target: TrentService.<Op>`, base64 blobs) for `Sign` and
-// `GetPublicKey` on ECC_NIST_P256 keys, backed by node:crypto. Real `KMSClient`s talk to it through
+// `GetPublicKey` on ECC_NIST_P256 keys (`Sign` with MessageType RAW or DIGEST), backed by node:crypto. Real `KMSClient`s talk to it through
 // their `endpoint`, so the SDK's serialization is exercised too. Signatures are DER, like KMS's.
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createECDH, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -19,6 +19,47 @@ export interface FakeKms {
 function fail(res: http.ServerResponse, type: string, message: string): void {
   res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
   res.end(JSON.stringify({ __type: type, message }));
+}
+
+// P-256 group order.
+const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const big = (b: Uint8Array) => BigInt(`0x${Buffer.from(b).toString('hex') || '0'}`);
+const mod = (a: bigint) => ((a % N) + N) % N;
+
+function inverse(a: bigint): bigint {
+  let [r0, r1, s0, s1] = [N, mod(a), 0n, 1n];
+  while (r1 !== 0n) {
+    const q = r0 / r1;
+    [r0, r1, s0, s1] = [r1, r0 - q * r1, s1, s0 - q * s1];
+  }
+  return mod(s0);
+}
+
+function derInteger(v: bigint): Buffer {
+  let bytes = Buffer.from(v.toString(16).padStart(64, '0'), 'hex');
+  while (bytes.length > 1 && bytes[0] === 0 && bytes[1] < 0x80) bytes = bytes.subarray(1);
+  if (bytes[0] >= 0x80) bytes = Buffer.concat([Buffer.from([0]), bytes]);
+  return Buffer.concat([Buffer.from([0x02, bytes.length]), bytes]);
+}
+
+/**
+ * ECDSA over a SHA-256 digest the caller computed (KMS `MessageType: DIGEST`), which node:crypto cannot
+ * do directly: r is the x coordinate of k·G (computed with ECDH), s = k⁻¹(z + r·d) mod n. DER like KMS.
+ */
+function signP256Digest(digest: Uint8Array, privateKey: KeyObject): Buffer {
+  const d = big(Buffer.from(String(privateKey.export({ format: 'jwk' }).d), 'base64url'));
+  const z = big(digest);
+  for (;;) {
+    const k = mod(big(randomBytes(32)));
+    if (k === 0n) continue;
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(Buffer.from(k.toString(16).padStart(64, '0'), 'hex'));
+    const r = mod(big(ecdh.getPublicKey().subarray(1, 33)));
+    const s = mod(inverse(k) * (z + r * d));
+    if (r === 0n || s === 0n) continue;
+    const body = Buffer.concat([derInteger(r), derInteger(s)]);
+    return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+  }
 }
 
 export async function startFakeKms(opts: { region?: string; account?: string } = {}): Promise<FakeKms> {
@@ -55,10 +96,15 @@ export async function startFakeKms(opts: { region?: string; account?: string } =
         if (body.SigningAlgorithm !== 'ECDSA_SHA_256') return fail(res, 'InvalidKeyUsageException', 'unsupported SigningAlgorithm');
         const message = Buffer.from(String(body.Message ?? ''), 'base64');
         const type = body.MessageType ?? 'RAW';
+        const answer = (signature: Buffer) =>
+          res.end(JSON.stringify({ KeyId: keyArn, Signature: signature.toString('base64'), SigningAlgorithm: 'ECDSA_SHA_256' }));
         if (type === 'RAW') {
           if (message.length === 0 || message.length > 4096) return fail(res, 'ValidationException', 'Message must be 1 to 4096 bytes');
-          const signature = sign('sha256', message, { key: privateKey, dsaEncoding: 'der' });
-          return res.end(JSON.stringify({ KeyId: keyArn, Signature: signature.toString('base64'), SigningAlgorithm: 'ECDSA_SHA_256' }));
+          return answer(sign('sha256', message, { key: privateKey, dsaEncoding: 'der' }));
+        }
+        if (type === 'DIGEST') {
+          if (message.length !== 32) return fail(res, 'ValidationException', 'Digest is invalid length for algorithm ECDSA_SHA_256.');
+          return answer(signP256Digest(message, privateKey));
         }
         return fail(res, 'ValidationException', `MessageType ${String(type)} is not supported by the fake`);
       }

@@ -7,7 +7,7 @@ import type { AttestationSummary } from '../kubeconfig';
 import type { ExpectedPcrs } from '../pcrs';
 import { verifyAttestationDocument, type AttestationFailureReason } from './verify';
 
-/** Attestation documents are at most ~5 KiB; the CA a few hundred bytes (it must fit a KMS RAW signature). */
+/** Attestation documents are at most ~5 KiB; a cluster CA is a few hundred bytes (it is stored in the record). */
 export const MAX_DOCUMENT_BYTES = 12 * 1024;
 export const MAX_CA_CERT_DER_BYTES = 2048;
 

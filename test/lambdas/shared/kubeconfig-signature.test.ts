@@ -5,7 +5,7 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import fc from 'fast-check';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { KmsKubeconfigSigner } from '../../../lambdas/shared/kms-signing-key';
-import { verifyKubeconfigSignature } from '../../../lambdas/shared/kubeconfig-signature';
+import { kubeconfigDigest, verifyKubeconfigSignature } from '../../../lambdas/shared/kubeconfig-signature';
 import { startFakeKms, type FakeKms } from '../../support/fake-kms';
 
 const KUBECONFIG = 'apiVersion: v1\nkind: Config\nclusters: []\n';
@@ -19,9 +19,14 @@ describe('KMS kubeconfig signatures', () => {
   });
   afterAll(() => kms.stop());
 
-  it('signs with KMS Sign (RAW, ECDSA_SHA_256) and the signature verifies with GetPublicKey', async () => {
+  it('signs the SHA-256 digest with KMS Sign (DIGEST, ECDSA_SHA_256) and the signature verifies over the bytes with GetPublicKey', async () => {
     const signature = await signer.sign(KUBECONFIG);
-    expect(kms.calls.find((c) => c.op === 'Sign')?.body).toMatchObject({ KeyId: kms.keyArn, MessageType: 'RAW', SigningAlgorithm: 'ECDSA_SHA_256' });
+    expect(kms.calls.find((c) => c.op === 'Sign')?.body).toMatchObject({
+      KeyId: kms.keyArn,
+      Message: kubeconfigDigest(KUBECONFIG).toString('base64'),
+      MessageType: 'DIGEST',
+      SigningAlgorithm: 'ECDSA_SHA_256',
+    });
     expect(verifyKubeconfigSignature(KUBECONFIG, signature, await signer.publicKeyPem())).toBe(true);
   });
 
@@ -63,7 +68,19 @@ describe('KMS kubeconfig signatures', () => {
     }
   });
 
-  it('a kubeconfig over the KMS RAW limit is refused before calling KMS', async () => {
-    await expect(signer.sign('x'.repeat(4097))).rejects.toThrow(/RAW limit/);
+  it('a kubeconfig over the 4096-byte KMS RAW limit is signed (DIGEST has no size cap)', async () => {
+    const big = `${KUBECONFIG}# ${'x'.repeat(20_000)}\n`;
+    const signature = await signer.sign(big);
+    expect(verifyKubeconfigSignature(big, signature, await signer.publicKeyPem())).toBe(true);
+  });
+
+  it('the fake KMS signs digests as real ECDSA: many signatures all verify with node:crypto', async () => {
+    const pem = await signer.publicKeyPem();
+    await fc.assert(
+      fc.asyncProperty(fc.string({ minLength: 1 }), async (text) => {
+        expect(verifyKubeconfigSignature(text, await signer.sign(text), pem)).toBe(true);
+      }),
+      { numRuns: 30 },
+    );
   });
 });
