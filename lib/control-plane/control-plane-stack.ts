@@ -11,6 +11,8 @@ import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/environment-config';
 import type { EnclaveArtifacts } from '../shared/enclave-artifacts';
 import type { StateStack } from '../state/state-stack';
+import { ciphertextObjectKeys } from '../../enclave/src/common/host-protocol';
+import { HostAgentAsset } from './host-agent-asset';
 import { renderMasterUserData } from './master-user-data';
 
 export const ENCLAVE_CID = 16;
@@ -54,6 +56,22 @@ export class ControlPlaneStack extends Stack {
       eifS3Uri = eif.s3ObjectUrl;
     }
 
+    // The host agent (enclave/src/host-agent): its bundle, and what it needs on the enclave's behalf —
+    // the enclave's two ciphertext objects in the snapshot bucket (ListBucket so a missing object
+    // reads as 404, not 403) and the webhook bearer secret it hands in at boot.
+    // Join-token publishing and the attestation post are granted by the API routes that own them.
+    const hostAgent = new HostAgentAsset(this, 'HostAgent');
+    const ciphertextKeys = Object.values(ciphertextObjectKeys(config.sui.clusterId));
+    new iam.Policy(this, 'HostAgentStorage', {
+      roles: [masterRole],
+      statements: [
+        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [hostAgent.asset.bucket.arnForObjects(hostAgent.asset.s3ObjectKey)] }),
+        new iam.PolicyStatement({ actions: ['s3:GetObject', 's3:PutObject'], resources: ciphertextKeys.map((key) => state.snapshotBucket.arnForObjects(key)) }),
+        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [state.snapshotBucket.bucketArn] }),
+        new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [state.webhookSecret.secretArn] }),
+      ],
+    });
+
     this.masterSecurityGroup = new ec2.SecurityGroup(this, 'MasterSecurityGroup', {
       vpc,
       description: 'K3s-DaaS masters: 6443 from the NLB only, no SSH',
@@ -82,6 +100,15 @@ export class ControlPlaneStack extends Stack {
         KMS_VSOCK_PORT,
         API_HOST: apiHost,
         API_VSOCK_PORT,
+        HOST_AGENT_S3_URI: hostAgent.asset.s3ObjectUrl,
+        CLUSTER_ID: config.sui.clusterId,
+        CLUSTER_STATE_KEY_ID: state.clusterStateKey.keyArn,
+        JOIN_TOKEN_KEY_ID: state.joinTokenKey.keyArn,
+        API_URL: props.apiUrl,
+        TLS_SANS: props.apiServerLoadBalancer.loadBalancerDnsName,
+        WEBHOOK_SECRET_ARN: state.webhookSecret.secretArn,
+        SNAPSHOT_BUCKET: state.snapshotBucket.bucketName,
+        TABLE_NAME: state.table.tableName,
       }),
     );
 

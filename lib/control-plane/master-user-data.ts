@@ -18,7 +18,31 @@ export interface MasterUserDataSettings {
   KMS_VSOCK_PORT: number;
   API_HOST: string;
   API_VSOCK_PORT: number;
+  // The host agent's settings (docs/enclave.md). Absent → '' and the script fails closed.
+  /** `s3://bucket/key` of the bundled host agent. */
+  HOST_AGENT_S3_URI?: string;
+  CLUSTER_ID?: string;
+  CLUSTER_STATE_KEY_ID?: string;
+  JOIN_TOKEN_KEY_ID?: string;
+  API_URL?: string;
+  /** Comma-separated extra names for the apiserver certificate (the NLB DNS name). */
+  TLS_SANS?: string;
+  WEBHOOK_SECRET_ARN?: string;
+  SNAPSHOT_BUCKET?: string;
+  TABLE_NAME?: string;
 }
+
+const HOST_AGENT_DEFAULTS: Required<Pick<MasterUserDataSettings, 'HOST_AGENT_S3_URI' | 'CLUSTER_ID' | 'CLUSTER_STATE_KEY_ID' | 'JOIN_TOKEN_KEY_ID' | 'API_URL' | 'TLS_SANS' | 'WEBHOOK_SECRET_ARN' | 'SNAPSHOT_BUCKET' | 'TABLE_NAME'>> = {
+  HOST_AGENT_S3_URI: '',
+  CLUSTER_ID: '',
+  CLUSTER_STATE_KEY_ID: '',
+  JOIN_TOKEN_KEY_ID: '',
+  API_URL: '',
+  TLS_SANS: '',
+  WEBHOOK_SECRET_ARN: '',
+  SNAPSHOT_BUCKET: '',
+  TABLE_NAME: '',
+};
 
 /** Single-quotes a value for bash; values may contain CDK tokens, which never contain quotes. */
 export function shellQuote(value: string | number): string {
@@ -26,7 +50,7 @@ export function shellQuote(value: string | number): string {
 }
 
 export function renderMasterUserData(settings: MasterUserDataSettings): string {
-  const block = Object.entries(settings)
+  const block = Object.entries({ ...HOST_AGENT_DEFAULTS, ...settings })
     .map(([name, value]) => `readonly ${name}=${shellQuote(value)}`)
     .join('\n');
   const template = fs.readFileSync(TEMPLATE, 'utf8');

@@ -44,3 +44,8 @@ export const JoinTokenUploadSchema = z.object({ ciphertext: z.base64().min(1) })
 /** Largest body the host agent accepts (sealed etcd snapshots of a small cluster fit easily). */
 export const MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024;
 export const MAX_SMALL_BODY_BYTES = 64 * 1024;
+
+/** Where the host agent keeps the enclave's ciphertext in the snapshot bucket (the master role may touch only these). */
+export function ciphertextObjectKeys(clusterId: string): { snapshot: string; sealedSecrets: string } {
+  return { snapshot: `clusters/${clusterId}/datastore.snapshot.sealed`, sealedSecrets: `clusters/${clusterId}/cluster-secrets.sealed` };
+}

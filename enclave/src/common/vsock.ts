@@ -58,7 +58,10 @@ export async function forwardTcpToVsock(opts: {
   port: number;
   onError?: (err: Error) => void;
 }): Promise<Closeable & { port: number }> {
+  const open = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
     socket.pause();
     opts.vsock.connect(opts.cid, opts.port).then(
       (stream) => {
@@ -76,7 +79,14 @@ export async function forwardTcpToVsock(opts: {
     server.listen(opts.listenPort, opts.listenHost, () => resolve());
   });
   const port = (server.address() as net.AddressInfo).port;
-  return { port, close: () => closeServer(server) };
+  return {
+    port,
+    close: async () => {
+      const closed = closeServer(server);
+      for (const socket of open) socket.destroy();
+      await closed;
+    },
+  };
 }
 
 /** vsock listener whose connections are spliced onto TCP `targetHost:targetPort`. */
@@ -131,7 +141,11 @@ export function socatVsock(opts: { socat?: string; onExit?: (what: string, code:
       });
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', () => resolve());
-        child.once('error', (err) => reject(new Error(`cannot run ${socat} to listen on vsock ${port}: ${err.message}`)));
+        child.once('error', (err) => {
+          closing = true;
+          server.close();
+          reject(new Error(`cannot run ${socat} to listen on vsock ${port}: ${err.message}`));
+        });
       });
       return {
         async close() {

@@ -1,6 +1,6 @@
-// Parent-host agent (bundled to enclave/dist/host-agent.mjs, run by systemd on the master; see
-// lib/control-plane/master-user-data.sh). Untrusted by design: it forwards bytes between TCP and the
-// enclave's vsock ports, stores ciphertext, and relays attestation documents.
+// Parent-host agent (bundled by enclave/src/build/bundle.ts, shipped as a CDK asset, run by systemd
+// on the master; see lib/control-plane/master-user-data.sh). Untrusted by design: it answers the
+// enclave's control API over vsock, stores ciphertext, and relays attestation documents.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -75,8 +75,8 @@ export async function main(): Promise<void> {
   const vsock = socatVsock({ onExit: (what, code) => log('socat exited', { what, code }) });
   const onError = (err: Error) => log('forwarder error', { error: err.message });
   await forwardVsockToTcp({ vsock, port: VSOCK_PORTS.hostAgent, targetHost: '127.0.0.1', targetPort: CONTROL_PORT, onError });
-  // kube-apiserver: the NLB and workers connect to 6443 on the host; bytes go to the enclave untouched (TLS ends inside).
-  await forwardTcpToVsock({ vsock, listenHost: '0.0.0.0', listenPort: VSOCK_PORTS.apiServer, cid: env.ENCLAVE_CID, port: VSOCK_PORTS.apiServer, onError });
+  // kube-apiserver traffic (TCP 6443 → vsock 16:6443) is forwarded by its own socat unit
+  // (master-user-data.sh), so the API stays reachable while this agent restarts.
   await forwardTcpToVsock({ vsock, listenHost: '127.0.0.1', listenPort: ENCLAVE_ATTESTATION_BRIDGE_PORT, cid: env.ENCLAVE_CID, port: VSOCK_PORTS.attestation, onError });
   log('host agent ready', { clusterId: env.CLUSTER_ID, enclaveCid: env.ENCLAVE_CID });
 

@@ -2,6 +2,7 @@
 // versioning keeps every older snapshot, so "newest" is simply the current version and an untrusted
 // host that overwrites one cannot destroy history (noncurrent versions expire after the lifecycle rule).
 import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ciphertextObjectKeys } from '../common/host-protocol';
 
 export interface CiphertextStore {
   getSnapshot(): Promise<Uint8Array | undefined>;
@@ -17,8 +18,8 @@ export class SnapshotBucket implements CiphertextStore {
     private readonly clusterId: string,
   ) {}
 
-  private key(kind: 'snapshot' | 'sealed-secrets'): string {
-    return kind === 'snapshot' ? `clusters/${this.clusterId}/datastore.snapshot.sealed` : `clusters/${this.clusterId}/cluster-secrets.sealed`;
+  private get keys() {
+    return ciphertextObjectKeys(this.clusterId);
   }
 
   private async get(key: string): Promise<Uint8Array | undefined> {
@@ -35,8 +36,8 @@ export class SnapshotBucket implements CiphertextStore {
     await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: 'application/octet-stream' }));
   }
 
-  getSnapshot = () => this.get(this.key('snapshot'));
-  putSnapshot = (sealed: Uint8Array) => this.put(this.key('snapshot'), sealed);
-  getSealedSecrets = () => this.get(this.key('sealed-secrets'));
-  putSealedSecrets = (sealed: Uint8Array) => this.put(this.key('sealed-secrets'), sealed);
+  getSnapshot = () => this.get(this.keys.snapshot);
+  putSnapshot = (sealed: Uint8Array) => this.put(this.keys.snapshot, sealed);
+  getSealedSecrets = () => this.get(this.keys.sealedSecrets);
+  putSealedSecrets = (sealed: Uint8Array) => this.put(this.keys.sealedSecrets, sealed);
 }

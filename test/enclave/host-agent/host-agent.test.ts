@@ -73,6 +73,8 @@ beforeEach(async () => {
 afterAll(async () => {
   for (const c of closers) await c.close();
   await new Promise<void>((r) => server.close(() => r()));
+  s3?.destroy();
+  db?.destroy();
   await moto?.stop();
 });
 

@@ -14,6 +14,9 @@ export class MemoryVsockFabric {
         if (!handler) throw new Error(`vsock ${cid}:${port}: connection refused`);
         this.connections.push(`${localCid}->${cid}:${port}`);
         const [mine, theirs] = duplexPair();
+        // Like a socket: tearing down one end tears down the connection.
+        mine.once('close', () => theirs.destroy());
+        theirs.once('close', () => mine.destroy());
         handler(theirs);
         return mine;
       },
