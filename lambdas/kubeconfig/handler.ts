@@ -49,7 +49,15 @@ export function createHandler(deps: KubeconfigHandlerDeps): (event: APIGatewayPr
     }
     if (!check.ok) return errorResult(401, check.reason, 'the credential was not accepted');
 
-    const record = await deps.store.getLatest();
+    let record;
+    try {
+      record = await deps.store.getLatest();
+    } catch (error) {
+      // Same outage, same answer as the token check: retryable 503, never a 500.
+      if (!(error instanceof IndexUnavailableError)) throw error;
+      logger.warn('kubeconfig refused: attestation record unavailable', error);
+      return errorResult(503, 'index_unavailable', 'the attestation record cannot be read; retry later');
+    }
     const ageMs = record ? deps.now().getTime() - Date.parse(record.timestamp) : Infinity;
     if (!record || !(ageMs <= deps.maxAttestationAgeMs)) {
       logger.warn('kubeconfig refused: no fresh attestation', { latest: record?.timestamp ?? null });

@@ -103,6 +103,19 @@ describe('POST /v1/kubeconfig', () => {
     expect(JSON.parse(res.body!).error).toBe('index_unavailable');
   });
 
+  it('503 index_unavailable when the attestation record cannot be read (fail closed), and nothing is signed', async () => {
+    const signs = kms.calls.filter((c) => c.op === 'Sign').length;
+    const store = {
+      getLatest: async () => {
+        throw new IndexUnavailableError('attestation record could not be read');
+      },
+    };
+    const res = await createHandler(deps({ store }))(post({ credential: 'good' }));
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body!).error).toBe('index_unavailable');
+    expect(kms.calls.filter((c) => c.op === 'Sign').length).toBe(signs);
+  });
+
   it.each([
     ['invalid JSON', '{', 400, 'invalid_json'],
     ['a missing credential', '{}', 400, 'invalid_request'],
