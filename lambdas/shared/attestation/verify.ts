@@ -230,8 +230,9 @@ async function checkChain(root: pkijs.Certificate, intermediates: pkijs.Certific
   // leaving the key that signed the document unchecked. So the path must be exactly leaf → cabundle
   // (reversed) → root, each certificate once.
   const expectedPath = [leaf, ...[...intermediates].reverse(), root];
-  const ders = expectedPath.map((c) => Buffer.from(c.toSchema().toBER(false)).toString('hex'));
-  if (new Set(ders).size !== ders.length) refuse('untrusted_chain', 'the certificate chain repeats a certificate');
+  // pkijs compares certificates by their TBS bytes, so a repeat is judged the same way.
+  const tbs = expectedPath.map((c) => Buffer.from(c.tbsView).toString('hex'));
+  if (new Set(tbs).size !== tbs.length) refuse('untrusted_chain', 'the certificate chain repeats a certificate');
   const engine = new pkijs.CertificateChainValidationEngine({ trustedCerts: [root], certs: [...intermediates, leaf], checkDate: at });
   let result;
   try {
@@ -241,7 +242,7 @@ async function checkChain(root: pkijs.Certificate, intermediates: pkijs.Certific
   }
   if (!result.result) refuse('untrusted_chain', `certificate chain does not lead to the trusted root: ${result.resultMessage}`);
   const path = result.certificatePath ?? [];
-  if (path.length !== expectedPath.length || path.some((c, i) => Buffer.from(c.toSchema().toBER(false)).toString('hex') !== ders[i])) {
+  if (path.length !== expectedPath.length || path.some((c, i) => c !== expectedPath[i])) {
     refuse('untrusted_chain', 'the validated path is not certificate → cabundle → trusted root in the order AWS specifies');
   }
 }
