@@ -157,6 +157,24 @@ export function ed25519Address(publicKey: Uint8Array): string {
   return `0x${Buffer.from(blake2b(input, { dkLen: 32 })).toString('hex')}`;
 }
 
+const ED25519_P = 2n ** 255n - 19n;
+// y of the order-8 points (the other order-8 points have p - y); with 0 (order 4), 1 (identity) and
+// p - 1 (order 2) these are the y coordinates of all eight small-order points.
+const ED25519_ORDER8_Y = 0x7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7n;
+const SMALL_ORDER_Y = new Set([0n, 1n, ED25519_P - 1n, ED25519_ORDER8_Y, ED25519_P - ED25519_ORDER8_Y]);
+
+/**
+ * Whether an encoded Ed25519 public key is a point of small order, under any encoding (canonical or not).
+ * Such keys admit signatures anyone can make; the SDK's ZIP-215 verifier accepts them, OpenSSL does
+ * not. Both paths refuse them, so they agree and a forgeable key never authenticates anyone.
+ */
+export function isSmallOrderEd25519(publicKey: Uint8Array): boolean {
+  if (publicKey.length !== 32) return true;
+  let y = 0n;
+  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? publicKey[i] & 0x7f : publicKey[i]);
+  return SMALL_ORDER_Y.has(y % ED25519_P);
+}
+
 // Building a KeyObject and hashing the address cost a good part of a verify; users re-present the same
 // key all day, so both are kept per public key (bounded, oldest dropped first).
 const knownKeys = new Map<string, { key: KeyObject; address: string }>();
@@ -164,6 +182,7 @@ function ed25519Key(publicKey: Uint8Array): { key: KeyObject; address: string } 
   const id = Buffer.from(publicKey).toString('base64');
   let known = knownKeys.get(id);
   if (!known) {
+    if (isSmallOrderEd25519(publicKey)) return undefined;
     try {
       known = { key: createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' }), address: ed25519Address(publicKey) };
     } catch {
@@ -200,7 +219,8 @@ function zkLoginDerives(signatureB64: string, address: string): boolean {
 /**
  * A multisig this verifier accepts: canonical BCS (re-encodes to the same bytes), a bitmap with exactly
  * one in-range bit per signature (the SDK ignores surplus bits, which would make the encoding
- * malleable), and only members whose schemes verify without a client (zkLogin members would need one).
+ * malleable), only members whose schemes verify without a client (zkLogin members would need one),
+ * and no small-order Ed25519 key in the set.
  */
 function multisigWellFormed(serialized: Uint8Array): boolean {
   try {
@@ -212,6 +232,8 @@ function multisigWellFormed(serialized: Uint8Array): boolean {
     let bits = 0;
     for (let i = 0; i < 16; i++) if (multisig.bitmap & (1 << i)) bits++;
     if (bits !== multisig.sigs.length || multisig.bitmap >= 1 << multisig.multisig_pk.pk_map.length) return false;
+    const ed25519Keys = multisig.multisig_pk.pk_map.flatMap(({ pubKey }) => ('ED25519' in pubKey ? [Uint8Array.from(pubKey.ED25519)] : []));
+    if (ed25519Keys.some(isSmallOrderEd25519)) return false;
     return multisig.sigs.every((sig) => 'ED25519' in sig || 'Secp256k1' in sig || 'Secp256r1' in sig);
   } catch {
     return false;
@@ -224,6 +246,7 @@ async function verifyWithSdk(message: Uint8Array, serialized: Uint8Array, addres
   // zkLogin needs a full node to check the proof against the current JWKs and epoch: without one, refuse.
   if (flag === FLAG.zklogin && (!client || !zkLoginDerives(signatureB64, address))) return false;
   if (flag === FLAG.multisig && !multisigWellFormed(serialized)) return false;
+  if (flag === FLAG.ed25519 && (serialized.length !== ED25519_SERIALIZED_LENGTH || isSmallOrderEd25519(serialized.subarray(65)))) return false;
   // DESIGN §5 names the accepted schemes; passkeys (and unknown flags) are not among them.
   if (flag !== FLAG.ed25519 && flag !== 0x01 && flag !== 0x02 && flag !== FLAG.multisig && flag !== FLAG.zklogin) return false;
   try {

@@ -2,21 +2,24 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { bcs } from '@mysten/sui/bcs';
 import type { ClientWithCoreApi } from '@mysten/sui/client';
 import { messageWithIntent } from '@mysten/sui/cryptography';
-import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
+import { Ed25519Keypair, Ed25519PublicKey } from '@mysten/sui/keypairs/ed25519';
 import { Secp256k1Keypair } from '@mysten/sui/keypairs/secp256k1';
 import { Secp256r1Keypair } from '@mysten/sui/keypairs/secp256r1';
 import { MultiSigPublicKey, MultiSigSigner } from '@mysten/sui/multisig';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { blake2b } from '@noble/hashes/blake2.js';
 import fc from 'fast-check';
 import {
   CREDENTIAL_PREFIX,
   createCredential,
   ed25519Address,
+  isSmallOrderEd25519,
   parseCredential,
   personalMessageDigest,
   SignatureVerifierUnavailableError,
   verifyCredential,
   verifyCredentialSignature,
+  type ParsedCredential,
   type PersonalMessageSigner,
 } from '../../../lambdas/shared/credential';
 import { zkLoginSigner } from '../../support/token-fixtures';
@@ -315,3 +318,59 @@ describe('any single-byte mutation of a valid credential is rejected', () => {
     );
   });
 });
+
+describe('small-order Ed25519 keys (anyone can sign for them) are refused on both paths', () => {
+  // The eight torsion points, from the SDK's own curve library, plus the non-canonical encodings
+  // (y + p, either sign bit) that a ZIP-215 verifier also decodes.
+  const order8 = ed25519.Point.fromHex('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a');
+  const torsion: Uint8Array[] = [];
+  for (let i = 0, point = ed25519.Point.ZERO; i < 8; i++, point = point.add(order8)) torsion.push(point.toBytes());
+  const p = 2n ** 255n - 19n;
+  const encode = (y: bigint, sign: boolean) => {
+    const bytes = Buffer.alloc(32);
+    for (let i = 0; i < 32; i++) bytes[i] = Number((y >> BigInt(8 * i)) & 0xffn);
+    if (sign) bytes[31] |= 0x80;
+    return new Uint8Array(bytes);
+  };
+  const nonCanonical = [encode(p, false), encode(p, true), encode(p + 1n, false), encode(p + 1n, true), encode(1n, true), encode(p - 1n, true)];
+
+  it('recognises every small-order encoding and no real key', () => {
+    expect(new Set(torsion.map((t) => Buffer.from(t).toString('hex'))).size).toBe(8);
+    for (const key of [...torsion, ...nonCanonical]) expect(isSmallOrderEd25519(key)).toBe(true);
+    fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (secret) => {
+      expect(isSmallOrderEd25519(Ed25519Keypair.fromSecretKey(secret).getPublicKey().toRawBytes())).toBe(false);
+    }), { numRuns: 100 });
+    fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
+      let small: boolean;
+      try {
+        small = ed25519.Point.fromBytes(bytes, true).isSmallOrder();
+      } catch {
+        return; // not a point at all
+      }
+      expect(isSmallOrderEd25519(bytes)).toBe(small);
+    }), { numRuns: 300 });
+  });
+
+  it('the trivial forgery (R = identity, S = 0) with the identity key verifies on neither path', async () => {
+    for (const key of [...torsion, ...nonCanonical]) {
+      const forged = new Uint8Array([0x00, ...torsion[0], ...new Uint8Array(32), ...key]);
+      const candidate: ParsedCredential = { payload: payloadFor(ed25519Address(key)), payloadBytes: new TextEncoder().encode('anything'), signatureBytes: forged };
+      expect(await verifyCredentialSignature(candidate)).toBe(false);
+      expect(await verifyCredentialSignature(candidate, { ed25519FastPath: false })).toBe(false);
+    }
+  });
+
+  it('a multisig holding a small-order Ed25519 key is refused', async () => {
+    const identity = torsion[0];
+    const pk = MultiSigPublicKey.fromPublicKeys({
+      threshold: 1,
+      publicKeys: [{ publicKey: ed.getPublicKey(), weight: 1 }, { publicKey: new Ed25519PublicKey(identity), weight: 1 }],
+    });
+    const c = await credentialFor(new MultiSigSigner(pk, [ed]));
+    expect(await verifyCredential(c, at(NOW_S))).toEqual({ ok: false, reason: 'bad_signature' });
+  });
+});
+
+function payloadFor(sub: string) {
+  return { tok: TOKEN, sub, aud: CLUSTER, iat: NOW_S, exp: NOW_S + 300, nonce: 'AAAAAAAAAAAAAAAAAAAAAA' };
+}
