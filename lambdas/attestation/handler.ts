@@ -2,7 +2,7 @@
 // attestation document with the cluster CA it binds. A document that verifies is stored as the latest
 // attestation; kubeconfigs are only issued while one is fresh. 204, or 400 with the reason code.
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_DOCUMENT_BYTES, verifyClusterAttestation } from '../shared/attestation/cluster-attestation';
 import { parseExpectedPcrsEnv } from '../shared/attestation/expected-pcrs-env';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';

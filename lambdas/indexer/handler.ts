@@ -7,7 +7,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SuiGrpcClient } from '@mysten/sui/grpc';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { COMMON_ENV, readEnv } from '../shared/env';
 import { DynamoIndexRepository } from '../shared/index-repository-dynamodb';
 import { logger, metrics } from '../shared/powertools';

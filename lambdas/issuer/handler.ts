@@ -3,7 +3,7 @@
 // verified attestation. All of it is public information.
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { attestationSummary, namedPcrs } from '../shared/attestation/cluster-attestation';
 import { parseExpectedPcrsEnv } from '../shared/attestation/expected-pcrs-env';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';

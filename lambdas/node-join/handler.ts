@@ -6,7 +6,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { COMMON_ENV, readEnv } from '../shared/env';
 import { HttpError, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
 import type { TokenIndexReader } from '../shared/index-model';

@@ -1,5 +1,5 @@
 // Handler settings come from environment variables validated once at cold start (DESIGN §4).
-import { z } from 'zod';
+import * as z from 'zod';
 
 export class ConfigError extends Error {}
 

@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { IndexUnavailableError, KEYS, type NodeRecord } from './index-model';
 import type { JoinTokenItem } from './join-token';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const WorkerGroupsSchema = z
   .array(z.object({ autoScalingGroup: z.string().min(1), stakeId: z.string().regex(/^0x[0-9a-f]{64}$/) }).strict())

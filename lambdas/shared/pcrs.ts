@@ -1,6 +1,6 @@
 // `enclave/pcrs.json` (DESIGN §3, contract): written by the reproducible enclave build, read by the CDK
 // app (KMS key policy), the attestation Lambda and the CLI. One schema for all of them.
-import { z } from 'zod';
+import * as z from 'zod';
 
 const sha384Hex = z.string().regex(/^[0-9a-f]{96}$/, 'must be 96 lowercase hex characters (SHA-384)');
 

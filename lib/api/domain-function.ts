@@ -10,6 +10,18 @@ import * as path from 'node:path';
 
 const REPO_ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 
+/** esbuild settings of every function; the benchmarks bundle with exactly these. */
+export const LAMBDA_BUNDLE = {
+  format: 'esm',
+  target: 'node24',
+  mainFields: ['module', 'main'],
+  minify: true,
+  // ESM output still meets CommonJS dependencies (AWS SDK internals) that call require().
+  banner: "import { createRequire as __k3sDaasCreateRequire } from 'node:module'; const require = __k3sDaasCreateRequire(import.meta.url);",
+  // The nodejs24.x runtime ships AWS SDK v3; bundling it again would more than double cold-start size.
+  external: ['@aws-sdk/*'],
+} as const;
+
 export interface DomainFunctionProps {
   /** Folder under `lambdas/` holding `handler.ts`. */
   readonly handlerName: string;
@@ -49,13 +61,12 @@ export class DomainFunction extends NodejsFunction {
       },
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        minify: true,
+        target: LAMBDA_BUNDLE.target,
+        mainFields: [...LAMBDA_BUNDLE.mainFields],
+        minify: LAMBDA_BUNDLE.minify,
         sourceMap: true,
-        // ESM output still meets CommonJS dependencies (AWS SDK internals) that call require().
-        banner: "import { createRequire as __k3sDaasCreateRequire } from 'node:module'; const require = __k3sDaasCreateRequire(import.meta.url);",
-        externalModules: [],
+        banner: LAMBDA_BUNDLE.banner,
+        externalModules: [...LAMBDA_BUNDLE.external],
       },
     });
     Validations.of(this).acknowledge({

@@ -3,10 +3,10 @@
 // an uncached check, the minified size of the authenticate bundle and its cold import time.
 import { verifyPersonalMessageSignature } from '@mysten/sui/verify';
 import { build } from 'esbuild';
+import { LAMBDA_BUNDLE } from '../../lib/api/domain-function';
 import { execFileSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseCredential, personalMessageDigest } from '../../lambdas/shared/credential';
 import { createTokenChecker } from '../../lambdas/shared/token-check';
@@ -41,20 +41,21 @@ function p99(samples: number[]): number {
 
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
 
-/** Bundles the authenticate handler exactly as `DomainFunction` does (ESM, node24, minified). */
+/** Bundles the authenticate handler with the settings `DomainFunction` deploys (`LAMBDA_BUNDLE`). */
 async function bundleAuthenticate(outDir: string): Promise<string> {
   const outfile = path.join(outDir, 'authenticate.mjs');
   await build({
     entryPoints: [path.join(REPO_ROOT, 'lambdas', 'authenticate', 'handler.ts')],
     bundle: true,
-    minify: true,
     platform: 'node',
-    format: 'esm',
-    target: 'node24',
-    mainFields: ['module', 'main'],
+    format: LAMBDA_BUNDLE.format,
+    target: LAMBDA_BUNDLE.target,
+    mainFields: [...LAMBDA_BUNDLE.mainFields],
+    minify: LAMBDA_BUNDLE.minify,
+    external: [...LAMBDA_BUNDLE.external],
+    banner: { js: LAMBDA_BUNDLE.banner },
     outfile,
     logLevel: 'error',
-    banner: { js: "import { createRequire as __k3sDaasCreateRequire } from 'node:module'; const require = __k3sDaasCreateRequire(import.meta.url);" },
   });
   return outfile;
 }
@@ -121,7 +122,8 @@ export async function run(): Promise<void> {
   }
   console.log(`token_check_p99_ms: ${fmt(p99(samples), 3)}`);
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'k3s-daas-bench-'));
+  // Inside the repo so the externals (provided by the Lambda runtime) resolve from node_modules.
+  const dir = fs.mkdtempSync(path.join(REPO_ROOT, 'node_modules', '.k3s-daas-bench-'));
   try {
     const bundle = await bundleAuthenticate(dir);
     console.log(`authenticate_bundle_kb: ${fmt(fs.statSync(bundle).size / 1024, 1)}`);

@@ -1,7 +1,7 @@
 // The expected PCRs reach the attestation and issuer functions as `EXPECTED_PCRS`, rendered by the
 // CDK app from the same `enclave/pcrs.json` that binds the cluster-state key. `none` means the
 // environment has no enclave build: then no document is ever accepted (fail closed).
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ExpectedPcrs } from '../pcrs';
 
 export const NO_EXPECTED_PCRS = 'none';
