@@ -94,6 +94,11 @@ function validPayload(value: unknown): value is CredentialPayload {
   );
 }
 
+function canonicalPayloadJson(p: CredentialPayload): string {
+  const canonical: CredentialPayload = { tok: p.tok, sub: p.sub, aud: p.aud, iat: p.iat, exp: p.exp, nonce: p.nonce };
+  return JSON.stringify(canonical);
+}
+
 /** Splits and decodes a credential string; anything that is not exactly the §5 shape is `malformed`. */
 export function parseCredential(credential: string): Result<ParsedCredential, 'malformed'> {
   const malformed = { ok: false, reason: 'malformed' } as const;
@@ -103,13 +108,19 @@ export function parseCredential(credential: string): Result<ParsedCredential, 'm
   const payloadBytes = decodeB64url(parts[0]);
   const signatureBytes = decodeB64url(parts[1]);
   if (!payloadBytes || !signatureBytes) return malformed;
+  let text: string;
   let payload: unknown;
   try {
-    payload = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payloadBytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(payloadBytes);
+    payload = JSON.parse(text);
   } catch {
     return malformed;
   }
   if (!validPayload(payload)) return malformed;
+  // One spelling only: the compact JSON createCredential writes (keys in contract order, no whitespace,
+  // JSON.stringify's escapes). JSON.parse silently keeps the last of duplicate keys, so without this a
+  // signed payload could read differently to another parser, and one payload could have many encodings.
+  if (text !== canonicalPayloadJson(payload)) return malformed;
   return { ok: true, value: { payload, payloadBytes, signatureBytes } };
 }
 
@@ -330,7 +341,7 @@ export async function createCredential(signer: PersonalMessageSigner, opts: Crea
     exp: iat + lifetime,
     nonce: Buffer.from(nonce).toString('base64url'),
   };
-  const payloadBytes = new TextEncoder().encode(JSON.stringify(payload));
+  const payloadBytes = new TextEncoder().encode(canonicalPayloadJson(payload));
   const { signature } = await signer.signPersonalMessage(payloadBytes);
   const credential = `${CREDENTIAL_PREFIX}${Buffer.from(payloadBytes).toString('base64url')}.${Buffer.from(signature, 'base64').toString('base64url')}`;
   return { credential, payload, expiresAt: new Date(payload.exp * 1000) };

@@ -153,6 +153,33 @@ describe('reason codes of DESIGN §4 for the credential itself', () => {
     expect(await verifyCredential(c, at(NOW_S))).toEqual({ ok: false, reason: 'malformed' });
   });
 
+  it('malformed: signed payloads that are not the one canonical JSON spelling (duplicate keys, order, whitespace, escapes, number forms)', async () => {
+    const canonical = JSON.stringify(payload());
+    expect(await verifyCredential(await signRaw(ed, canonical), at(NOW_S))).toMatchObject({ ok: true });
+    const hex = TOKEN.slice(2);
+    const other = `0x${'cd'.repeat(32)}`;
+    const variants = [
+      // Duplicate keys: JSON.parse keeps the last one, another parser may keep the first.
+      canonical.replace('{', `{"tok":"${other}",`),
+      canonical.replace('}', `,"tok":"${other}"}`),
+      canonical.replace('}', `,"aud":"${CLUSTER}"}`),
+      // Same values, other encodings.
+      JSON.stringify({ sub: ed.toSuiAddress(), tok: TOKEN, aud: CLUSTER, iat: NOW_S, exp: NOW_S + 300, nonce: 'AAAAAAAAAAAAAAAAAAAAAA' }),
+      JSON.stringify(payload(), null, 1),
+      ` ${canonical}`,
+      `${canonical}\n`,
+      canonical.replace(`"${TOKEN}"`, `"\\u0030x${hex}"`),
+      canonical.replace(`"aud":"${CLUSTER}"`, `"aud":"\\u0064ev-cluster"`),
+      canonical.replace(`"aud"`, '"\\u0061ud"'),
+      canonical.replace(`"iat":${NOW_S}`, `"iat":${NOW_S}.0`),
+      canonical.replace(`"exp":${NOW_S + 300}`, `"exp":${(NOW_S + 300) / 1000}e3`),
+    ];
+    for (const v of variants) {
+      expect(JSON.parse(v)).toMatchObject({ aud: CLUSTER }); // each one parses, most to the very same object
+      expect({ v, r: await verifyCredential(await signRaw(ed, v), at(NOW_S)) }).toEqual({ v, r: { ok: false, reason: 'malformed' } });
+    }
+  });
+
   it('bad_signature: signed by a key that does not derive sub (every scheme, both Ed25519 paths)', async () => {
     for (const [, signer] of SIGNERS) {
       const c = await signRaw(signer, payload({ sub: `0x${'cd'.repeat(32)}` }));
