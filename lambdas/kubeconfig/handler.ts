@@ -7,15 +7,14 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { attestationSummary } from '../shared/attestation/cluster-attestation';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
-import { SignatureVerifierUnavailableError } from '../shared/credential';
 import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
-import { COMMON_ENV, readEnv } from '../shared/env';
+import { readEnv } from '../shared/env';
 import { IndexUnavailableError } from '../shared/index-model';
-import { DynamoIndexRepository } from '../shared/index-repository-dynamodb';
 import { KmsKubeconfigSigner, type KubeconfigSigner } from '../shared/kms-signing-key';
 import { renderKubeconfig } from '../shared/kubeconfig';
 import { logger, logUnexpected } from '../shared/powertools';
-import { createTokenChecker } from '../shared/token-check';
+import { isBackendUnavailable } from '../shared/token-check';
+import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/token-check-env';
 
 const BodySchema = z.object({ credential: z.string().min(1).max(8192) }).strict();
 
@@ -41,8 +40,8 @@ export function createHandler(deps: KubeconfigHandlerDeps): (event: APIGatewayPr
       check = await deps.checkCredential(credential);
     } catch (error) {
       // Fail closed but retryable: a backend outage is not the caller's fault.
-      if (error instanceof IndexUnavailableError || error instanceof SignatureVerifierUnavailableError) {
-        logger.warn('kubeconfig refused: token check backend unavailable', error);
+      if (isBackendUnavailable(error)) {
+        logger.warn('kubeconfig refused: token check backend unavailable', error as Error);
         return errorResult(503, 'index_unavailable', 'the token index cannot be reached; retry later');
       }
       throw error;
@@ -76,7 +75,8 @@ export function createHandler(deps: KubeconfigHandlerDeps): (event: APIGatewayPr
 }
 
 export const KUBECONFIG_ENV = {
-  ...COMMON_ENV,
+  // The same token-check settings as the other credential routes, zkLogin client included.
+  ...TOKEN_CHECK_ENV,
   KUBECONFIG_SIGNING_KEY_ARN: z.string().startsWith('arn:'),
   SERVER_URL: z.url({ protocol: /^https$/ }),
   ATTESTATION_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400),
@@ -89,7 +89,7 @@ export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
   if (!live) {
     const env = readEnv(KUBECONFIG_ENV);
     const dynamo = new DynamoDBClient({});
-    const checker = createTokenChecker({ index: new DynamoIndexRepository({ tableName: env.TABLE_NAME, client: dynamo }), clusterId: env.CLUSTER_ID });
+    const checker = tokenCheckerFromEnv(env);
     live = createHandler({
       checkCredential: (credential) => checker.check(credential),
       store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME, client: dynamo }),

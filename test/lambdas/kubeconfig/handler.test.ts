@@ -8,6 +8,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { parse } from 'yaml';
 import { createHandler, type CredentialCheckResult, type KubeconfigHandlerDeps } from '../../../lambdas/kubeconfig/handler';
 import { MemoryAttestationRecordStore } from '../../../lambdas/shared/attestation/record-store';
+import { SignatureVerifierUnavailableError } from '../../../lambdas/shared/credential';
 import { IndexUnavailableError, type AttestationRecord } from '../../../lambdas/shared/index-model';
 import { KmsKubeconfigSigner } from '../../../lambdas/shared/kms-signing-key';
 import { verifyKubeconfigSignature } from '../../../lambdas/shared/kubeconfig-signature';
@@ -96,6 +97,18 @@ describe('POST /v1/kubeconfig', () => {
       deps({
         checkCredential: async () => {
           throw new IndexUnavailableError('down');
+        },
+      }),
+    )(post({ credential: 'good' }));
+    expect(res.statusCode).toBe(503);
+    expect(JSON.parse(res.body!).error).toBe('index_unavailable');
+  });
+
+  it('503 index_unavailable when the zkLogin verifier (Sui node) cannot be reached (fail closed)', async () => {
+    const res = await createHandler(
+      deps({
+        checkCredential: async () => {
+          throw new SignatureVerifierUnavailableError('sui node unreachable');
         },
       }),
     )(post({ credential: 'good' }));
