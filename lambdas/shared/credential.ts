@@ -231,7 +231,7 @@ function zkLoginDerives(signatureB64: string, address: string): boolean {
  * A multisig this verifier accepts: canonical BCS (re-encodes to the same bytes), a bitmap with exactly
  * one in-range bit per signature (the SDK ignores surplus bits, which would make the encoding
  * malleable), only members whose schemes verify without a client (zkLogin members would need one),
- * and no small-order Ed25519 key in the set.
+ * each signature of its member's own scheme, and no small-order Ed25519 key in the set.
  */
 function multisigWellFormed(serialized: Uint8Array): boolean {
   try {
@@ -245,7 +245,10 @@ function multisigWellFormed(serialized: Uint8Array): boolean {
     if (bits !== multisig.sigs.length || multisig.bitmap >= 1 << multisig.multisig_pk.pk_map.length) return false;
     const ed25519Keys = multisig.multisig_pk.pk_map.flatMap(({ pubKey }) => ('ED25519' in pubKey ? [Uint8Array.from(pubKey.ED25519)] : []));
     if (ed25519Keys.some(isSmallOrderEd25519)) return false;
-    return multisig.sigs.every((sig) => 'ED25519' in sig || 'Secp256k1' in sig || 'Secp256r1' in sig);
+    // The SDK verifies each signature with the scheme the signature names, applied to the member's key
+    // bytes; Sui requires the member's own scheme (the one its address commits to). Refuse a mismatch.
+    const members = multisig.multisig_pk.pk_map.filter((_, i) => multisig.bitmap & (1 << i));
+    return multisig.sigs.every((sig, i) => (['ED25519', 'Secp256k1', 'Secp256r1'] as const).some((scheme) => scheme in sig && scheme in members[i].pubKey));
   } catch {
     return false;
   }

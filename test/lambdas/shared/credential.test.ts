@@ -6,6 +6,7 @@ import { Ed25519Keypair, Ed25519PublicKey } from '@mysten/sui/keypairs/ed25519';
 import { Secp256k1Keypair } from '@mysten/sui/keypairs/secp256k1';
 import { Secp256r1Keypair } from '@mysten/sui/keypairs/secp256r1';
 import { MultiSigPublicKey, MultiSigSigner } from '@mysten/sui/multisig';
+import { isValidPersonalMessageSignature } from '@mysten/sui/verify';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { blake2b } from '@noble/hashes/blake2.js';
 import fc from 'fast-check';
@@ -205,6 +206,30 @@ describe('reason codes of DESIGN §4 for the credential itself', () => {
     };
     const c = await credentialFor(underweight);
     expect(await verifyCredential(c, at(NOW_S))).toEqual({ ok: false, reason: 'bad_signature' });
+  });
+
+  it('bad_signature: a multisig signature whose scheme is not its member key\'s scheme (Sui refuses it, the SDK does not)', async () => {
+    // A member registered as Secp256k1 whose bytes are r1's P-256 key; r1 signs and labels its part Secp256r1.
+    const multisig_pk = {
+      pk_map: [{ pubKey: { Secp256k1: Array.from(r1.getPublicKey().toRawBytes()) }, weight: 1 }, { pubKey: { ED25519: Array.from(ed.getPublicKey().toRawBytes()) }, weight: 1 }],
+      threshold: 1,
+    };
+    const address = new MultiSigPublicKey(multisig_pk as never).toSuiAddress();
+    const signWith = (label: 'Secp256r1' | 'Secp256k1'): PersonalMessageSigner => ({
+      toSuiAddress: () => address,
+      async signPersonalMessage(bytes) {
+        const raw = Buffer.from((await r1.signPersonalMessage(bytes)).signature, 'base64').subarray(1, 65);
+        const body = bcs.MultiSig.serialize({ sigs: [{ [label]: Array.from(raw) }], bitmap: 1, multisig_pk } as never).toBytes();
+        return { signature: Buffer.concat([Buffer.from([0x03]), Buffer.from(body)]).toString('base64') };
+      },
+    });
+    const mismatched = await credentialFor(signWith('Secp256r1'));
+    const parsed = parseCredential(mismatched);
+    if (!parsed.ok) throw new Error('does not parse');
+    // The SDK alone accepts it: the guard, not the curve, refuses it.
+    expect(await isValidPersonalMessageSignature(parsed.value.payloadBytes, Buffer.from(parsed.value.signatureBytes).toString('base64'), { address })).toBe(true);
+    expect(await verifyCredential(mismatched, at(NOW_S))).toEqual({ ok: false, reason: 'bad_signature' });
+    expect(await verifyCredential(await credentialFor(signWith('Secp256k1')), at(NOW_S))).toEqual({ ok: false, reason: 'bad_signature' });
   });
 
   it('bad_signature: unsupported scheme flags (passkey 0x06, unknown 0x04)', async () => {
