@@ -1,46 +1,64 @@
-// Enclave entry point (bundled to enclave/dist/supervisor.mjs, started by enclave/init.sh as PID 1's
-// child). Order matters: bridges first (the enclave's only way out is vsock), then settings and
-// credentials from the host, then unsealing (needs KMS), then the datastore restore, then K3s, and
-// only once the cluster CA exists the attestation server and the join token.
+// Enclave entry point (bundled to enclave/dist/supervisor.mjs, started by enclave/init.sh). Order
+// matters: bridges first (the enclave's only way out is vsock), then settings and credentials from
+// the host, then the datastore snapshot and the cluster secrets (need KMS), then the restore, then
+// K3s, and only once the cluster CA exists the attestation server and the join token.
+// `runSupervisor` takes its dependencies so the whole boot is tested off-hardware.
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
+import type * as http from 'node:http';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { PARENT_CID, VSOCK_PORTS, forwardTcpToVsock, forwardVsockToTcp, socatVsock } from '../common/vsock';
+import type { BootSettings } from '../common/host-protocol';
+import { PARENT_CID, VSOCK_PORTS, forwardTcpToVsock, forwardVsockToTcp, socatVsock, type Closeable, type VsockNetwork } from '../common/vsock';
 import { createAttestationServer } from './attestation-server';
 import { HostClient } from './host-client';
-import { DEFAULT_PATHS, renderHosts, writeK3sConfig } from './k3s-config';
-import { EnclaveKms, enclaveKmsClient, sdkKmsApi } from './kms-client';
+import { DEFAULT_PATHS, renderHosts, writeK3sConfig, type K3sPaths } from './k3s-config';
+import { EnclaveKms, enclaveKmsClient, sdkKmsApi, type KmsApi } from './kms-client';
 import { encryptJoinToken, formatAgentJoinToken } from './join-token';
 import { Nsm, openNsmDevice } from './nsm';
-import { supervise } from './process-supervisor';
-import { RecipientKey } from './recipient';
+import { supervise, type SupervisedProcess } from './process-supervisor';
+import { RecipientKey, type Attester } from './recipient';
 import { loadOrCreateClusterSecrets } from './sealed-secrets';
 import { SnapshotVault, k3sEtcdSnapshotter, schedulePeriodic } from './snapshots';
 
-const K3S_BIN = process.env.K3S_BIN ?? '/usr/local/bin/k3s';
-const RBAC_DIR = process.env.RBAC_DIR ?? '/opt/k3s-daas/rbac';
-/** Loopback addresses the bridges listen on: one per remote host, so each keeps port 443 and its own Host header. */
-const LOOPBACK = { kms: '127.0.0.2', api: '127.0.0.3', host: '127.0.0.1' } as const;
-const HOST_BRIDGE_PORT = 9002;
-const ATTESTATION_PORT = 9003;
-const SERVER_CA = path.join(DEFAULT_PATHS.dataDir, 'server', 'tls', 'server-ca.crt');
+export interface SupervisorDeps {
+  vsock: VsockNetwork;
+  nsm: { attester: Attester; random(length: number): Uint8Array };
+  kmsApi(boot: BootSettings, credentials: AwsCredentialIdentityProvider): KmsApi;
+  k3sBin: string;
+  rbacDir: string;
+  paths: K3sPaths;
+  hostsFile: string;
+  runDir: string;
+  /** Loopback addresses of the bridges: one per remote host, so each keeps port 443 and its own Host header. */
+  loopback: { kms: string; api: string; host: string };
+  /** Local TCP ports: bridges (0 = any, for tests), the attestation server, kube-apiserver. */
+  ports: { remoteBridges: number; hostBridge: number; attestation: number; apiServer: number };
+  log(message: string, extra?: Record<string, unknown>): void;
+  retryDelayMs?: number;
+  caTimeoutMs?: number;
+}
+
+export interface RunningSupervisor {
+  stop(): Promise<void>;
+  /** One datastore snapshot now (also runs on the boot settings' interval). */
+  snapshotNow(): Promise<void>;
+  /** Re-publishes the join token (also runs on the snapshot interval, in case the item was lost). */
+  publishJoinTokenNow(): Promise<void>;
+}
 
 const exec = promisify(execFile);
 
-function log(message: string, extra: Record<string, unknown> = {}): void {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), component: 'supervisor', message, ...extra })}\n`);
-}
-
-async function retry<T>(what: string, fn: () => Promise<T>, attempts = 30, delayMs = 2000): Promise<T> {
+async function retry<T>(deps: SupervisorDeps, what: string, fn: () => Promise<T>, attempts = 30): Promise<T> {
   for (let i = 1; ; i++) {
     try {
       return await fn();
     } catch (err) {
       if (i >= attempts) throw err;
-      log(`${what} failed, retrying`, { attempt: i, error: (err as Error).message });
-      await new Promise((r) => setTimeout(r, delayMs));
+      deps.log(`${what} failed, retrying`, { attempt: i, error: (err as Error).message });
+      await new Promise((r) => setTimeout(r, deps.retryDelayMs ?? 2000));
     }
   }
 }
@@ -51,93 +69,143 @@ async function waitForFile(file: string, timeoutMs: number): Promise<Buffer> {
     try {
       return await fs.readFile(file);
     } catch {
-      if (Date.now() > deadline) throw new Error(`${file} did not appear within ${timeoutMs / 1000} s`);
-      await new Promise((r) => setTimeout(r, 1000));
+      if (Date.now() > deadline) throw new Error(`${file} did not appear within ${Math.round(timeoutMs / 1000)} s`);
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 }
 
-export async function main(): Promise<void> {
-  const vsock = socatVsock({ onExit: (what, code) => log('socat exited', { what, code }) });
+export async function runSupervisor(deps: SupervisorDeps): Promise<RunningSupervisor> {
+  const closers: Closeable[] = [];
+  let k3s: SupervisedProcess | undefined;
+  const stopAll = async () => {
+    await k3s?.stop();
+    for (const c of closers.reverse()) await c.close();
+  };
+  try {
+    return await boot(deps, closers, (p) => (k3s = p));
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: SupervisedProcess) => void): Promise<RunningSupervisor> {
+  const { vsock, log } = deps;
   const onError = (err: Error) => log('bridge error', { error: err.message });
-  await forwardTcpToVsock({ vsock, listenHost: LOOPBACK.kms, listenPort: 443, cid: PARENT_CID, port: VSOCK_PORTS.kms, onError });
-  await forwardTcpToVsock({ vsock, listenHost: LOOPBACK.api, listenPort: 443, cid: PARENT_CID, port: VSOCK_PORTS.api, onError });
-  await forwardTcpToVsock({ vsock, listenHost: LOOPBACK.host, listenPort: HOST_BRIDGE_PORT, cid: PARENT_CID, port: VSOCK_PORTS.hostAgent, onError });
+  const bridge = (listenHost: string, listenPort: number, port: number) =>
+    forwardTcpToVsock({ vsock, listenHost, listenPort, cid: PARENT_CID, port, onError }).then((b) => (closers.push(b), b));
+  await bridge(deps.loopback.kms, deps.ports.remoteBridges, VSOCK_PORTS.kms);
+  await bridge(deps.loopback.api, deps.ports.remoteBridges, VSOCK_PORTS.api);
+  const hostBridge = await bridge(deps.loopback.host, deps.ports.hostBridge, VSOCK_PORTS.hostAgent);
 
-  const host = new HostClient(`http://${LOOPBACK.host}:${HOST_BRIDGE_PORT}`);
-  const boot = await retry('boot settings from the host agent', () => host.boot());
+  const host = new HostClient(`http://${deps.loopback.host}:${hostBridge.port}`);
+  const boot = await retry(deps, 'boot settings from the host agent', () => host.boot());
   log('boot settings received', { clusterId: boot.clusterId, apiUrl: boot.apiUrl, region: boot.region });
-  await fs.writeFile(
-    '/etc/hosts',
-    renderHosts({ [`kms.${boot.region}.amazonaws.com`]: LOOPBACK.kms, [new URL(boot.apiUrl).hostname]: LOOPBACK.api }),
-  );
+  await fs.writeFile(deps.hostsFile, renderHosts({ [`kms.${boot.region}.amazonaws.com`]: deps.loopback.kms, [new URL(boot.apiUrl).hostname]: deps.loopback.api }));
 
-  const nsm = new Nsm(await openNsmDevice());
-  const kms = new EnclaveKms(sdkKmsApi(enclaveKmsClient({ region: boot.region, credentials: host.credentialProvider() })), RecipientKey.generate(), nsm);
+  const kms = new EnclaveKms(deps.kmsApi(boot, host.credentialProvider()), RecipientKey.generate(), deps.nsm.attester);
   const vault = new SnapshotVault({ kms, keyId: boot.clusterStateKeyId, clusterId: boot.clusterId, store: host.snapshotStore() });
-
-  const snapshot = await retry('fetching the newest snapshot', () => vault.pullLatest(), 5);
+  const snapshot = await retry(deps, 'fetching the newest snapshot', () => vault.pullLatest(), 5);
   const { secrets, created } = await loadOrCreateClusterSecrets({
     kms,
     keyId: boot.clusterStateKeyId,
     clusterId: boot.clusterId,
     apiUrl: boot.apiUrl,
     store: host.sealedSecretsStore(),
-    random: (n) => nsm.random(n),
+    random: (n) => deps.nsm.random(n),
     snapshotExists: snapshot !== undefined,
   });
   log(created ? 'cluster secrets created and sealed' : 'cluster secrets unsealed');
 
   await writeK3sConfig(
     { apiUrl: boot.apiUrl, webhookSecret: boot.webhookSecret, tlsSans: boot.tlsSans, serverToken: secrets.serverToken, agentToken: secrets.agentToken },
-    RBAC_DIR,
+    deps.rbacDir,
+    deps.paths,
   );
 
+  await fs.mkdir(deps.runDir, { recursive: true, mode: 0o700 });
   if (snapshot) {
-    const restoreFile = '/run/k3s-daas/restore.snapshot';
-    await fs.mkdir(path.dirname(restoreFile), { recursive: true, mode: 0o700 });
+    const restoreFile = path.join(deps.runDir, 'restore.snapshot');
     await fs.writeFile(restoreFile, snapshot, { mode: 0o600 });
     log('restoring the newest datastore snapshot', { bytes: snapshot.length });
     // K3s resets etcd membership to this node, restores the snapshot, and exits.
-    await exec(K3S_BIN, ['server', '--config', DEFAULT_PATHS.configFile, '--cluster-reset', `--cluster-reset-restore-path=${restoreFile}`], { maxBuffer: 16 << 20 });
+    await exec(deps.k3sBin, ['server', '--config', deps.paths.configFile, '--cluster-reset', `--cluster-reset-restore-path=${restoreFile}`], { maxBuffer: 16 << 20 });
     await fs.rm(restoreFile, { force: true });
   }
 
   const k3s = supervise({
-    command: K3S_BIN,
-    args: ['server', '--config', DEFAULT_PATHS.configFile],
+    command: deps.k3sBin,
+    args: ['server', '--config', deps.paths.configFile],
     onExit: (code, signal, next) => log('k3s server exited, restarting', { code, signal, nextStartInMs: next }),
   });
+  started(k3s);
 
-  const caPem = await waitForFile(SERVER_CA, 10 * 60_000);
+  const serverCa = path.join(deps.paths.dataDir, 'server', 'tls', 'server-ca.crt');
+  const caPem = await waitForFile(serverCa, deps.caTimeoutMs ?? 10 * 60_000);
   log('cluster CA ready');
-  await forwardVsockToTcp({ vsock, port: VSOCK_PORTS.apiServer, targetHost: '127.0.0.1', targetPort: 6443, onError });
-  const attestation = createAttestationServer({ attester: nsm, readCaCertPem: () => fs.readFile(SERVER_CA, 'utf8') });
-  await new Promise<void>((resolve) => attestation.listen(ATTESTATION_PORT, '127.0.0.1', resolve));
-  await forwardVsockToTcp({ vsock, port: VSOCK_PORTS.attestation, targetHost: '127.0.0.1', targetPort: ATTESTATION_PORT, onError });
+  closers.push(await forwardVsockToTcp({ vsock, port: VSOCK_PORTS.apiServer, targetHost: '127.0.0.1', targetPort: deps.ports.apiServer, onError }));
+  const attestation: http.Server = createAttestationServer({ attester: deps.nsm.attester, readCaCertPem: () => fs.readFile(serverCa, 'utf8') });
+  await new Promise<void>((resolve) => attestation.listen(deps.ports.attestation, '127.0.0.1', resolve));
+  closers.push({ close: () => new Promise<void>((resolve) => attestation.close(() => resolve())) });
+  const attestationPort = (attestation.address() as { port: number }).port;
+  closers.push(await forwardVsockToTcp({ vsock, port: VSOCK_PORTS.attestation, targetHost: '127.0.0.1', targetPort: attestationPort, onError }));
 
   const joinToken = formatAgentJoinToken(caPem, secrets.agentToken);
-  await retry('publishing the join token', async () =>
-    host.publishJoinToken(await encryptJoinToken({ kms, joinTokenKeyId: boot.joinTokenKeyId, clusterId: boot.clusterId, token: joinToken })),
-  );
-  log('join token published');
-
-  const snapshotter = k3sEtcdSnapshotter({ k3sBin: K3S_BIN, configFile: DEFAULT_PATHS.configFile, scratchDir: '/run/k3s-daas/snapshots' });
-  schedulePeriodic({
-    intervalMs: boot.snapshotIntervalSeconds * 1000,
-    takeOne: async () => {
-      await vault.push(await snapshotter.save());
-      log('datastore snapshot stored');
-    },
-    onError: (err) => log('datastore snapshot failed', { error: (err as Error).message }),
-  });
-
-  const shutdown = async () => {
-    log('stopping');
-    await k3s.stop();
-    process.exit(0);
+  const publishJoinTokenNow = async () => {
+    await host.publishJoinToken(await encryptJoinToken({ kms, joinTokenKeyId: boot.joinTokenKeyId, clusterId: boot.clusterId, token: joinToken }));
+    log('join token published');
   };
-  process.once('SIGTERM', () => void shutdown());
+  await retry(deps, 'publishing the join token', publishJoinTokenNow);
+
+  const snapshotter = k3sEtcdSnapshotter({ k3sBin: deps.k3sBin, configFile: deps.paths.configFile, scratchDir: path.join(deps.runDir, 'snapshots') });
+  const snapshotNow = async () => {
+    await vault.push(await snapshotter.save());
+    log('datastore snapshot stored');
+  };
+  const periodic = [
+    schedulePeriodic({ intervalMs: boot.snapshotIntervalSeconds * 1000, takeOne: snapshotNow, onError: (err) => log('datastore snapshot failed', { error: (err as Error).message }) }),
+    schedulePeriodic({ intervalMs: boot.snapshotIntervalSeconds * 1000, takeOne: publishJoinTokenNow, onError: (err) => log('join token publish failed', { error: (err as Error).message }) }),
+  ];
+  return {
+    snapshotNow,
+    publishJoinTokenNow,
+    async stop() {
+      for (const p of periodic) p.stop();
+      await k3s.stop();
+      for (const c of closers.reverse()) await c.close();
+    },
+  };
+}
+
+/** The real enclave: socat vsock, /dev/nsm, KMS through the loopback bridge. */
+export async function productionDeps(): Promise<SupervisorDeps> {
+  const nsm = new Nsm(await openNsmDevice());
+  return {
+    vsock: socatVsock({ onExit: (what, code) => log('socat exited', { what, code }) }),
+    nsm: { attester: nsm, random: (n) => nsm.random(n) },
+    kmsApi: (boot, credentials) => sdkKmsApi(enclaveKmsClient({ region: boot.region, credentials })),
+    k3sBin: process.env.K3S_BIN ?? '/usr/local/bin/k3s',
+    rbacDir: process.env.RBAC_DIR ?? '/opt/k3s-daas/rbac',
+    paths: DEFAULT_PATHS,
+    hostsFile: '/etc/hosts',
+    runDir: '/run/k3s-daas',
+    loopback: { kms: '127.0.0.2', api: '127.0.0.3', host: '127.0.0.1' },
+    ports: { remoteBridges: 443, hostBridge: 9002, attestation: 9003, apiServer: 6443 },
+    log,
+  };
+}
+
+function log(message: string, extra: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), component: 'supervisor', message, ...extra })}\n`);
+}
+
+export async function main(): Promise<void> {
+  const running = await runSupervisor(await productionDeps());
+  process.once('SIGTERM', () => {
+    log('stopping');
+    void running.stop().then(() => process.exit(0));
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
