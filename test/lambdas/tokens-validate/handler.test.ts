@@ -35,6 +35,7 @@ describe('POST /v1/tokens/validate (DESIGN §4)', () => {
     ['malformed', async () => 'k3sdaas.v1.nope'],
     ['expired', async () => credentialFor('user', { now: new Date(FIXED_NOW.getTime() - 3_600_000) })],
     ['not_yet_valid', async () => credentialFor('user', { now: new Date(FIXED_NOW.getTime() + 3_600_000) })],
+    ['malformed', async () => `${await credentialFor('user')}${'A'.repeat(9000)}`], // over the credential length cap, within 16 KiB
   ])('401 {valid: false, reason: %s}', async (reason, make) => {
     const result = await (await handlerWith())(validate(await make()));
     expect(result.statusCode).toBe(401);
