@@ -3,8 +3,8 @@
 // file until 60 s before it expires so kubectl does not make the user sign on every call.
 import type { Command } from 'commander';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createCredential, MAX_LIFETIME_S, parseCredential } from '../../lambdas/shared/credential';
 import { CliError, type CliContext } from '../context';
 import { loadKeypair } from '../keys';
@@ -59,6 +59,9 @@ function execCredential(apiVersion: string, token: string, expiresAt: Date): Exe
 async function readCached(file: string, want: { tokenId: string; clusterId: string; address: string; nowMs: number }): Promise<{ token: string; expiresAt: Date } | undefined> {
   let cached: ExecCredential;
   try {
+    // A cache others could read (a loosened file or directory) is not reused: the credential in it is a
+    // bearer secret. Writing a new one restores 0600 / 0700.
+    if (((await stat(file)).mode & 0o077) !== 0 || ((await stat(dirname(file))).mode & 0o077) !== 0) return undefined;
     cached = JSON.parse(await readFile(file, 'utf8')) as ExecCredential;
   } catch {
     return undefined; // absent or damaged: make a new one

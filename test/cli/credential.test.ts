@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheDir } from '../../cli/commands/credential';
 import { runCli } from '../../cli/program';
@@ -68,6 +68,22 @@ describe('k3s-daas credential (exec credential plugin)', () => {
     (h.ctx.env as Record<string, string>).SUI_PRIVATE_KEY = Ed25519Keypair.fromSecretKey(new Uint8Array(32).fill(78)).getSecretKey();
     const d = JSON.parse((await run(ARGS)).out).status.token;
     expect(new Set([a, b, c, d]).size).toBe(4);
+  });
+
+  it.each([
+    ['file', 0o644, 'file'],
+    ['directory', 0o755, 'dir'],
+  ] as const)('does not reuse a cache whose %s others can read; the new one is private again', async (_what, mode, target) => {
+    const { h, run } = await setup();
+    const first = JSON.parse((await run(ARGS)).out).status.token;
+    const dir = cacheDir(h.ctx);
+    const [file] = await readdir(dir);
+    await chmod(target === 'file' ? join(dir, file) : dir, mode);
+    const second = JSON.parse((await run(ARGS)).out).status.token;
+    expect(second).not.toBe(first);
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(dir, file))).mode & 0o777).toBe(0o600);
+    expect(JSON.parse((await run(ARGS)).out).status.token).toBe(second);
   });
 
   it('replaces a damaged cache file', async () => {
