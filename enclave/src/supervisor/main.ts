@@ -158,7 +158,7 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
   };
   await retry(deps, 'publishing the join token', publishJoinTokenNow);
 
-  const snapshotter = k3sEtcdSnapshotter({ k3sBin: deps.k3sBin, configFile: deps.paths.configFile, scratchDir: path.join(deps.runDir, 'snapshots') });
+  const snapshotter = k3sEtcdSnapshotter({ k3sBin: deps.k3sBin, dataDir: deps.paths.dataDir, scratchDir: path.join(deps.runDir, 'snapshots') });
   const snapshotNow = async () => {
     await vault.push(await snapshotter.save());
     log('datastore snapshot stored');

@@ -40,12 +40,12 @@ export interface DatastoreSnapshotter {
 const exec = promisify(execFile);
 
 /** `k3s etcd-snapshot save` into a scratch directory; the file is read and removed. */
-export function k3sEtcdSnapshotter(opts: { k3sBin: string; configFile: string; scratchDir: string }): DatastoreSnapshotter {
+export function k3sEtcdSnapshotter(opts: { k3sBin: string; dataDir: string; scratchDir: string }): DatastoreSnapshotter {
   return {
     async save() {
       await fs.rm(opts.scratchDir, { recursive: true, force: true });
       await fs.mkdir(opts.scratchDir, { recursive: true, mode: 0o700 });
-      await exec(opts.k3sBin, ['etcd-snapshot', 'save', '--config', opts.configFile, '--dir', opts.scratchDir, '--name', 'k3s-daas'], { maxBuffer: 1 << 20 });
+      await exec(opts.k3sBin, ['etcd-snapshot', 'save', '--data-dir', opts.dataDir, '--dir', opts.scratchDir, '--name', 'k3s-daas'], { maxBuffer: 1 << 20 });
       const files = (await fs.readdir(opts.scratchDir)).filter((f) => f.startsWith('k3s-daas'));
       if (files.length !== 1) throw new Error(`etcd-snapshot save left ${files.length} snapshot files in ${opts.scratchDir}`);
       const file = path.join(opts.scratchDir, files[0]);

@@ -12,6 +12,7 @@ import {
   writeK3sConfig,
   type K3sPaths,
 } from '../../../enclave/src/supervisor/k3s-config';
+import { REPO_ROOT } from '../../support/cdk-app';
 
 const SETTINGS = {
   apiUrl: 'https://abc123.execute-api.us-east-1.amazonaws.com/',
@@ -93,6 +94,15 @@ describe('writing the files', () => {
     expect(fs.statSync(paths.configFile).mode & 0o777).toBe(0o600);
     expect(fs.statSync(paths.webhookConfigFile).mode & 0o777).toBe(0o600);
     expect(parse(fs.readFileSync(paths.configFile, 'utf8'))['kube-apiserver-arg'][0]).toBe(`authentication-token-webhook-config-file=${paths.webhookConfigFile}`);
+  });
+
+  it('installs the repository\'s RBAC manifests (enclave/rbac) the image ships', async () => {
+    const { paths } = tempPaths();
+    const rbacDir = path.join(REPO_ROOT, 'enclave', 'rbac');
+    const shipped = fs.readdirSync(rbacDir).filter((f) => /\.ya?ml$/.test(f));
+    expect(shipped.length).toBeGreaterThan(0);
+    const copied = await writeK3sConfig(SETTINGS, rbacDir, paths);
+    expect(copied.map((f) => path.basename(f))).toEqual(shipped.sort().map((f) => `k3s-daas-rbac-${f}`));
   });
 
   it('fails when there are no RBAC manifests (the k3s-daas: groups would have no permissions)', async () => {
