@@ -160,6 +160,19 @@ describe('token check: per-container cache of verified credentials', () => {
     expect(c.stats().size).toBe(0);
   });
 
+  it('never caches a refusal that can later turn into an acceptance (not yet valid, token not yet indexed)', async () => {
+    let now = new Date(NOW.getTime() - 61_000);
+    const index = await indexWith(undefined, stake());
+    const c = checker(index, { now: () => now });
+    const cred = await credential();
+    expect(await c.check(cred)).toEqual({ ok: false, reason: 'not_yet_valid' });
+    now = NOW;
+    expect(await c.check(cred)).toEqual({ ok: false, reason: 'unknown_token' });
+    await index.writeEntities([{ kind: 'token', record: token(), expectedRev: 0 }]);
+    expect(await c.check(cred)).toMatchObject({ ok: true, identity: { uid: TOKEN } });
+    expect(c.stats()).toMatchObject({ misses: 2, hits: 1, size: 1 });
+  });
+
   it('is bounded: the least recently used credential is dropped', async () => {
     const c = checker(await indexWith(token(), stake()), { cacheSize: 2 });
     const [a, b, d] = [await credential(), await credential(), await credential()];
