@@ -26,7 +26,11 @@ export function lazyZkLoginClient(load: () => Promise<ClientWithCoreApi>): Clien
   let client: Promise<ClientWithCoreApi> | undefined;
   const core = {
     async verifyZkLoginSignature(options: Parameters<ClientWithCoreApi['core']['verifyZkLoginSignature']>[0]) {
-      client ??= load();
+      // A failed load is forgotten, so one bad cold start does not refuse every zkLogin user until recycle.
+      client ??= load().catch((error: unknown) => {
+        client = undefined;
+        throw error;
+      });
       return (await client).core.verifyZkLoginSignature(options);
     },
   };

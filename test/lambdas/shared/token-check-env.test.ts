@@ -79,6 +79,20 @@ describe('zkLogin through the Sui gRPC client', () => {
     expect(loads()).toBe(1);
   });
 
+  it('a failed client load is a backend failure and is retried on the next zkLogin credential', async () => {
+    const transport = new FakeSuiGrpcTransport().on(VERIFY, () => ({ isValid: true }));
+    let loads = 0;
+    const zkLoginClient = lazyZkLoginClient(async () => {
+      if (++loads === 1) throw new Error('cannot load the gRPC client');
+      return createSuiClient({ network: 'testnet', grpcUrl: 'http://127.0.0.1:9', transport });
+    });
+    const checker = createTokenChecker({ index: await zkIndex(), clusterId: CLUSTER_ID, now: () => FIXED_NOW, zkLoginClient });
+    const credential = await zkCredential();
+    expect(await checker.check(credential).catch((e: unknown) => e)).toBeInstanceOf(SignatureVerifierUnavailableError);
+    expect(await checker.check(credential)).toMatchObject({ ok: true });
+    expect(loads).toBe(2);
+  });
+
   it('tokenCheckerFromEnv without SUI_GRPC_URL refuses zkLogin before any index read', async () => {
     const checker = tokenCheckerFromEnv({ TABLE_NAME: 'unused', CLUSTER_ID, SUI_NETWORK: 'testnet', TOKEN_CACHE_SIZE: 10 });
     const credential = (await createCredential(zk, { tokenId: tokenRecord('user').tokenId, clusterId: CLUSTER_ID, lifetimeSeconds: 300 })).credential;
