@@ -5,6 +5,9 @@ import * as crypto from 'node:crypto';
 import { z } from 'zod';
 import type { EnclaveKms, EncryptionContext } from './kms-client';
 
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64');
 
 export const SealedEnvelopeSchema = z
@@ -34,8 +37,8 @@ function aad(context: EncryptionContext): Buffer {
 export async function seal(kms: EnclaveKms, keyId: string, context: EncryptionContext, plaintext: Uint8Array): Promise<Buffer> {
   const dataKey = await kms.generateDataKey(keyId, context);
   try {
-    const iv = crypto.randomBytes(12);
-    const cipher = crypto.createCipheriv('aes-256-gcm', dataKey.plaintext, iv);
+    const iv = crypto.randomBytes(IV_BYTES);
+    const cipher = crypto.createCipheriv('aes-256-gcm', dataKey.plaintext, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(aad(context));
     const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
     const envelope: SealedEnvelope = {
@@ -60,9 +63,14 @@ export async function unseal(kms: EnclaveKms, context: EncryptionContext, sealed
   }
   const dataKey = await kms.decrypt(Buffer.from(envelope.encryptedDataKey, 'base64'), context, keyId);
   try {
-    const decipher = crypto.createDecipheriv('aes-256-gcm', dataKey, Buffer.from(envelope.iv, 'base64'));
+    const iv = Buffer.from(envelope.iv, 'base64');
+    const tag = Buffer.from(envelope.tag, 'base64');
+    // The host stores the envelope: without a fixed tag length, Node accepts a tag truncated to 4 bytes,
+    // which makes forging a ciphertext a matter of ~2^32 tries instead of 2^128.
+    if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) throw new Error('bad iv or tag length');
+    const decipher = crypto.createDecipheriv('aes-256-gcm', dataKey, iv, { authTagLength: TAG_BYTES });
     decipher.setAAD(aad(context));
-    decipher.setAuthTag(Buffer.from(envelope.tag, 'base64'));
+    decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(Buffer.from(envelope.ciphertext, 'base64')), decipher.final()]);
   } catch {
     throw new EnvelopeError('sealed blob fails authentication (tampered, or sealed for another context)');

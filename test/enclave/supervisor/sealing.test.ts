@@ -101,6 +101,17 @@ describe('cluster secrets', () => {
     await expect(boot(enclave(), store)).rejects.toThrow(/not a K3s-DaaS envelope/);
   });
 
+  it('refuses a sealed blob whose GCM tag the host truncated (Node would accept a 4-byte tag)', async () => {
+    const e = enclave();
+    const context = { cluster: CLUSTER, purpose: 'k3s-daas-cluster-secrets' };
+    const sealed = JSON.parse((await seal(e, STATE_KEY, context, Buffer.from('secret'))).toString());
+    expect((await unseal(e, context, Buffer.from(JSON.stringify(sealed)), STATE_KEY)).toString()).toBe('secret');
+    for (const bytes of [4, 8, 12, 15]) {
+      const tag = Buffer.from(sealed.tag, 'base64').subarray(0, bytes).toString('base64');
+      await expect(unseal(e, context, Buffer.from(JSON.stringify({ ...sealed, tag })), STATE_KEY)).rejects.toThrow(EnvelopeError);
+    }
+  });
+
   it('refuses a KMS answer that carries plaintext instead of CiphertextForRecipient', async () => {
     kms.leakPlaintext = true;
     try {
