@@ -6,11 +6,11 @@ import * as crypto from 'node:crypto';
 import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { caSha256, createAttestationServer } from '../../../enclave/src/supervisor/attestation-server';
-import { encryptJoinToken, formatAgentJoinToken } from '../../../enclave/src/supervisor/join-token';
+import { JoinTokenCaError, encryptJoinToken, formatAgentJoinToken } from '../../../enclave/src/supervisor/join-token';
 import { EnclaveKms } from '../../../enclave/src/supervisor/kms-client';
 import { RecipientKey } from '../../../enclave/src/supervisor/recipient';
 import { verifyClusterAttestation } from '../../../lambdas/shared/attestation/cluster-attestation';
-import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext } from '../../../lambdas/shared/join-token';
+import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext, joinTokenPinsCa } from '../../../lambdas/shared/join-token';
 import { createClusterCaPem } from '../../support/cluster-ca';
 import { NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
 import { FakeKms, testCaAttester } from '../support/fake-nitro';
@@ -76,6 +76,27 @@ describe('join token', () => {
     const token = formatAgentJoinToken(pem, 'b'.repeat(64));
     expect(token).toBe(`K10${crypto.createHash('sha256').update(pem).digest('hex')}::node:${'b'.repeat(64)}`);
     expect(token).toMatch(JOIN_TOKEN_PATTERN);
+  });
+
+  it('pins the same CA the node-join route checks: the CA of the record the attestation route stores from this enclave', async () => {
+    const res = await fetch(`${base}/attestation`);
+    const verdict = await verifyClusterAttestation((await res.json()) as { document: string; caCertPem: string }, {
+      expectedPcrs: { 0: TEST_PCRS[0], 1: TEST_PCRS[1], 2: TEST_PCRS[2] },
+      now: ca.now,
+      maxDocumentAgeMs: 300_000,
+      rootPem: ca.rootPem,
+    });
+    if (!verdict.ok) throw new Error(verdict.message);
+    const token = formatAgentJoinToken(Buffer.from(clusterCaPem), 'd'.repeat(64));
+    expect(joinTokenPinsCa(token, verdict.record.caCertPem)).toBe(true);
+    expect(joinTokenPinsCa(formatAgentJoinToken(Buffer.from(await createClusterCaPem()), 'd'.repeat(64)), verdict.record.caCertPem)).toBe(false);
+  });
+
+  it('refuses a CA file whose PEM hash the node-join route could never match (CRLF, a chain, extra text, not a certificate)', async () => {
+    const other = await createClusterCaPem('k3s-intermediate');
+    for (const pem of [clusterCaPem.replace(/\n/g, '\r\n'), clusterCaPem + other, `# k3s\n${clusterCaPem}`, clusterCaPem.trimEnd(), 'not a certificate']) {
+      expect(() => formatAgentJoinToken(Buffer.from(pem), 'b'.repeat(64))).toThrow(JoinTokenCaError);
+    }
   });
 
   it('is encrypted under the join-token key with {cluster, purpose: k3s-agent-token} and opens with that context only', async () => {
