@@ -80,6 +80,37 @@ describe('CiphertextForRecipient (CMS EnvelopedData, RSAES-OAEP-SHA256 + AES-256
     });
     expect(() => decryptEnvelopedData(der, keys.privateKey)).toThrow(/hash is not SHA-256/);
   });
+
+  it('refuses MGF1 over SHA-1, PKCS#1 v1.5 key transport, other content ciphers, a bad IV and extra recipients', () => {
+    const good = encryptEnvelopedData(Buffer.from('x'), spki);
+    const sha = (oid: string) => new pkijs.AlgorithmIdentifier({ algorithmId: oid, algorithmParams: new asn1js.Null() });
+    const mgf1Sha1 = rebuild(good, (env) => {
+      const ktri = env.recipientInfos[0].value as pkijs.KeyTransRecipientInfo;
+      const params = new pkijs.RSAESOAEPParams({
+        hashAlgorithm: sha('2.16.840.1.101.3.4.2.1'),
+        maskGenAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: '1.2.840.113549.1.1.8', algorithmParams: sha('1.3.14.3.2.26').toSchema() }),
+      });
+      ktri.keyEncryptionAlgorithm = new pkijs.AlgorithmIdentifier({ algorithmId: '1.2.840.113549.1.1.7', algorithmParams: params.toSchema() });
+    });
+    expect(() => decryptEnvelopedData(mgf1Sha1, keys.privateKey)).toThrow(/MGF1 hash is not SHA-256/);
+    const pkcs1 = rebuild(good, (env) => {
+      (env.recipientInfos[0].value as pkijs.KeyTransRecipientInfo).keyEncryptionAlgorithm = sha('1.2.840.113549.1.1.1');
+    });
+    expect(() => decryptEnvelopedData(pkcs1, keys.privateKey)).toThrow(/is not RSAES-OAEP/);
+    const aes128 = rebuild(good, (env) => {
+      env.encryptedContentInfo.contentEncryptionAlgorithm.algorithmId = '2.16.840.1.101.3.4.1.2';
+    });
+    expect(() => decryptEnvelopedData(aes128, keys.privateKey)).toThrow(/is not AES-256-CBC/);
+    const shortIv = rebuild(good, (env) => {
+      env.encryptedContentInfo.contentEncryptionAlgorithm.algorithmParams = new asn1js.OctetString({ valueHex: new Uint8Array(8).buffer });
+    });
+    expect(() => decryptEnvelopedData(shortIv, keys.privateKey)).toThrow(/IV is missing or not 16 bytes/);
+    const twoRecipients = rebuild(good, (env) => {
+      env.recipientInfos.push(env.recipientInfos[0]);
+    });
+    expect(() => decryptEnvelopedData(twoRecipients, keys.privateKey)).toThrow(/exactly one key-transport recipient/);
+    expect(decryptEnvelopedData(rebuild(good, () => undefined), keys.privateKey).toString()).toBe('x');
+  });
 });
 
 /** Parses, lets `mutate` change the EnvelopedData, and re-encodes. */
