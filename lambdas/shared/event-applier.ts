@@ -53,6 +53,16 @@ export function referencedIds(event: DecodedEvent): { stakeId?: string; tokenId?
 
 const INACTIVE_FOREVER = new Set<StakeRecord['status']>(['slashed', 'withdrawn']);
 
+// On chain a stake's status only moves forward: a slashed stake may still request unstake, be slashed
+// again or be withdrawn, but it stays slashed for good (`staking::slash`). Taking the later of two
+// statuses keeps a slash from being undone by a later unstake request, and makes the status the same
+// whatever order the events arrive in.
+const STATUS_RANK: Record<StakeRecord['status'], number> = { active: 0, unbonding: 1, slashed: 2, withdrawn: 3 };
+
+function laterStatus(a: StakeRecord['status'], b: StakeRecord['status']): StakeRecord['status'] {
+  return STATUS_RANK[a] >= STATUS_RANK[b] ? a : b;
+}
+
 /** Applies one event to the working set. Pure apart from mutating `ws`. */
 export function applyEvent(ws: WorkingSet, { event, position }: PositionedEvent): ApplyOutcome {
   switch (event.name) {
@@ -80,7 +90,7 @@ export function applyEvent(ws: WorkingSet, { event, position }: PositionedEvent)
       const current = ws.stakes.get(d.stake_id);
       // Late (older) request: its unlock time is still a fact about the stake; the newer status stays.
       if (current && comparePositions(position, current.lastEvent) <= 0 && current.unlockAtMs === undefined) {
-        return setStake(ws, { ...current, unlockAtMs });
+        return setStake(ws, { ...current, status: laterStatus(current.status, 'unbonding'), unlockAtMs });
       }
       return updateStake(ws, d.stake_id, position, { status: 'unbonding', unlockAtMs });
     }
@@ -139,8 +149,10 @@ function updateStake(ws: WorkingSet, stakeId: string, position: EventPosition, p
       stakeId, owner: '', role: 'user', amountMist: 0n, status: 'unbonding', nodeId: '', ...patch, lastEvent: position,
     });
   }
-  if (comparePositions(position, current.lastEvent) <= 0) return 'stale';
-  return setStake(ws, { ...current, ...patch, lastEvent: position });
+  const status = patch.status ? laterStatus(current.status, patch.status) : current.status;
+  // Older than what we hold: only the status may still move forward (see laterStatus).
+  if (comparePositions(position, current.lastEvent) <= 0) return setStake(ws, { ...current, status });
+  return setStake(ws, { ...current, ...patch, status, lastEvent: position });
 }
 
 /** A slashed or withdrawn stake admits no one again: invalidate its tokens and evict its nodes. */
