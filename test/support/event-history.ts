@@ -5,8 +5,8 @@
 // covered checkpoint, and slots of other packages are scanned but never returned.
 //
 // The history is simulated against a model of the Move package (stakes must be active to issue tokens,
-// withdrawals follow unstake requests, slashes leave `remaining`), so every history is one the chain
-// could produce. Noise slots (foreign packages, unknown types, undecodable payloads) are mixed in.
+// withdrawals follow unstake requests, slashes leave `remaining`, a slashed stake may still be unstaked,
+// withdrawn or slashed again), so every history is one the chain could produce. Noise slots (foreign packages, unknown types, undecodable payloads) are mixed in.
 import { RpcError } from '@protobuf-ts/runtime-rpc';
 import type { NodeRecord } from '../../lambdas/shared/index-model';
 import { encodeEvent, type EventName } from '../../lambdas/shared/sui/events';
@@ -58,7 +58,10 @@ interface SimStake {
   owner: string;
   role: number;
   amount: bigint;
+  /** What the index must say: a slash is for good, so a slashed stake stays `slashed` until withdrawn. */
   status: 'active' | 'unbonding' | 'withdrawn' | 'slashed';
+  /** The chain's own flag: a slashed stake may still request unstake (then withdraw) or be slashed again. */
+  unbonding: boolean;
   nodes: string[];
 }
 
@@ -112,7 +115,7 @@ export function generateHistory(options: HistoryOptions): GeneratedHistory {
       else events.push({ type: `${PACKAGE_ID}::seal_token::SealTokenIssued`, bcs: new Uint8Array([0xff, 0x01]) });
     } else if (r < 0.35 || active.length === 0) {
       const role = rnd() < 0.5 ? 0 : rnd() < 0.8 ? 1 : 2;
-      const stake: SimStake = { id: id(), owner: pick(owners)!, role, amount: BigInt(1 + Math.floor(rnd() * 50)) * 1_000_000_000n, status: 'active', nodes: [] };
+      const stake: SimStake = { id: id(), owner: pick(owners)!, role, amount: BigInt(1 + Math.floor(rnd() * 50)) * 1_000_000_000n, status: 'active', unbonding: false, nodes: [] };
       stakes.push(stake);
       emit('staking::StakeDeposited', { stake_id: stake.id, owner: stake.owner, role, amount: stake.amount, node_id: role === 1 ? `node-${stakes.length}` : '' });
       if (role === 1) {
@@ -133,11 +136,13 @@ export function generateHistory(options: HistoryOptions): GeneratedHistory {
         emit('seal_token::SealTokenRevoked', { token_id: token.id });
       } else issueToken(pick(active)!);
     } else if (r < 0.8) {
-      const stake = pick(active)!;
-      stake.status = 'unbonding';
+      const stake = pick(stakes.filter((s) => !s.unbonding && s.status !== 'withdrawn'))!;
+      stake.unbonding = true;
+      if (stake.status === 'active') stake.status = 'unbonding';
+      else counts.unstakeAfterSlash = (counts.unstakeAfterSlash ?? 0) + 1;
       emit('staking::UnstakeRequested', { stake_id: stake.id, unlock_at_ms: BigInt(1_800_000_000_000 + t) });
     } else if (r < 0.88) {
-      const stake = pick(stakes.filter((s) => s.status === 'unbonding'));
+      const stake = pick(stakes.filter((s) => s.unbonding && s.status !== 'withdrawn'));
       if (stake) {
         stake.status = 'withdrawn';
         emit('staking::StakeWithdrawn', { stake_id: stake.id, amount: stake.amount });
@@ -145,7 +150,8 @@ export function generateHistory(options: HistoryOptions): GeneratedHistory {
         stake.nodes.forEach((n) => evicted.add(n));
       } else issueToken(pick(active)!);
     } else if (r < 0.97) {
-      const stake = pick(stakes.filter((s) => s.status === 'active' || s.status === 'unbonding'))!;
+      const stake = pick(stakes.filter((s) => s.status !== 'withdrawn' && s.amount >= 2n))!;
+      if (stake.status === 'slashed') counts.slashAgain = (counts.slashAgain ?? 0) + 1;
       const slashed = stake.amount / 2n;
       stake.amount -= slashed;
       stake.status = 'slashed';

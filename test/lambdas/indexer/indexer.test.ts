@@ -29,7 +29,7 @@ describe('indexer: replaying a generated history', () => {
       expect({ stakeId: token.stakeId, owner: token.owner, revoked: token.revoked, invalidated: token.invalidated }).toEqual(want);
     }
     // The history exercises every rule.
-    for (const name of ['staking::StakeSlashed', 'staking::StakeWithdrawn', 'seal_token::SealTokenRevoked', 'staking::UnstakeRequested']) {
+    for (const name of ['staking::StakeSlashed', 'staking::StakeWithdrawn', 'seal_token::SealTokenRevoked', 'staking::UnstakeRequested', 'unstakeAfterSlash', 'slashAgain']) {
       expect(HISTORY.counts[name]).toBeGreaterThan(0);
     }
   });
@@ -84,12 +84,13 @@ describe('indexer: replaying a generated history', () => {
 
   it('sweeps slashed stakes again on the next run, catching tokens and nodes the lagging GSI hid', async () => {
     const h = await createHarness(HISTORY);
-    const hidden = new Set<string>();
+    let lagging = true;
     const { tokensOfStake, nodesOfStake } = h.repo;
-    // First lookup of each stake sees nothing, as a GSI that has not caught up yet would.
-    h.repo.tokensOfStake = async (stakeId) => (hidden.has(`t${stakeId}`) ? tokensOfStake.call(h.repo, stakeId) : (hidden.add(`t${stakeId}`), []));
-    h.repo.nodesOfStake = async (stakeId) => (hidden.has(`n${stakeId}`) ? nodesOfStake.call(h.repo, stakeId) : (hidden.add(`n${stakeId}`), []));
+    // During the first run every lookup sees nothing, as a GSI that has not caught up yet would.
+    h.repo.tokensOfStake = async (stakeId) => (lagging ? [] : tokensOfStake.call(h.repo, stakeId));
+    h.repo.nodesOfStake = async (stakeId) => (lagging ? [] : nodesOfStake.call(h.repo, stakeId));
     const first = await h.run();
+    lagging = false;
     expect(first.terminated).toBe(0);
     expect(first.cursor?.resweepStakes?.length).toBeGreaterThan(0);
     const second = await h.run();
