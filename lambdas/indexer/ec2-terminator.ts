@@ -1,7 +1,7 @@
 // The EC2 side of eviction. Describe uses an instance-id filter rather than InstanceIds so that ids EC2
 // no longer knows are simply absent instead of failing the whole call.
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import type { InstanceTerminator } from './eviction';
+import { InstanceApiError, type InstanceTerminator } from './eviction';
 
 export class Ec2InstanceTerminator implements InstanceTerminator {
   constructor(private readonly ec2: EC2Client = new EC2Client({})) {}
@@ -10,10 +10,10 @@ export class Ec2InstanceTerminator implements InstanceTerminator {
     const states = new Map<string, string>();
     let nextToken: string | undefined;
     do {
-      const res = await this.ec2.send(new DescribeInstancesCommand({
+      const res = await send('DescribeInstances', () => this.ec2.send(new DescribeInstancesCommand({
         Filters: [{ Name: 'instance-id', Values: [...instanceIds] }],
         NextToken: nextToken,
-      }));
+      })));
       for (const reservation of res.Reservations ?? []) {
         for (const instance of reservation.Instances ?? []) {
           if (instance.InstanceId && instance.State?.Name) states.set(instance.InstanceId, instance.State.Name);
@@ -25,6 +25,15 @@ export class Ec2InstanceTerminator implements InstanceTerminator {
   }
 
   async terminate(instanceIds: readonly string[]): Promise<void> {
-    await this.ec2.send(new TerminateInstancesCommand({ InstanceIds: [...instanceIds] }));
+    await send('TerminateInstances', () => this.ec2.send(new TerminateInstancesCommand({ InstanceIds: [...instanceIds] })));
+  }
+}
+
+async function send<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    throw new InstanceApiError(`${what} failed (${reason})`, { cause: error });
   }
 }

@@ -19,6 +19,17 @@ export interface EvictionResult {
   refused: string[];
 }
 
+/**
+ * EC2 could not be reached or refused a call. The indexer keeps the stake on its resweep list and goes
+ * on indexing: a stalled index would stop revocations and slashes of everyone else from taking effect.
+ */
+export class InstanceApiError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InstanceApiError';
+  }
+}
+
 const GONE_STATES = new Set(['shutting-down', 'terminated']);
 
 export class Evictor {

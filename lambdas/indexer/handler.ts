@@ -69,7 +69,7 @@ function recordMetrics(report: RunReport): void {
   metrics.addMetric(INDEXER_METRICS.eventsApplied, MetricUnit.Count, report.applied);
   metrics.addMetric(INDEXER_METRICS.eventsSkipped, MetricUnit.Count, report.skipped);
   metrics.addMetric(INDEXER_METRICS.pages, MetricUnit.Count, report.pages);
-  metrics.addMetric(INDEXER_METRICS.errors, MetricUnit.Count, report.providerErrors);
+  metrics.addMetric(INDEXER_METRICS.errors, MetricUnit.Count, report.providerErrors + report.evictionErrors);
   metrics.addMetric(INDEXER_METRICS.evictions, MetricUnit.Count, report.terminated);
   if (report.lagCheckpoints !== undefined) metrics.addMetric(INDEXER_METRICS.lagCheckpoints, MetricUnit.Count, report.lagCheckpoints);
   if (report.lagSeconds !== undefined) metrics.addMetric(INDEXER_METRICS.lagSeconds, MetricUnit.Seconds, report.lagSeconds);

@@ -6,7 +6,7 @@ import { comparePositions, type IndexRepository, type IndexerCursor } from '../s
 import type { EventPosition } from '../shared/index-model';
 import { applyEventsToIndex, resweepStakes, type PositionedEvent } from '../shared/event-applier';
 import { decodeEvent, UnknownEventError } from '../shared/sui/events';
-import type { Evictor } from './eviction';
+import { InstanceApiError, type Evictor } from './eviction';
 import { ProviderError, type EventPage, type EventSource, type RawEvent } from './event-source';
 
 export interface IndexerLog {
@@ -48,6 +48,8 @@ export interface RunReport {
   skipped: number;
   terminated: number;
   providerErrors: number;
+  /** Evictions EC2 failed; their stakes stay on the cursor's resweep list and are retried next run. */
+  evictionErrors: number;
   stoppedBecause: StopReason;
   cursor?: IndexerCursor;
   lagCheckpoints?: number;
@@ -64,11 +66,22 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
   const baseBackoff = options.baseBackoffMs ?? 500;
 
   const report: RunReport = {
-    pages: 0, events: 0, applied: 0, stale: 0, ignored: 0, skipped: 0, terminated: 0, providerErrors: 0, stoppedBecause: 'caught_up',
+    pages: 0, events: 0, applied: 0, stale: 0, ignored: 0, skipped: 0, terminated: 0, providerErrors: 0, evictionErrors: 0, stoppedBecause: 'caught_up',
   };
   let cursor = await repo.getCursor();
+  // Stakes to sweep again next run: those slashed or withdrawn in this run, and those whose eviction failed.
+  const swept = new Set<string>();
   const evict = async (stakeId: string) => {
-    const eviction = await deps.evictor.evictStake(stakeId);
+    let eviction;
+    try {
+      eviction = await deps.evictor.evictStake(stakeId);
+    } catch (error) {
+      if (!(error instanceof InstanceApiError)) throw error;
+      report.evictionErrors++;
+      swept.add(stakeId);
+      log.error('could not evict the nodes of an inactive stake; the next run tries again', { stakeId, message: error.message });
+      return;
+    }
     report.terminated += eviction.terminated.length;
     if (eviction.terminated.length + eviction.alreadyGone.length > 0) {
       log.info('evicted nodes of an inactive stake', { stakeId, ...eviction });
@@ -83,7 +96,6 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
     if (invalidated > 0) log.warn('second sweep invalidated tokens the first sweep missed', { invalidated });
     for (const stakeId of previousSweeps) await evict(stakeId);
   }
-  const swept = new Set<string>();
 
   for (;;) {
     if (options.remainingMs() < margin) {

@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { RpcError } from '@protobuf-ts/runtime-rpc';
 import { MemoryIndexRepository } from '../../../lambdas/shared/index-repository-memory';
 import { roleToU8 } from '../../../lambdas/shared/sui/roles';
+import { InstanceApiError } from '../../../lambdas/indexer/eviction';
 import { generateHistory, prng, type GeneratedHistory } from '../../support/event-history';
 import { createHarness, FaultPlan, InjectedFault } from '../../support/indexer-harness';
 
@@ -80,6 +81,47 @@ describe('indexer: replaying a generated history', () => {
     );
     await replay.runUntilCaughtUp();
     expect(replay.ec2.terminateCalls).toEqual([]);
+  });
+
+  it('an EC2 outage does not stall the index: the cursor moves on, failed evictions are retried next run, exactly once', async () => {
+    const h = await createHarness(HISTORY);
+    let ec2Down = true;
+    const terminate = h.ec2.terminate.bind(h.ec2);
+    h.ec2.terminate = async (ids) => {
+      if (ec2Down) throw new InstanceApiError('TerminateInstances failed (UnauthorizedOperation: denied)');
+      return terminate(ids);
+    };
+    const clean = await cleanIndex(HISTORY);
+    for (let run = 0; run < 2; run++) {
+      const report = await h.run();
+      expect(report).toMatchObject({ stoppedBecause: 'caught_up', terminated: 0 });
+      expect(report.evictionErrors).toBeGreaterThan(0);
+      const stored = (h.repo as MemoryIndexRepository).snapshot();
+      // Everything but eviction is indexed: revocations and slashes of everyone take effect meanwhile.
+      expect(stored.cursor?.checkpoint).toBe(HISTORY.headCheckpoint);
+      expect(stored.tokens).toEqual(clean.snapshot.tokens);
+      expect(stored.stakes).toEqual(clean.snapshot.stakes);
+      const pending = new Set(HISTORY.nodes.filter((n) => HISTORY.expectedTerminations.includes(n.instanceId)).map((n) => n.stakeId));
+      expect([...pending].every((stakeId) => stored.cursor?.resweepStakes?.includes(stakeId))).toBe(true);
+    }
+    expect(h.ec2.terminateCalls).toEqual([]);
+    ec2Down = false;
+    await h.runUntilCaughtUp();
+    const counts = h.ec2.terminationCounts();
+    expect([...counts.keys()].sort()).toEqual(HISTORY.expectedTerminations);
+    expect([...counts.values()].every((c) => c === 1)).toBe(true);
+    expect((h.repo as MemoryIndexRepository).snapshot()).toEqual(clean.snapshot);
+  });
+
+  it('any other eviction failure (the index itself) still fails the run before the cursor moves', async () => {
+    const h = await createHarness(HISTORY);
+    h.repo.nodesOfStake = async () => {
+      throw new Error('index table unreachable');
+    };
+    await expect(h.run()).rejects.toThrow('index table unreachable');
+    const cursor = await h.repo.getCursor();
+    const firstSlashOrWithdraw = HISTORY.ledger.find((e) => /StakeSlashed|StakeWithdrawn/.test(e.eventType))!;
+    expect(cursor === undefined || cursor.checkpoint < firstSlashOrWithdraw.checkpoint).toBe(true);
   });
 
   it('sweeps slashed stakes again on the next run, catching tokens and nodes the lagging GSI hid', async () => {
