@@ -149,6 +149,20 @@ describe('DynamoDB index repository when the table cannot be reached', () => {
     await expect(repo.writeEntities([{ kind: 'stake', record: stake(id('1')), expectedRev: 0 }])).rejects.toBeInstanceOf(IndexUnavailableError);
   });
 
+  it('cursor, GSI lookups and node marks fail as IndexUnavailableError too: an outage is never a conflict, "already marked" or "no cursor"', async () => {
+    const client = emulatorClient('http://127.0.0.1:9');
+    client.config.maxAttempts = async () => 1;
+    const repo = new DynamoIndexRepository({ tableName: 'missing', client });
+    const cursor: IndexerCursor = { cursor: 'AAAAAAAAAAE=', checkpoint: 1n, eventsSeen: 1, updatedAt: 't' };
+    await expect(repo.getCursor()).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.putCursor(cursor, undefined)).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.putCursor(cursor, cursor)).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.markTerminationRequested('i-1', 't')).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.tokensOfStake(id('1'))).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.nodesOfStake(id('1'))).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.tokensOfOwner(OWNER)).rejects.toBeInstanceOf(IndexUnavailableError);
+  });
+
   it('a missing table is unavailable too', async () => {
     const repo = new DynamoIndexRepository({ tableName: 'no-such-table', client: emulatorClient(moto!.endpoint) });
     await expect(repo.getStake(id('1'))).rejects.toBeInstanceOf(IndexUnavailableError);
