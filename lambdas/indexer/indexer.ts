@@ -120,6 +120,17 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
       break;
     }
     report.pages++;
+    if (cursor && behindCursor(page, cursor)) {
+      // A lagging replica behind a load balancer, say. Replaying is harmless, but storing its watermark
+      // would move the cursor backwards; the next run asks again.
+      report.providerErrors++;
+      log.warn('event provider answered from behind the stored cursor; ending the run', {
+        cursorCheckpoint: cursor.checkpoint.toString(), pageCoveredCheckpoint: page.coveredCheckpoint?.toString(),
+        firstEventCheckpoint: page.events[0]?.checkpoint.toString(),
+      });
+      report.stoppedBecause = 'provider_error';
+      break;
+    }
 
     const { positioned, lastPosition } = positionEvents(page.events, cursor?.lastEvent, deps.packageId, log, report);
     const result = await applyEventsToIndex(repo, positioned);
@@ -216,6 +227,18 @@ async function measureLag(deps: IndexerDeps, report: RunReport, cursor: IndexerC
     report.providerErrors++;
     deps.log.warn('could not measure lag behind the chain head', { message: error.message });
   }
+}
+
+/**
+ * True when a page starts before what the cursor already covers: its covered checkpoint is lower (the
+ * watermark never regresses), or an event lies in a checkpoint before the last one applied. Only
+ * checkpoints are compared: transaction ordinals may be derived (see positionEvents) and are not
+ * comparable with a server's transaction index.
+ */
+function behindCursor(page: EventPage, cursor: IndexerCursor): boolean {
+  if (page.coveredCheckpoint !== undefined && page.coveredCheckpoint < cursor.checkpoint) return true;
+  const last = cursor.lastEvent;
+  return last !== undefined && page.events.some((e) => e.checkpoint < last.checkpoint);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -261,6 +261,18 @@ describe('indexer: provider errors leave the cursor where it was', () => {
     expect(h.node.transport.calls.filter((c) => c.method === 'sui.rpc.v2.LedgerService/ListEvents').length).toBe(2);
   });
 
+  it('a page served from behind the stored cursor (a lagging replica) ends the run and never moves the cursor back', async () => {
+    const { h, report } = await afterOnePage((x) => {
+      x.node.transport.on('sui.rpc.v2.LedgerService/ListEvents', (request: Parameters<typeof x.node.listEvents>[0]) =>
+        x.node.listEvents({ ...request, options: { ...request.options, after: undefined, limit: 2 } }));
+    });
+    expect(report.providerErrors).toBe(1);
+    h.node.transport.on('sui.rpc.v2.LedgerService/ListEvents', (request: Parameters<typeof h.node.listEvents>[0]) => h.node.listEvents(request));
+    await h.runUntilCaughtUp();
+    const clean = await cleanIndex(HISTORY);
+    expect((h.repo as MemoryIndexRepository).snapshot()).toEqual(clean.snapshot);
+  });
+
   it('a run after the provider recovers reaches the clean-run index', async () => {
     const { h } = await afterOnePage((x) => {
       x.node.beforeListEvents = () => {
