@@ -3,6 +3,7 @@ import { createHandler, handler, INDEXER_ENV } from '../../../lambdas/indexer/ha
 import { ConfigError, readEnv } from '../../../lambdas/shared/env';
 import { IndexUnavailableError } from '../../../lambdas/shared/index-model';
 import { INDEXER_METRICS } from '../../../lambdas/indexer/metric-names';
+import { InstanceApiError } from '../../../lambdas/indexer/eviction';
 import { metrics } from '../../../lambdas/shared/powertools';
 import { generateHistory } from '../../support/event-history';
 import { createHarness } from '../../support/indexer-harness';
@@ -45,6 +46,27 @@ describe('indexer handler', () => {
         [INDEXER_METRICS.lagSeconds]: 0,
       });
       expect(report.applied).toBeGreaterThan(0);
+    } finally {
+      metrics.addMetric = original;
+    }
+  });
+
+  it('counts failed evictions in the errors metric (the run itself succeeds and the index moves on)', async () => {
+    const history = generateHistory({ seed: 42, transactions: 400 });
+    expect(history.expectedTerminations.length).toBeGreaterThan(0);
+    const h = await createHarness(history);
+    h.ec2.terminate = async () => {
+      throw new InstanceApiError('TerminateInstances failed (Throttling: rate exceeded)');
+    };
+    const recorded = new Map<string, number>();
+    const original = metrics.addMetric.bind(metrics);
+    metrics.addMetric = ((name: string, _unit: unknown, value: number) => {
+      recorded.set(name, value);
+    }) as typeof metrics.addMetric;
+    try {
+      const report = await createHandler(async () => h.deps())({}, context());
+      expect(report.evictionErrors).toBeGreaterThan(0);
+      expect(recorded.get(INDEXER_METRICS.errors)).toBe(report.evictionErrors + report.providerErrors);
     } finally {
       metrics.addMetric = original;
     }
