@@ -71,6 +71,7 @@ function recordMetrics(report: RunReport): void {
   metrics.addMetric(INDEXER_METRICS.pages, MetricUnit.Count, report.pages);
   metrics.addMetric(INDEXER_METRICS.errors, MetricUnit.Count, report.providerErrors + report.evictionErrors);
   metrics.addMetric(INDEXER_METRICS.evictions, MetricUnit.Count, report.terminated);
+  metrics.addMetric(INDEXER_METRICS.evictionFailures, MetricUnit.Count, report.evictionErrors);
   if (report.lagCheckpoints !== undefined) metrics.addMetric(INDEXER_METRICS.lagCheckpoints, MetricUnit.Count, report.lagCheckpoints);
   if (report.lagSeconds !== undefined) metrics.addMetric(INDEXER_METRICS.lagSeconds, MetricUnit.Seconds, report.lagSeconds);
 }

@@ -8,6 +8,8 @@ export const INDEXER_METRICS = {
   pages: 'IndexerPages',
   errors: 'IndexerErrors',
   evictions: 'IndexerInstancesTerminated',
+  /** Evictions EC2 refused or could not take; alarmed, since the index keeps moving without them. */
+  evictionFailures: 'IndexerEvictionFailures',
   lagCheckpoints: 'IndexerLagCheckpoints',
   lagSeconds: 'IndexerLagSeconds',
 } as const;

@@ -26,6 +26,7 @@ export class Indexer extends Construct {
   public readonly function: DomainFunction;
   public readonly schedule: events.Rule;
   public readonly lagAlarm: cloudwatch.Alarm;
+  public readonly evictionAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: IndexerProps) {
     super(scope, id);
@@ -96,6 +97,22 @@ export class Indexer extends Construct {
       evaluationPeriods: 1,
       // A dead or failing indexer reports nothing; silence is the worst lag.
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+
+    // A failed eviction does not hold the index back (the lag alarm stays quiet), so it has its own alarm.
+    this.evictionAlarm = new cloudwatch.Alarm(this, 'EvictionAlarm', {
+      alarmDescription: 'The indexer could not terminate the worker instances of a slashed or withdrawn node stake; it retries every run.',
+      metric: new cloudwatch.Metric({
+        namespace: INDEXER_METRICS.namespace,
+        metricName: INDEXER_METRICS.evictionFailures,
+        dimensionsMap: { service: INDEXER_METRICS.service },
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.minutes(Math.max(5, config.indexer.scheduleMinutes)),
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
   }
 }

@@ -42,6 +42,7 @@ describe('indexer handler', () => {
         [INDEXER_METRICS.pages]: report.pages,
         [INDEXER_METRICS.errors]: 0,
         [INDEXER_METRICS.evictions]: report.terminated,
+        [INDEXER_METRICS.evictionFailures]: 0,
         [INDEXER_METRICS.lagCheckpoints]: 0,
         [INDEXER_METRICS.lagSeconds]: 0,
       });
@@ -67,6 +68,7 @@ describe('indexer handler', () => {
       const report = await createHandler(async () => h.deps())({}, context());
       expect(report.evictionErrors).toBeGreaterThan(0);
       expect(recorded.get(INDEXER_METRICS.errors)).toBe(report.evictionErrors + report.providerErrors);
+      expect(recorded.get(INDEXER_METRICS.evictionFailures)).toBe(report.evictionErrors);
     } finally {
       metrics.addMetric = original;
     }

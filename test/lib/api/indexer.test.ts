@@ -83,6 +83,17 @@ describe('indexer construct', () => {
     expect(vars.POWERTOOLS_METRICS_NAMESPACE).toBe(INDEXER_METRICS.namespace);
   });
 
+  it('alarms on any eviction EC2 refused or could not take (the index keeps moving, so lag would not show it)', () => {
+    api.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: INDEXER_METRICS.namespace,
+      MetricName: INDEXER_METRICS.evictionFailures,
+      Dimensions: [{ Name: 'service', Value: INDEXER_METRICS.service }],
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
   it('with a provider auth secret configured: passes header and secret name, grants read of that secret only', () => {
     const dev = loadEnvironmentConfig('dev');
     const withAuth = synthPlatform({ config: { ...dev, indexer: { ...dev.indexer, grpcAuth: { header: 'x-api-key', secretName: 'sui-provider-key' } } } });
