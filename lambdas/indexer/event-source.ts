@@ -140,9 +140,14 @@ function toRawEvent(event: {
   if (!event.eventType || event.checkpoint === undefined || !event.transactionDigest || event.eventIndex === undefined) {
     throw new ProviderError(`event near cursor ${cursor ?? '(start)'} lacks its type, checkpoint, digest or index`, 'malformed', false);
   }
+  // A Move event is never empty (a struct has at least one field). Missing contents are the provider's
+  // fault (read mask not honoured, say): skipping them as undecodable would silently pass every event by.
+  if (!event.contents?.value || event.contents.value.length === 0) {
+    throw new ProviderError(`event near cursor ${cursor ?? '(start)'} has no contents`, 'malformed', false);
+  }
   return {
     eventType: event.eventType,
-    bcs: event.contents?.value ?? new Uint8Array(),
+    bcs: event.contents.value,
     checkpoint: event.checkpoint,
     txDigest: event.transactionDigest,
     ...(event.transactionIndex !== undefined ? { transactionIndex: Number(event.transactionIndex) } : {}),

@@ -252,6 +252,15 @@ describe('indexer: provider errors leave the cursor where it was', () => {
     expect(listCalls(h) - before).toBe(1);
   });
 
+  it('malformed page (event without contents): not skipped as undecodable, the run ends and the cursor stays', async () => {
+    const { report } = await afterOnePage((x) => {
+      x.node.transport.on('sui.rpc.v2.LedgerService/ListEvents', (request: Parameters<typeof x.node.listEvents>[0]) =>
+        (x.node.listEvents(request) as { event?: { contents?: unknown } }[]).map((frame) =>
+          frame.event ? { ...frame, event: { ...frame.event, contents: undefined } } : frame));
+    });
+    expect(report.skipped).toBe(0);
+  });
+
   it('a provider that says more remain but never moves the cursor ends the run instead of spinning', async () => {
     const { h } = await afterOnePage((x) => {
       x.node.transport.on('sui.rpc.v2.LedgerService/ListEvents', (request: { options?: { after?: Uint8Array } }) => [
