@@ -68,6 +68,7 @@ export function createHandler(buildDeps: () => Promise<Deps>, runOptions: Partia
 function recordMetrics(report: RunReport): void {
   metrics.addMetric(INDEXER_METRICS.eventsApplied, MetricUnit.Count, report.applied);
   metrics.addMetric(INDEXER_METRICS.eventsSkipped, MetricUnit.Count, report.skipped);
+  metrics.addMetric(INDEXER_METRICS.eventsUndecodable, MetricUnit.Count, report.undecodable);
   metrics.addMetric(INDEXER_METRICS.pages, MetricUnit.Count, report.pages);
   metrics.addMetric(INDEXER_METRICS.errors, MetricUnit.Count, report.providerErrors + report.evictionErrors);
   metrics.addMetric(INDEXER_METRICS.evictions, MetricUnit.Count, report.terminated);

@@ -46,6 +46,11 @@ export interface RunReport {
   ignored: number;
   /** Unknown event types, undecodable payloads and out-of-range values: logged and skipped. */
   skipped: number;
+  /**
+   * The part of `skipped` that is of a known type: a payload that did not decode or an out-of-range value.
+   * Never expected from the deployed package; each one may be a slash or revocation the index lacks.
+   */
+  undecodable: number;
   terminated: number;
   providerErrors: number;
   /** Evictions EC2 failed; their stakes stay on the cursor's resweep list and are retried next run. */
@@ -66,7 +71,7 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
   const baseBackoff = options.baseBackoffMs ?? 500;
 
   const report: RunReport = {
-    pages: 0, events: 0, applied: 0, stale: 0, ignored: 0, skipped: 0, terminated: 0, providerErrors: 0, evictionErrors: 0, stoppedBecause: 'caught_up',
+    pages: 0, events: 0, applied: 0, stale: 0, ignored: 0, skipped: 0, undecodable: 0, terminated: 0, providerErrors: 0, evictionErrors: 0, stoppedBecause: 'caught_up',
   };
   let cursor = await repo.getCursor();
   // Stakes to sweep again next run: those slashed or withdrawn in this run, and those whose eviction failed.
@@ -138,6 +143,7 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
     report.stale += result.stale;
     report.ignored += result.ignored;
     report.skipped += result.invalid;
+    report.undecodable += result.invalid;
     for (const stakeId of result.evictStakes) {
       await evict(stakeId);
       swept.add(stakeId);
@@ -202,6 +208,7 @@ function positionEvents(events: RawEvent[], last: EventPosition | undefined, pac
       positioned.push({ event: decodeEvent(raw.eventType, raw.bcs, packageId), position });
     } catch (error) {
       report.skipped++;
+      if (!(error instanceof UnknownEventError)) report.undecodable++;
       log.warn(error instanceof UnknownEventError ? 'unknown event type skipped' : 'undecodable event skipped', {
         eventType: raw.eventType, checkpoint: raw.checkpoint.toString(), txDigest: raw.txDigest, eventIndex: raw.eventIndex,
         reason: error instanceof Error ? error.message : String(error),

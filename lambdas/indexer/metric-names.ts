@@ -5,6 +5,8 @@ export const INDEXER_METRICS = {
   service: 'indexer',
   eventsApplied: 'IndexerEventsApplied',
   eventsSkipped: 'IndexerEventsSkipped',
+  /** Skipped events of a known type (payload did not decode or apply): alarmed, the index may lack a slash. */
+  eventsUndecodable: 'IndexerEventsUndecodable',
   pages: 'IndexerPages',
   errors: 'IndexerErrors',
   evictions: 'IndexerInstancesTerminated',

@@ -27,6 +27,7 @@ export class Indexer extends Construct {
   public readonly schedule: events.Rule;
   public readonly lagAlarm: cloudwatch.Alarm;
   public readonly evictionAlarm: cloudwatch.Alarm;
+  public readonly undecodableAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: IndexerProps) {
     super(scope, id);
@@ -105,6 +106,23 @@ export class Indexer extends Construct {
       metric: new cloudwatch.Metric({
         namespace: INDEXER_METRICS.namespace,
         metricName: INDEXER_METRICS.evictionFailures,
+        dimensionsMap: { service: INDEXER_METRICS.service },
+        statistic: cloudwatch.Stats.SUM,
+        period: Duration.minutes(Math.max(5, config.indexer.scheduleMinutes)),
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
+    // Unknown event types are expected (future package versions); a known type that does not decode is a
+    // broken layout contract, and the skipped event may be a slash or revocation the index now lacks.
+    this.undecodableAlarm = new cloudwatch.Alarm(this, 'UndecodableAlarm', {
+      alarmDescription: 'The indexer skipped an event of a known k3s_daas type that it could not decode or apply: the index may lack a slash or revocation.',
+      metric: new cloudwatch.Metric({
+        namespace: INDEXER_METRICS.namespace,
+        metricName: INDEXER_METRICS.eventsUndecodable,
         dimensionsMap: { service: INDEXER_METRICS.service },
         statistic: cloudwatch.Stats.SUM,
         period: Duration.minutes(Math.max(5, config.indexer.scheduleMinutes)),

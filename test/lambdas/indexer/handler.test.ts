@@ -39,6 +39,7 @@ describe('indexer handler', () => {
       expect(Object.fromEntries(recorded)).toEqual({
         [INDEXER_METRICS.eventsApplied]: report.applied,
         [INDEXER_METRICS.eventsSkipped]: report.skipped,
+        [INDEXER_METRICS.eventsUndecodable]: report.undecodable,
         [INDEXER_METRICS.pages]: report.pages,
         [INDEXER_METRICS.errors]: 0,
         [INDEXER_METRICS.evictions]: report.terminated,

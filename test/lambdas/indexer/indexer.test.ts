@@ -58,6 +58,9 @@ describe('indexer: replaying a generated history', () => {
     const ownUnknown = (history.counts.noise1 ?? 0) + (history.counts.noise2 ?? 0);
     expect(ownUnknown).toBeGreaterThan(0);
     expect(reports[0].skipped).toBe(ownUnknown);
+    // Only the undecodable SealTokenIssued payloads (noise2) are of a known type.
+    expect(history.counts.noise2).toBeGreaterThan(0);
+    expect(reports[0].undecodable).toBe(history.counts.noise2);
     expect(snapshot.cursor?.checkpoint).toBe(history.headCheckpoint);
     expect(reports[0].lagCheckpoints).toBe(0);
   });

@@ -94,6 +94,18 @@ describe('indexer construct', () => {
     });
   });
 
+  it('alarms on any skipped event of a known type (a broken layout may hide a slash), not on unknown types', () => {
+    api.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: INDEXER_METRICS.namespace,
+      MetricName: INDEXER_METRICS.eventsUndecodable,
+      Dimensions: [{ Name: 'service', Value: INDEXER_METRICS.service }],
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(Object.values(api.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties.MetricName)).not.toContain(INDEXER_METRICS.eventsSkipped);
+  });
+
   it('with a provider auth secret configured: passes header and secret name, grants read of that secret only', () => {
     const dev = loadEnvironmentConfig('dev');
     const withAuth = synthPlatform({ config: { ...dev, indexer: { ...dev.indexer, grpcAuth: { header: 'x-api-key', secretName: 'sui-provider-key' } } } });
