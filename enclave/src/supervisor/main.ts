@@ -112,6 +112,7 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
     keyId: boot.clusterStateKeyId,
     clusterId: boot.clusterId,
     apiUrl: boot.apiUrl,
+    joinTokenKeyId: boot.joinTokenKeyId,
     store: host.sealedSecretsStore(),
     random: (n) => deps.nsm.random(n),
     snapshotExists: snapshot !== undefined,
@@ -153,7 +154,7 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
 
   const joinToken = formatAgentJoinToken(caPem, secrets.agentToken);
   const publishJoinTokenNow = async () => {
-    await host.publishJoinToken(await encryptJoinToken({ kms, joinTokenKeyId: boot.joinTokenKeyId, clusterId: boot.clusterId, token: joinToken }));
+    await host.publishJoinToken(await encryptJoinToken({ kms, joinTokenKeyId: secrets.joinTokenKeyId, clusterId: boot.clusterId, token: joinToken }));
     log('join token published');
   };
   await retry(deps, 'publishing the join token', publishJoinTokenNow);

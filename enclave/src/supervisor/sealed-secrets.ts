@@ -14,6 +14,8 @@ export const ClusterSecretsSchema = z
     /** Pinned at first boot (trust on first use): later boots refuse a host that points elsewhere. */
     clusterId: z.string().min(1),
     apiUrl: z.url(),
+    /** The key the agent token is encrypted to for the join route: the host must not swap in a key it can decrypt. */
+    joinTokenKeyId: z.string().min(1),
     createdAt: z.iso.datetime(),
   })
   .strict();
@@ -39,6 +41,7 @@ export async function loadOrCreateClusterSecrets(opts: {
   keyId: string;
   clusterId: string;
   apiUrl: string;
+  joinTokenKeyId: string;
   store: BlobStore;
   random: (length: number) => Uint8Array;
   /** True when a datastore snapshot exists: then the secrets must exist too. */
@@ -56,6 +59,11 @@ export async function loadOrCreateClusterSecrets(opts: {
     if (secrets.apiUrl !== opts.apiUrl) {
       throw new SealedSecretsError(`the host names API ${opts.apiUrl} but this cluster was sealed with ${secrets.apiUrl}; refusing to redirect authentication`);
     }
+    if (secrets.joinTokenKeyId !== opts.joinTokenKeyId) {
+      throw new SealedSecretsError(
+        `the host names join-token key ${opts.joinTokenKeyId} but this cluster was sealed with ${secrets.joinTokenKeyId}; refusing to hand the agent token to another key`,
+      );
+    }
     return { secrets, created: false };
   }
   if (opts.snapshotExists) {
@@ -67,6 +75,7 @@ export async function loadOrCreateClusterSecrets(opts: {
     agentToken: hex(32),
     clusterId: opts.clusterId,
     apiUrl: opts.apiUrl,
+    joinTokenKeyId: opts.joinTokenKeyId,
     createdAt: (opts.now?.() ?? new Date()).toISOString(),
   };
   if (secrets.serverToken === secrets.agentToken) throw new SealedSecretsError('random source returned repeating output');

@@ -83,6 +83,9 @@ function deps(pcrs: Record<number, string>): SupervisorDeps {
   };
 }
 
+/** What the (untrusted) host agent answers for boot settings; a test may make it lie. */
+let hostBoot = BOOT;
+
 beforeAll(async () => {
   ca = await NitroTestCa.create();
   kms = new FakeKms(ca.rootPem);
@@ -100,7 +103,7 @@ beforeAll(async () => {
     putSealedSecrets: async (b) => void (stored.secrets = b),
   };
   hostServer = createHostAgentServer({
-    boot: async () => BOOT,
+    boot: async () => hostBoot,
     credentials: async () => ({ accessKeyId: 'ASIAEXAMPLEMASTER000', secretAccessKey: 's' }),
     store,
     publishJoinToken: async (c) => void (stored.joinToken = c),
@@ -160,6 +163,18 @@ describe('enclave boot', () => {
       expect(fs.existsSync(path.join(root, 'run/restore.snapshot'))).toBe(false);
     } finally {
       await running.stop();
+    }
+  });
+
+  it('a host that swaps the join-token key for one it can decrypt gets no agent token: the boot is refused', async () => {
+    kms.createKey('arn:aws:kms:us-east-1:222222222222:key/host-owned', null);
+    const published = stored.joinToken;
+    hostBoot = { ...BOOT, joinTokenKeyId: 'arn:aws:kms:us-east-1:222222222222:key/host-owned' };
+    try {
+      await expect(runSupervisor(deps(TEST_PCRS))).rejects.toThrow(/refusing to hand the agent token to another key/);
+      expect(stored.joinToken).toBe(published);
+    } finally {
+      hostBoot = BOOT;
     }
   });
 

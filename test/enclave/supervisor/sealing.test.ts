@@ -14,6 +14,7 @@ import { FakeKms, OTHER_IMAGE_PCRS, testCaAttester } from '../support/fake-nitro
 const STATE_KEY = 'arn:aws:kms:us-east-1:111111111111:key/cluster-state';
 const CLUSTER = 'k3s-daas-dev';
 const API = 'https://abc123.execute-api.us-east-1.amazonaws.com/';
+const JOIN_KEY = 'arn:aws:kms:us-east-1:111111111111:key/join-token';
 const EXPECTED = { 0: TEST_PCRS[0], 1: TEST_PCRS[1], 2: TEST_PCRS[2] };
 
 let ca: NitroTestCa;
@@ -41,7 +42,7 @@ function memoryStore(): BlobStore & { value?: Uint8Array } {
 
 const random = (n: number) => crypto.randomBytes(n);
 const boot = (enclaveKms: EnclaveKms, store: BlobStore, extra: Partial<Parameters<typeof loadOrCreateClusterSecrets>[0]> = {}) =>
-  loadOrCreateClusterSecrets({ kms: enclaveKms, keyId: STATE_KEY, clusterId: CLUSTER, apiUrl: API, store, random, snapshotExists: false, ...extra });
+  loadOrCreateClusterSecrets({ kms: enclaveKms, keyId: STATE_KEY, clusterId: CLUSTER, apiUrl: API, joinTokenKeyId: JOIN_KEY, store, random, snapshotExists: false, ...extra });
 
 describe('cluster secrets', () => {
   it('first boot generates distinct 256-bit tokens and stores only ciphertext; a later boot of the same image unseals them', async () => {
@@ -87,6 +88,13 @@ describe('cluster secrets', () => {
     const store = memoryStore();
     await boot(enclave(), store);
     await expect(boot(enclave(), store, { apiUrl: 'https://evil.example.com/' })).rejects.toThrow(/refusing to redirect authentication/);
+  });
+
+  it('refuses a host that swaps in another join-token key than the one sealed at first boot (it could decrypt the agent token)', async () => {
+    const store = memoryStore();
+    const first = await boot(enclave(), store);
+    expect(first.secrets.joinTokenKeyId).toBe(JOIN_KEY);
+    await expect(boot(enclave(), store, { joinTokenKeyId: 'arn:aws:kms:us-east-1:222222222222:key/host-owned' })).rejects.toThrow(/refusing to hand the agent token to another key/);
   });
 
   it('refuses a tampered sealed blob', async () => {
