@@ -5,6 +5,7 @@
 // `runSupervisor` takes its dependencies so the whole boot is tested off-hardware.
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import type * as http from 'node:http';
 import * as path from 'node:path';
@@ -63,11 +64,14 @@ async function retry<T>(deps: SupervisorDeps, what: string, fn: () => Promise<T>
   }
 }
 
-async function waitForFile(file: string, timeoutMs: number): Promise<Buffer> {
+/** The file's bytes once it exists and `complete` accepts them (K3s writes certificates in place, not atomically). */
+async function waitForFile(file: string, timeoutMs: number, complete: (bytes: Buffer) => boolean): Promise<Buffer> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      return await fs.readFile(file);
+      const bytes = await fs.readFile(file);
+      if (complete(bytes)) return bytes;
+      throw new Error('incomplete');
     } catch {
       if (Date.now() > deadline) throw new Error(`${file} did not appear within ${Math.round(timeoutMs / 1000)} s`);
       await new Promise((r) => setTimeout(r, 250));
@@ -143,7 +147,14 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
   started(k3s);
 
   const serverCa = path.join(deps.paths.dataDir, 'server', 'tls', 'server-ca.crt');
-  const caPem = await waitForFile(serverCa, deps.caTimeoutMs ?? 10 * 60_000);
+  const caPem = await waitForFile(serverCa, deps.caTimeoutMs ?? 10 * 60_000, (bytes) => {
+    try {
+      new X509Certificate(bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  });
   log('cluster CA ready');
   closers.push(await forwardVsockToTcp({ vsock, port: VSOCK_PORTS.apiServer, targetHost: '127.0.0.1', targetPort: deps.ports.apiServer, onError }));
   const attestation: http.Server = createAttestationServer({ attester: deps.nsm.attester, readCaCertPem: () => fs.readFile(serverCa, 'utf8') });

@@ -53,7 +53,10 @@ data="${dir}/data"
 case "$1" in
   server)
     for a in "$@"; do case "$a" in --cluster-reset-restore-path=*) cp "\${a#*=}" "${dir}/restored"; exit 0 ;; esac; done
-    mkdir -p "$data/server/tls"; cp "${dir}/ca.pem" "$data/server/tls/server-ca.crt"
+    # Like K3s, write the certificate in place: readers can see an empty or partial file first.
+    mkdir -p "$data/server/tls"; : > "$data/server/tls/server-ca.crt"; sleep 0.3
+    head -c 100 "${dir}/ca.pem" > "$data/server/tls/server-ca.crt"; sleep 0.3
+    cp "${dir}/ca.pem" "$data/server/tls/server-ca.crt"
     exec sleep 600 ;;
   etcd-snapshot)
     while [ $# -gt 0 ]; do [ "$1" = --dir ] && out="$2"; shift; done
