@@ -51,6 +51,25 @@ describe('attestation server', () => {
     expect(verdict).toMatchObject({ ok: true, record: { caSha256: caSha256(clusterCaPem).toString('hex') } });
   });
 
+  it('never binds a public key into a served document (the host could use one as a KMS Recipient), whatever the query says', async () => {
+    const requests: { publicKey?: Uint8Array; userData?: Uint8Array; nonce?: Uint8Array }[] = [];
+    const recording = createAttestationServer({
+      attester: { attestation: (req) => (requests.push(req), testCaAttester(ca, TEST_PCRS).attestation(req)) },
+      readCaCertPem: async () => clusterCaPem,
+    });
+    await new Promise<void>((resolve) => recording.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (recording.address() as AddressInfo).port;
+      const res = await fetch(`http://127.0.0.1:${port}/attestation?nonce=ab&public_key=${'cd'.repeat(32)}&publicKey=${'cd'.repeat(32)}`);
+      expect(res.status).toBe(200);
+      expect(requests).toHaveLength(1);
+      expect(requests[0].publicKey).toBeUndefined();
+      expect(Buffer.from(requests[0].userData!)).toEqual(caSha256(clusterCaPem));
+    } finally {
+      await new Promise<void>((resolve) => recording.close(() => resolve()));
+    }
+  });
+
   it('refuses a nonce that is not 1-512 bytes of hex', async () => {
     for (const nonce of ['xyz', 'abc', 'ab'.repeat(513)]) {
       const res = await fetch(`${base}/attestation?nonce=${nonce}`);
