@@ -30,6 +30,11 @@ describe('K3s server config', () => {
     expect(config['cluster-init']).toBe(true);
   });
 
+  it('sets exactly the reviewed options: no debug, no extra listeners or auth modes slipped in', () => {
+    expect(Object.keys(config).sort()).toEqual(['agent-token', 'cluster-init', 'data-dir', 'disable', 'disable-agent', 'kube-apiserver-arg', 'tls-san', 'token', 'write-kubeconfig-mode']);
+    expect(renderServerConfig(SETTINGS)).not.toMatch(/debug|v=\d|insecure|anonymous-auth=true/);
+  });
+
   it('passes the webhook flags to kube-apiserver with K3s spelling (kube-apiserver-arg, no leading dashes)', () => {
     expect(config['kube-apiserver-arg']).toEqual([
       'authentication-token-webhook-config-file=/etc/rancher/k3s/authn-webhook.yaml',
