@@ -2,7 +2,6 @@
 // Thin: read settings, build the clients once, run one indexer pass, publish metrics. Any failure other
 // than a provider hiccup (which just ends the run early) is rethrown so the invocation counts as failed;
 // the cursor never moved past unfinished work, so the next scheduled run resumes cleanly.
-import { EC2Client } from '@aws-sdk/client-ec2';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SuiGrpcClient } from '@mysten/sui/grpc';
@@ -11,7 +10,7 @@ import * as z from 'zod';
 import { COMMON_ENV, readEnv } from '../shared/env';
 import { DynamoIndexRepository } from '../shared/index-repository-dynamodb';
 import { logger, metrics } from '../shared/powertools';
-import { Ec2InstanceTerminator } from './ec2-terminator';
+import { Ec2InstanceTerminator, evictionEc2Client } from './ec2-terminator';
 import { GrpcEventSource } from './event-source';
 import { Evictor } from './eviction';
 import { runIndexer, type IndexerDeps, type RunOptions, type RunReport } from './indexer';
@@ -94,7 +93,7 @@ async function buildRealDeps(): Promise<Deps> {
   return {
     repo,
     source: new GrpcEventSource(client, env.SUI_PACKAGE_ID),
-    evictor: new Evictor(repo, new Ec2InstanceTerminator(new EC2Client({})), groups),
+    evictor: new Evictor(repo, new Ec2InstanceTerminator(evictionEc2Client()), groups),
     packageId: env.SUI_PACKAGE_ID,
     pageLimit: env.INDEXER_PAGE_LIMIT,
   };

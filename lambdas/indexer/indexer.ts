@@ -77,6 +77,12 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
   // Stakes to sweep again next run: those slashed or withdrawn in this run, and those whose eviction failed.
   const swept = new Set<string>();
   const evict = async (stakeId: string) => {
+    if (options.remainingMs() < margin) {
+      // Near the deadline: leave it to the next run (the stake goes on the resweep list with the cursor).
+      swept.add(stakeId);
+      log.warn('eviction deferred to the next run: the Lambda deadline is near', { stakeId });
+      return;
+    }
     let eviction;
     try {
       eviction = await deps.evictor.evictStake(stakeId);

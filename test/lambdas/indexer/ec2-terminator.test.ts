@@ -2,7 +2,8 @@
 // survives (it retries the eviction next run instead of stalling the whole index).
 import { describe, expect, it } from '@jest/globals';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { Ec2InstanceTerminator } from '../../../lambdas/indexer/ec2-terminator';
+import * as http from 'node:http';
+import { Ec2InstanceTerminator, evictionEc2Client } from '../../../lambdas/indexer/ec2-terminator';
 import { InstanceApiError } from '../../../lambdas/indexer/eviction';
 
 const unreachable = () =>
@@ -25,5 +26,20 @@ describe('Ec2InstanceTerminator', () => {
     expect(error).toBeInstanceOf(InstanceApiError);
     expect((error as Error).message).toContain('UnauthorizedOperation');
     expect((error as Error).cause).toBe(denied);
+  });
+
+  it('gives up on an EC2 endpoint that never answers well before the Lambda deadline (the SDK alone waits forever)', async () => {
+    const server = http.createServer(() => {});
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+      const ec2 = new Ec2InstanceTerminator(evictionEc2Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }, 200));
+      const started = Date.now();
+      await expect(ec2.describeStates(['i-0123456789abcdef0'])).rejects.toThrow(InstanceApiError);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

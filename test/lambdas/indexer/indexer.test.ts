@@ -148,8 +148,7 @@ describe('indexer: replaying a generated history', () => {
 
   it('stops before the deadline and resumes to the same index', async () => {
     const h = await createHarness(HISTORY);
-    let budget = 4;
-    const first = await h.run({ remainingMs: () => (budget-- > 0 ? 60_000 : 1_000), safetyMarginMs: 15_000 });
+    const first = await h.run({ remainingMs: () => (h.node.listEventsCalls < 4 ? 60_000 : 1_000), safetyMarginMs: 15_000 });
     expect(first.stoppedBecause).toBe('deadline');
     expect(first.pages).toBe(4);
     await h.runUntilCaughtUp();
@@ -157,10 +156,21 @@ describe('indexer: replaying a generated history', () => {
     expect((h.repo as MemoryIndexRepository).snapshot()).toEqual(clean.snapshot);
   });
 
+  it('near the deadline, evictions wait for the next run on the cursor\'s resweep list: never lost, still exactly once', async () => {
+    const h = await createHarness(HISTORY);
+    const first = await h.run({ remainingMs: () => (h.node.listEventsCalls < 1 ? 60_000 : 1_000) });
+    expect(first).toMatchObject({ stoppedBecause: 'deadline', pages: 1, terminated: 0 });
+    expect(first.cursor?.resweepStakes?.length).toBeGreaterThan(0);
+    expect(h.ec2.terminateCalls).toEqual([]);
+    await h.runUntilCaughtUp();
+    const counts = h.ec2.terminationCounts();
+    expect([...counts.keys()].sort()).toEqual(HISTORY.expectedTerminations);
+    expect([...counts.values()].every((c) => c === 1)).toBe(true);
+  });
+
   it('reports lag behind the chain head in checkpoints and seconds', async () => {
     const h = await createHarness(HISTORY);
-    let budget = 2;
-    const report = await h.run({ remainingMs: () => (budget-- > 0 ? 60_000 : 0) });
+    const report = await h.run({ remainingMs: () => (h.node.listEventsCalls < 2 ? 60_000 : 0) });
     const covered = report.cursor!.checkpoint;
     expect(report.lagCheckpoints).toBe(Number(HISTORY.headCheckpoint - covered));
     expect(report.lagSeconds).toBe(Math.round((Number(HISTORY.headCheckpoint - covered) * 250) / 1000));
@@ -205,8 +215,7 @@ describe('indexer: crash at any point and resume', () => {
 describe('indexer: provider errors leave the cursor where it was', () => {
   async function afterOnePage(fail: (h: Awaited<ReturnType<typeof createHarness>>) => void, callTimeoutMs?: number) {
     const h = await createHarness(HISTORY, { callTimeoutMs });
-    let budget = 1;
-    await h.run({ remainingMs: () => (budget-- > 0 ? 60_000 : 0) });
+    await h.run({ remainingMs: () => (h.node.listEventsCalls < 1 ? 60_000 : 0) });
     const before = await h.repo.getCursor();
     expect(before).toBeDefined();
     fail(h);
