@@ -270,7 +270,8 @@ export class FakeSuiNode {
         return frames;
       }
     }
-    frames.push({ watermark: { cursor: cursorBytes(slot), checkpoint: this.history.headCheckpoint }, end: { reason: 3 } });
+    // QUERY_END_REASON_LEDGER_TIP: an unbounded ascending scan ends at the tip, not at a checkpoint bound.
+    frames.push({ watermark: { cursor: cursorBytes(slot), checkpoint: this.history.headCheckpoint }, end: { reason: 5 } });
     return frames;
   }
 }
