@@ -54,7 +54,7 @@ npm run --silent enclave:bundle
 rm -rf "${ENCLAVE_DIR}/dist/node_modules"
 mkdir -p "${ENCLAVE_DIR}/dist/node_modules/koffi/build/koffi"
 cp -R node_modules/koffi/package.json node_modules/koffi/index.js node_modules/koffi/indirect.js node_modules/koffi/lib \
-  "${ENCLAVE_DIR}/dist/node_modules/koffi/" 2>/dev/null || die "node_modules/koffi is incomplete: run npm ci"
+  "${ENCLAVE_DIR}/dist/node_modules/koffi/" 2>/dev/null || die "node_modules/koffi is incomplete: run npm install"
 cp -R node_modules/koffi/build/koffi/linux_x64 node_modules/koffi/build/koffi/linux_arm64 "${ENCLAVE_DIR}/dist/node_modules/koffi/build/koffi/"
 
 image="k3s-daas-enclave:$(git rev-parse --short=12 HEAD)"
