@@ -141,6 +141,12 @@ public struct StakeSlashed has copy, drop {
     reason: String,
 }
 
+/// A role's minimum changed: the index follows it so token checks and node joins use the live value.
+public struct MinStakeChanged has copy, drop {
+    role: u8,
+    amount: u64,
+}
+
 fun init(ctx: &mut TxContext) {
     let pool = StakingPool {
         id: object::new(ctx),
@@ -267,6 +273,7 @@ public fun set_min_stake(cap: &AdminCap, pool: &mut StakingPool, role: u8, amoun
     assert!(is_valid_role(role), EInvalidRole);
     assert!(amount > 0, EZeroMinimum);
     *pool.min_stake.borrow_mut(role as u64) = amount;
+    event::emit(MinStakeChanged { role, amount });
 }
 
 /// Changes a role's lock-up; stakes already unbonding keep their unlock time.
@@ -384,6 +391,11 @@ public fun stake_withdrawn_for_testing(stake_id: ID, amount: u64): StakeWithdraw
 #[test_only]
 public fun stake_slashed_for_testing(stake_id: ID, amount: u64, remaining: u64, reason: String): StakeSlashed {
     StakeSlashed { stake_id, amount, remaining, reason }
+}
+
+#[test_only]
+public fun min_stake_changed_for_testing(role: u8, amount: u64): MinStakeChanged {
+    MinStakeChanged { role, amount }
 }
 
 #[test_only]

@@ -497,6 +497,47 @@ fun the_admin_can_change_minimums_and_lockups() {
     finish(sc, clock);
 }
 
+#[test]
+fun set_min_stake_emits_min_stake_changed_with_the_role_and_amount() {
+    let (mut sc, clock) = setup();
+    sc.next_tx(ADMIN);
+    {
+        let mut pool = sc.take_shared<StakingPool>();
+        let cap = sc.take_from_sender<AdminCap>();
+        staking::set_min_stake(&cap, &mut pool, 1, 3 * SUI_MIST);
+        staking::set_min_stake(&cap, &mut pool, 2, 7);
+        let events = event::events_by_type<staking::MinStakeChanged>();
+        assert_eq!(events.length(), 2);
+        assert_eq!(events[0], staking::min_stake_changed_for_testing(1, 3 * SUI_MIST));
+        assert_eq!(events[1], staking::min_stake_changed_for_testing(2, 7));
+        sc.return_to_sender(cap);
+        ts::return_shared(pool);
+    };
+    finish(sc, clock);
+}
+
+#[test]
+fun set_lockup_emits_no_min_stake_changed() {
+    let (mut sc, clock) = setup();
+    sc.next_tx(ADMIN);
+    {
+        let mut pool = sc.take_shared<StakingPool>();
+        let cap = sc.take_from_sender<AdminCap>();
+        staking::set_lockup(&cap, &mut pool, 1, 0);
+        assert_eq!(event::events_by_type<staking::MinStakeChanged>().length(), 0);
+        sc.return_to_sender(cap);
+        ts::return_shared(pool);
+    };
+    finish(sc, clock);
+}
+
+#[test]
+fun min_stake_changed_bcs_matches_the_typescript_event_schema() {
+    // Same bytes as test/lambdas/shared/sui/events.test.ts "MinStakeChanged matches the Move BCS fixture".
+    let event = staking::min_stake_changed_for_testing(1, 2_000_000_000);
+    assert_eq!(bcs::to_bytes(&event), x"010094357700000000");
+}
+
 #[test, expected_failure(abort_code = staking::EStakeBelowMinimum)]
 fun a_raised_minimum_applies_to_new_stakes() {
     let (mut sc, clock) = setup();

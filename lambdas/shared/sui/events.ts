@@ -27,6 +27,10 @@ export const EVENT_SCHEMAS = {
     remaining: bcs.u64(),
     reason: bcs.string(),
   }),
+  'staking::MinStakeChanged': bcs.struct('MinStakeChanged', {
+    role: bcs.u8(),
+    amount: bcs.u64(),
+  }),
   'seal_token::SealTokenIssued': bcs.struct('SealTokenIssued', {
     token_id: ID,
     stake_id: ID,

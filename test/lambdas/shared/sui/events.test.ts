@@ -56,6 +56,12 @@ describe('event BCS schemas', () => {
     expect(hex(bytes)).toBe('33'.repeat(32) + '11'.repeat(32) + '22'.repeat(32) + '00' + '010472656164' + '03646576' + '0068e5cf8b010000');
   });
 
+  it('MinStakeChanged matches the Move BCS fixture', () => {
+    const bytes = encodeEvent('staking::MinStakeChanged', { role: 1, amount: 2_000_000_000n });
+    expect(hex(bytes)).toBe('01' + '0094357700000000');
+    expect(decodeEvent(`${PKG}::staking::MinStakeChanged`, bytes, PKG).data).toEqual({ role: 1, amount: '2000000000' });
+  });
+
   it('EnclaveRegistered matches the Move BCS fixture', () => {
     const bytes = encodeEvent('enclave_registry::EnclaveRegistered', {
       cluster_id: 'dev', public_key: [0x04, 0xab], pcrs: [[0x01, 0x02], [0x03]],
