@@ -7,10 +7,10 @@
 // before the deposit) get a fail-closed placeholder: never active, never valid. The late event later
 // fills in the immutable identity fields (owner, role, node id, token contents) without undoing newer
 // state. Inactive stakes' amounts are only informative, so placeholders do not try to reconstruct them.
-import type { EventPosition, SealTokenRecord, StakeRecord } from './index-model';
-import { comparePositions, IndexConflictError, type EntityWrite, type IndexRepository } from './index-repository';
+import type { EventPosition, MinStakeRecord, SealTokenRecord, StakeRecord } from './index-model';
+import { comparePositions, IndexConflictError, type EntityWrite, type IndexRepository, type Versioned } from './index-repository';
 import type { DecodedEvent } from './sui/events';
-import { roleFromU8 } from './sui/roles';
+import { roleFromU8, ROLES, type Role } from './sui/roles';
 
 export interface PositionedEvent {
   event: DecodedEvent;
@@ -23,6 +23,9 @@ export interface WorkingSet {
   tokens: Map<string, SealTokenRecord>;
   changedStakes: Set<string>;
   changedTokens: Set<string>;
+  /** Pool minimums per role (only roles whose minimum changed on chain). */
+  minStakes: Map<Role, MinStakeRecord>;
+  changedMinStakes: Set<Role>;
   /** Stakes slashed or withdrawn in this batch: their worker nodes must be evicted. */
   evictStakes: Set<string>;
 }
@@ -30,11 +33,14 @@ export interface WorkingSet {
 export type ApplyOutcome = 'applied' | 'stale' | 'ignored' | 'invalid';
 
 export function emptyWorkingSet(): WorkingSet {
-  return { stakes: new Map(), tokens: new Map(), changedStakes: new Set(), changedTokens: new Set(), evictStakes: new Set() };
+  return {
+    stakes: new Map(), tokens: new Map(), changedStakes: new Set(), changedTokens: new Set(),
+    minStakes: new Map(), changedMinStakes: new Set(), evictStakes: new Set(),
+  };
 }
 
 /** Stake ids an event needs in the working set, and whether that stake's tokens must be loaded too. */
-export function referencedIds(event: DecodedEvent): { stakeId?: string; tokenId?: string; sweepStake?: boolean } {
+export function referencedIds(event: DecodedEvent): { stakeId?: string; tokenId?: string; sweepStake?: boolean; minStakeRole?: Role } {
   switch (event.name) {
     case 'staking::StakeDeposited':
     case 'staking::UnstakeRequested':
@@ -46,6 +52,9 @@ export function referencedIds(event: DecodedEvent): { stakeId?: string; tokenId?
       return { stakeId: event.data.stake_id, tokenId: event.data.token_id };
     case 'seal_token::SealTokenRevoked':
       return { tokenId: event.data.token_id };
+    case 'staking::MinStakeChanged':
+      // An unknown role is refused by `applyEvent`; nothing to load for it.
+      return event.data.role < ROLES.length ? { minStakeRole: roleFromU8(event.data.role) } : {};
     default:
       return {};
   }
@@ -135,6 +144,21 @@ export function applyEvent(ws: WorkingSet, { event, position }: PositionedEvent)
       }
       if (comparePositions(position, current.lastEvent) <= 0) return 'stale';
       return setToken(ws, { ...current, revoked: true, lastEvent: position });
+    }
+    case 'staking::MinStakeChanged': {
+      const d = event.data;
+      let role;
+      try {
+        role = roleFromU8(d.role);
+      } catch {
+        return 'invalid';
+      }
+      // Only the newest change counts: a replayed or late older one must not bring back an old minimum.
+      const current = ws.minStakes.get(role);
+      if (current && comparePositions(position, current.lastEvent) <= 0) return 'stale';
+      ws.minStakes.set(role, { role, amountMist: BigInt(d.amount), lastEvent: position });
+      ws.changedMinStakes.add(role);
+      return 'applied';
     }
     default:
       // EnclaveRegistered and future events carry nothing the token index needs.
@@ -257,8 +281,10 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
   const stakeIds = new Set<string>();
   const tokenIds = new Set<string>();
   const sweepStakes = new Set<string>();
+  const minStakeRoles = new Set<Role>();
   for (const { event } of events) {
     const ids = referencedIds(event);
+    if (ids.minStakeRole) minStakeRoles.add(ids.minStakeRole);
     if (ids.stakeId) stakeIds.add(ids.stakeId);
     if (ids.tokenId) tokenIds.add(ids.tokenId);
     if (ids.sweepStake && ids.stakeId) sweepStakes.add(ids.stakeId);
@@ -267,7 +293,11 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
   const swept = await Promise.all([...sweepStakes].map((s) => repo.tokensOfStake(s)));
   for (const list of swept) for (const t of list) tokenIds.add(t.record.tokenId);
 
-  const [stakes, tokens] = await Promise.all([repo.getStakes([...stakeIds]), repo.getTokens([...tokenIds])]);
+  const [stakes, tokens, minStakes] = await Promise.all([
+    repo.getStakes([...stakeIds]),
+    repo.getTokens([...tokenIds]),
+    minStakeRoles.size > 0 ? repo.getMinStakes([...minStakeRoles]) : new Map<Role, Versioned<MinStakeRecord>>(),
+  ]);
   const ws = emptyWorkingSet();
   const stakeRevs = new Map<string, number>();
   const tokenRevs = new Map<string, number>();
@@ -279,6 +309,7 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
     ws.tokens.set(id, v.record);
     tokenRevs.set(id, v.rev);
   }
+  for (const [role, v] of minStakes) ws.minStakes.set(role, v.record);
 
   const result: ApplyResult = { applied: 0, stale: 0, ignored: 0, invalid: 0, evictStakes: [] };
   for (const event of events) result[applyEvent(ws, event)]++;
@@ -286,6 +317,9 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
   const writes: EntityWrite[] = [
     ...[...ws.changedStakes].map((id): EntityWrite => ({ kind: 'stake', record: ws.stakes.get(id)!, expectedRev: stakeRevs.get(id) ?? 0 })),
     ...[...ws.changedTokens].map((id): EntityWrite => ({ kind: 'token', record: ws.tokens.get(id)!, expectedRev: tokenRevs.get(id) ?? 0 })),
+    ...[...ws.changedMinStakes].map((role): EntityWrite => ({
+      kind: 'minStake', record: ws.minStakes.get(role)!, expectedRev: minStakes.get(role)?.rev ?? 0,
+    })),
   ];
   if (writes.length > 0) await repo.writeEntities(writes);
   result.evictStakes = [...ws.evictStakes];

@@ -39,6 +39,13 @@ export interface SealTokenRecord {
   lastEvent: EventPosition;
 }
 
+/** A role's minimum stake as the pool last announced it (`staking::MinStakeChanged`). */
+export interface MinStakeRecord {
+  role: Role;
+  amountMist: bigint;
+  lastEvent: EventPosition;
+}
+
 export type NodeStatus = 'joined' | 'gone';
 
 export interface NodeRecord {
@@ -70,6 +77,8 @@ export const KEYS = {
   cursor: () => ({ pk: 'INDEXER', sk: 'CURSOR' }),
   attestation: () => ({ pk: 'ATTESTATION', sk: 'LATEST' }),
   joinToken: () => ({ pk: 'CLUSTER', sk: 'JOIN_TOKEN' }),
+  /** The pool's live minimum of a role; absent until the pool changes it from the publish-time default. */
+  minStake: (role: Role) => ({ pk: 'POOL', sk: `MIN_STAKE#${role}` }),
   /**
    * Joined-node counter of a node stake: the join route admits atomically against it (node-registry.ts).
    * Its own partition, so the join and lifecycle functions may update it without being able to update
@@ -84,10 +93,12 @@ export const KEYS = {
 
 export const TABLE_INDEXES = { byOwner: 'gsi1', byStake: 'gsi2' } as const;
 
-/** What token checks need: read-only, two point reads. */
+/** What token checks need: read-only point reads. */
 export interface TokenIndexReader {
   getToken(tokenId: string): Promise<SealTokenRecord | undefined>;
   getStake(stakeId: string): Promise<StakeRecord | undefined>;
+  /** The role's minimum as last changed on chain; undefined while the publish-time default holds. */
+  getMinStake(role: Role): Promise<bigint | undefined>;
 }
 
 /** Thrown by repositories when the backing store cannot be reached; handlers fail closed on it. */

@@ -16,6 +16,7 @@ import {
   KEYS,
   TABLE_INDEXES,
   type EventPosition,
+  type MinStakeRecord,
   type NodeRecord,
   type SealTokenRecord,
   type StakeRecord,
@@ -54,6 +55,16 @@ export class DynamoIndexRepository implements IndexRepository {
     return item && stakeFromItem(item);
   }
 
+  async getMinStake(role: Role): Promise<bigint | undefined> {
+    const item = await this.get(KEYS.minStake(role));
+    return item && minStakeFromItem(item).amountMist;
+  }
+
+  async getMinStakes(roles: readonly Role[]): Promise<Map<Role, Versioned<MinStakeRecord>>> {
+    const items = await this.batchGet(roles.map(KEYS.minStake));
+    return new Map(items.map((i) => [i.role as Role, { record: minStakeFromItem(i), rev: i.rev as number }]));
+  }
+
   async getStakes(stakeIds: readonly string[]): Promise<Map<string, Versioned<StakeRecord>>> {
     const items = await this.batchGet(stakeIds.map(KEYS.stake));
     return new Map(items.map((i) => [i.stakeId as string, { record: stakeFromItem(i), rev: i.rev as number }]));
@@ -88,7 +99,7 @@ export class DynamoIndexRepository implements IndexRepository {
   }
 
   private async writeOne(w: EntityWrite): Promise<void> {
-    const item = w.kind === 'stake' ? stakeToItem(w.record) : tokenToItem(w.record);
+    const item = w.kind === 'stake' ? stakeToItem(w.record) : w.kind === 'token' ? tokenToItem(w.record) : minStakeToItem(w.record);
     item.rev = w.expectedRev + 1;
     try {
       await this.doc.send(new PutCommand({
@@ -281,6 +292,14 @@ function stakeFromItem(i: Item): StakeRecord {
     ...(i.unlockAtMs !== undefined ? { unlockAtMs: Number(i.unlockAtMs) } : {}),
     lastEvent: positionFromItem(i.lastEvent as Item),
   };
+}
+
+function minStakeToItem(m: MinStakeRecord): Item {
+  return { ...KEYS.minStake(m.role), entity: 'minStake', role: m.role, amountMist: m.amountMist.toString(), lastEvent: positionToItem(m.lastEvent) };
+}
+
+function minStakeFromItem(i: Item): MinStakeRecord {
+  return { role: i.role as Role, amountMist: BigInt(i.amountMist as string), lastEvent: positionFromItem(i.lastEvent as Item) };
 }
 
 function tokenToItem(t: SealTokenRecord): Item {

@@ -1,7 +1,8 @@
 // In-memory index repository with the same semantics as the DynamoDB one (revisions, conditional
 // cursor, GSI lookups), for tests and benchmarks. Records are copied in and out so callers can never
 // mutate stored state by accident.
-import type { NodeRecord, SealTokenRecord, StakeRecord } from './index-model';
+import type { MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord } from './index-model';
+import type { Role } from './sui/roles';
 import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type Versioned } from './index-repository';
 
 const copy = <T>(value: T): T => structuredClone(value);
@@ -10,6 +11,7 @@ export class MemoryIndexRepository implements IndexRepository {
   private readonly stakes = new Map<string, Versioned<StakeRecord>>();
   private readonly tokens = new Map<string, Versioned<SealTokenRecord>>();
   private readonly nodes = new Map<string, NodeRecord>();
+  private readonly minStakes = new Map<Role, Versioned<MinStakeRecord>>();
   // Secondary indexes (the GSIs): lookups stay O(result), not O(table), as the index grows.
   private readonly tokensByStake = new Map<string, Set<string>>();
   private readonly tokensByOwner = new Map<string, Set<string>>();
@@ -24,6 +26,14 @@ export class MemoryIndexRepository implements IndexRepository {
   async getStake(stakeId: string): Promise<StakeRecord | undefined> {
     const found = this.stakes.get(stakeId);
     return found && copy(found.record);
+  }
+
+  async getMinStake(role: Role): Promise<bigint | undefined> {
+    return this.minStakes.get(role)?.record.amountMist;
+  }
+
+  async getMinStakes(roles: readonly Role[]): Promise<Map<Role, Versioned<MinStakeRecord>>> {
+    return pick(this.minStakes, roles);
   }
 
   async getStakes(stakeIds: readonly string[]): Promise<Map<string, Versioned<StakeRecord>>> {
@@ -44,6 +54,14 @@ export class MemoryIndexRepository implements IndexRepository {
 
   async writeEntities(writes: readonly EntityWrite[]): Promise<void> {
     for (const write of writes) {
+      if (write.kind === 'minStake') {
+        const currentRev = this.minStakes.get(write.record.role)?.rev ?? 0;
+        if (currentRev !== write.expectedRev) {
+          throw new IndexConflictError(`minStake ${write.record.role} is at revision ${currentRev}, expected ${write.expectedRev}`);
+        }
+        this.minStakes.set(write.record.role, { record: copy(write.record), rev: currentRev + 1 });
+        continue;
+      }
       const store: Map<string, Versioned<StakeRecord | SealTokenRecord>> = write.kind === 'stake' ? this.stakes : this.tokens;
       const id = write.kind === 'stake' ? write.record.stakeId : write.record.tokenId;
       const currentRev = store.get(id)?.rev ?? 0;
@@ -92,12 +110,19 @@ export class MemoryIndexRepository implements IndexRepository {
   }
 
   /** Everything stored, in a stable order: lets tests compare two indexes for equality. */
-  snapshot(): { stakes: StakeRecord[]; tokens: SealTokenRecord[]; nodes: NodeRecord[]; cursor: IndexerCursor | undefined } {
+  snapshot(): {
+    stakes: StakeRecord[];
+    tokens: SealTokenRecord[];
+    nodes: NodeRecord[];
+    minStakes: MinStakeRecord[];
+    cursor: IndexerCursor | undefined;
+  } {
     const sorted = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => copy(v));
     return {
       stakes: sorted(this.stakes).map((v) => v.record),
       tokens: sorted(this.tokens).map((v) => v.record),
       nodes: sorted(this.nodes),
+      minStakes: sorted(this.minStakes).map((v) => v.record),
       cursor: this.cursor && copy(this.cursor),
     };
   }
@@ -112,8 +137,8 @@ function reindex(index: Map<string, Set<string>>, id: string, from: string | und
   ids.add(id);
 }
 
-function pick<T>(store: Map<string, Versioned<T>>, ids: readonly string[]): Map<string, Versioned<T>> {
-  const out = new Map<string, Versioned<T>>();
+function pick<K, T>(store: Map<K, Versioned<T>>, ids: readonly K[]): Map<K, Versioned<T>> {
+  const out = new Map<K, Versioned<T>>();
   for (const id of ids) {
     const found = store.get(id);
     if (found) out.set(id, copy(found));

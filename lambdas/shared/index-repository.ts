@@ -3,7 +3,8 @@
 // (`index-repository-memory.ts`, for tests and benchmarks). Writes are optimistic: each entity carries a
 // revision number and a write names the revision it was computed from, so a concurrent or replayed run
 // can never overwrite newer state with older state.
-import type { EventPosition, NodeRecord, SealTokenRecord, StakeRecord, TokenIndexReader } from './index-model';
+import type { EventPosition, MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord, TokenIndexReader } from './index-model';
+import type { Role } from './sui/roles';
 
 /** A record together with the revision it was read at (0 = the entity does not exist yet). */
 export interface Versioned<T> {
@@ -13,7 +14,8 @@ export interface Versioned<T> {
 
 export type EntityWrite =
   | { kind: 'stake'; record: StakeRecord; expectedRev: number }
-  | { kind: 'token'; record: SealTokenRecord; expectedRev: number };
+  | { kind: 'token'; record: SealTokenRecord; expectedRev: number }
+  | { kind: 'minStake'; record: MinStakeRecord; expectedRev: number };
 
 /** The indexer's resume point: the provider's opaque cursor plus what the lag and ordering need. */
 export interface IndexerCursor {
@@ -46,6 +48,8 @@ export interface IndexRepository extends TokenIndexReader {
   /** Current records with their revisions; ids that do not exist are absent from the map. */
   getStakes(stakeIds: readonly string[]): Promise<Map<string, Versioned<StakeRecord>>>;
   getTokens(tokenIds: readonly string[]): Promise<Map<string, Versioned<SealTokenRecord>>>;
+  /** Pool minimums that were changed on chain, with their revisions; roles still at the default are absent. */
+  getMinStakes(roles: readonly Role[]): Promise<Map<Role, Versioned<MinStakeRecord>>>;
   /** Tokens backed by a stake (GSI2). */
   tokensOfStake(stakeId: string): Promise<Versioned<SealTokenRecord>[]>;
   /** Tokens owned by an address (GSI1). */

@@ -3,7 +3,8 @@
 //
 // Signature verification is the expensive part, so verified credentials are cached per container, keyed
 // by the exact credential string, until their `exp`. The index is read on every check, cached or not:
-// a revoked token or slashed stake stops working as soon as the indexer has seen it (DESIGN §6).
+// a revoked token, slashed stake or raised pool minimum takes effect as soon as the indexer has seen it
+// (DESIGN §6).
 import type { ClientWithCoreApi } from '@mysten/sui/client';
 import { checkClaims, verifyCredential, SignatureVerifierUnavailableError, type CredentialPayload, type CredentialReason } from './credential';
 import { IndexUnavailableError, type TokenIndexReader } from './index-model';
@@ -46,7 +47,10 @@ export interface TokenCheckerOptions {
   readonly cacheSize?: number;
   /** Sui client for zkLogin signatures; without one zkLogin credentials are refused. */
   readonly zkLoginClient?: ClientWithCoreApi;
-  /** Minimum stake per role; the pool's publish-time defaults unless the index knows better. */
+  /**
+   * Fallback minimum per role while the index holds none (the pool never changed it): the pool's
+   * publish-time defaults unless given. A minimum the indexer recorded from `MinStakeChanged` wins.
+   */
   readonly minStakeMist?: Partial<Record<Role, bigint>>;
   /** @default true — see `SignatureVerifyOptions`. */
   readonly ed25519FastPath?: boolean;
@@ -81,7 +85,7 @@ export function createTokenChecker(options: TokenCheckerOptions): TokenChecker {
   const { index, clusterId } = options;
   const now = options.now ?? (() => new Date());
   const capacity = options.cacheSize ?? 10_000;
-  const minStake: Record<Role, bigint> = { ...DEFAULT_MIN_STAKE_MIST, ...options.minStakeMist };
+  const fallbackMinStake: Record<Role, bigint> = { ...DEFAULT_MIN_STAKE_MIST, ...options.minStakeMist };
   // Map iteration order is insertion order: re-inserting on a hit makes the first key the LRU one.
   const verified = new Map<string, CredentialPayload>();
   let hits = 0;
@@ -129,9 +133,10 @@ export function createTokenChecker(options: TokenCheckerOptions): TokenChecker {
       if (token.expiresAtMs <= nowMs) return { ok: false, reason: 'token_expired' };
       if (!ROLES.includes(token.role)) return { ok: false, reason: 'unknown_token' };
 
-      const stake = await index.getStake(token.stakeId);
+      // Read every time like the stake: a raised minimum takes effect as soon as the indexer has seen it.
+      const [stake, indexedMinimum] = await Promise.all([index.getStake(token.stakeId), index.getMinStake(token.role)]);
       if (!stake || stake.status !== 'active') return { ok: false, reason: 'stake_inactive' };
-      if (stake.amountMist < minStake[token.role]) return { ok: false, reason: 'stake_insufficient' };
+      if (stake.amountMist < (indexedMinimum ?? fallbackMinStake[token.role])) return { ok: false, reason: 'stake_insufficient' };
 
       return {
         ok: true,

@@ -71,7 +71,7 @@ export class AttestationRoutes extends Construct {
     this.attestationFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [attestationKey]));
     this.issuerFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [attestationKey]));
     this.kubeconfigFunction.addToRolePolicy(
-      tableItems(['dynamodb:GetItem'], state, [attestationKey, KEYS.token('*').pk, KEYS.stake('*').pk]),
+      tableItems(['dynamodb:GetItem'], state, [attestationKey, KEYS.token('*').pk, KEYS.stake('*').pk, KEYS.minStake('user').pk]),
     );
     this.issuerFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GetPublicKey'], resources: [signingKeyArn] }));
     this.kubeconfigFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Sign'], resources: [signingKeyArn] }));

@@ -75,7 +75,8 @@ export class NodeJoinRoutes extends Construct {
     const node = KEYS.node('*').pk;
     const stake = KEYS.stake('*').pk;
     const nodeCount = KEYS.stakeNodeCount('*').pk;
-    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [stake, KEYS.joinToken().pk, KEYS.attestation().pk]));
+    // The pool item holds the live node minimum that sizes a stake's node capacity (read-only here).
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [stake, KEYS.minStake('node').pk, KEYS.joinToken().pk, KEYS.attestation().pk]));
     this.joinFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node]));
     this.joinFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [nodeCount]));
     this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [node]));

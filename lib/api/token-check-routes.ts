@@ -41,11 +41,11 @@ export class TokenCheckRoutes extends Construct {
       environment: props.commonEnvironment,
     });
 
-    // A token check reads one token item and one stake item by key; nothing else in the table.
+    // A token check reads one token item, one stake item and the role's pool minimum by key; nothing else.
     const readTokensAndStakes = new iam.PolicyStatement({
       actions: ['dynamodb:GetItem'],
       resources: [state.table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [KEYS.token('*').pk, KEYS.stake('*').pk] } },
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [KEYS.token('*').pk, KEYS.stake('*').pk, KEYS.minStake('user').pk] } },
     });
     this.authenticateFunction.addToRolePolicy(readTokensAndStakes);
     this.validateFunction.addToRolePolicy(readTokensAndStakes);

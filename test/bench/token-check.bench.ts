@@ -86,7 +86,7 @@ export async function run(): Promise<void> {
   // Production reads DynamoDB, whose latency the apiserver's 30 s cache absorbs.
   const tokens = new Map(ROLES.map((r) => [tokenRecord(r).tokenId, tokenRecord(r)]));
   const stakes = new Map(ROLES.map((r) => [stakeRecord(r).stakeId, stakeRecord(r)]));
-  const index: TokenIndexReader = { getToken: async (id) => tokens.get(id), getStake: async (id) => stakes.get(id) };
+  const index: TokenIndexReader = { getToken: async (id) => tokens.get(id), getStake: async (id) => stakes.get(id), getMinStake: async () => undefined };
   const now = () => FIXED_NOW;
   const uncachedChecker = createTokenChecker({ index, clusterId: CLUSTER_ID, now, cacheSize: 0 });
   const cachedChecker = createTokenChecker({ index, clusterId: CLUSTER_ID, now });

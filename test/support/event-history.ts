@@ -38,6 +38,8 @@ export interface GeneratedHistory {
   expected: {
     stakes: Map<string, { owner: string; role: number; amount: bigint; status: string }>;
     tokens: Map<string, { stakeId: string; owner: string; revoked: boolean; invalidated: boolean }>;
+    /** Pool minimum per role (u8) after the last `MinStakeChanged`; roles never changed are absent. */
+    minStakes: Map<number, bigint>;
   };
 }
 
@@ -83,6 +85,7 @@ export function generateHistory(options: HistoryOptions): GeneratedHistory {
   const tokens: { id: string; stakeId: string; owner: string; revoked: boolean }[] = [];
   const nodes: NodeRecord[] = [];
   const evicted = new Set<string>();
+  const minStakes = new Map<number, bigint>();
   const counts: Record<string, number> = {};
   const ledger: LedgerSlot[] = [];
 
@@ -161,6 +164,15 @@ export function generateHistory(options: HistoryOptions): GeneratedHistory {
       emit('enclave_registry::EnclaveRegistered', { cluster_id: 'k3s-daas-test', public_key: [1, 2, 3], pcrs: [[0], [1]] });
     }
 
+    // Now and then the admin retunes a role's minimum in the same transaction (a PTB may do both). Derived
+    // from `t`, not the PRNG, so every other slot of a seed's history stays what it was.
+    if (events.length > 0 && t % 9 === 4) {
+      const role = Math.floor(t / 9) % 3;
+      const amount = BigInt(1 + (t % 5)) * 500_000_000n;
+      minStakes.set(role, amount);
+      emit('staking::MinStakeChanged', { role, amount });
+    }
+
     events.forEach((e, eventIndex) =>
       ledger.push({ checkpoint, txDigest, transactionIndex, eventIndex, eventType: e.type, bcs: e.bcs }),
     );
@@ -182,6 +194,7 @@ export function generateHistory(options: HistoryOptions): GeneratedHistory {
       const status = finalStakes.get(t.stakeId)!.status;
       return [t.id, { stakeId: t.stakeId, owner: t.owner, revoked: t.revoked, invalidated: status === 'slashed' || status === 'withdrawn' }];
     })),
+    minStakes,
   };
   return { packageId: PACKAGE_ID, ledger, nodes, expectedTerminations: [...evicted].sort(), headCheckpoint: checkpoint + 5n, counts, expected };
 }

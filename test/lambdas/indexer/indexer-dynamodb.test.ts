@@ -30,12 +30,14 @@ describe('indexer against DynamoDB (moto)', () => {
 
   it('resumes after faults at 8 random points to the clean-run index with exactly-once terminations', async () => {
     expect(history.expectedTerminations.length).toBeGreaterThan(0);
+    expect(history.counts['staking::MinStakeChanged']).toBeGreaterThan(0);
     const clean = await createHarness(history, { repo: await dynamoRepo(), node });
     await clean.runUntilCaughtUp({ pageLimit: 10 });
     const read = async (h: typeof clean) => ({
       stakes: await Promise.all([...history.expected.stakes.keys()].map((s) => h.repo.getStake(s))),
       tokens: await Promise.all([...history.expected.tokens.keys()].map((t) => h.repo.getToken(t))),
       nodes: await Promise.all(history.nodes.map((n) => h.repo.getNode(n.instanceId))),
+      minStakes: await h.repo.getMinStakes(['user', 'node', 'admin']),
       cursor: await h.repo.getCursor(),
     });
     const reference = await read(clean);

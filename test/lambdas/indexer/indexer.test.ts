@@ -29,8 +29,10 @@ describe('indexer: replaying a generated history', () => {
       const want = expected.tokens.get(token.tokenId)!;
       expect({ stakeId: token.stakeId, owner: token.owner, revoked: token.revoked, invalidated: token.invalidated }).toEqual(want);
     }
+    expect(new Map(snapshot.minStakes.map((m) => [roleToU8(m.role), m.amountMist]))).toEqual(expected.minStakes);
+    expect(expected.minStakes.size).toBe(3);
     // The history exercises every rule.
-    for (const name of ['staking::StakeSlashed', 'staking::StakeWithdrawn', 'seal_token::SealTokenRevoked', 'staking::UnstakeRequested', 'unstakeAfterSlash', 'slashAgain']) {
+    for (const name of ['staking::MinStakeChanged', 'staking::StakeSlashed', 'staking::StakeWithdrawn', 'seal_token::SealTokenRevoked', 'staking::UnstakeRequested', 'unstakeAfterSlash', 'slashAgain']) {
       expect(HISTORY.counts[name]).toBeGreaterThan(0);
     }
   });

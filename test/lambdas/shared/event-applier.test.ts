@@ -27,6 +27,7 @@ const revoked = (tokenId = TOKEN) => ({ name: 'seal_token::SealTokenRevoked', da
 const slashed = (remaining = '2000000000') =>
   ({ name: 'staking::StakeSlashed', data: { stake_id: STAKE, amount: '3000000000', remaining, reason: 'x' } }) as DecodedEvent;
 const unstake = () => ({ name: 'staking::UnstakeRequested', data: { stake_id: STAKE, unlock_at_ms: '1800000000000' } }) as DecodedEvent;
+const minChanged = (role: number, amount: string) => ({ name: 'staking::MinStakeChanged', data: { role, amount } }) as DecodedEvent;
 const withdrawn = () => ({ name: 'staking::StakeWithdrawn', data: { stake_id: STAKE, amount: '5000000000' } }) as DecodedEvent;
 
 function applyAll(events: PositionedEvent[]) {
@@ -130,6 +131,49 @@ describe('event applier rules', () => {
     expect(ws.stakes.size + ws.tokens.size).toBe(0);
   });
 
+  it('MinStakeChanged records the role\'s minimum with its position; roles are kept apart', () => {
+    const { ws, outcomes } = applyAll([ev(minChanged(1, '3000000000'), pos(1)), ev(minChanged(0, '1'), pos(1, 0, 1))]);
+    expect(outcomes).toEqual(['applied', 'applied']);
+    expect(ws.minStakes.get('node')).toEqual({ role: 'node', amountMist: 3_000_000_000n, lastEvent: pos(1) });
+    expect(ws.minStakes.get('user')).toEqual({ role: 'user', amountMist: 1n, lastEvent: pos(1, 0, 1) });
+    expect(ws.minStakes.has('admin')).toBe(false);
+    expect([...ws.changedMinStakes].sort()).toEqual(['node', 'user']);
+  });
+
+  it('a later MinStakeChanged of the same role replaces the minimum, ordered by checkpoint, transaction, event', () => {
+    const { ws } = applyAll([ev(minChanged(1, '3'), pos(2, 0, 0)), ev(minChanged(1, '4'), pos(2, 0, 1)), ev(minChanged(1, '5'), pos(2, 1, 0))]);
+    expect(ws.minStakes.get('node')).toMatchObject({ amountMist: 5n, lastEvent: pos(2, 1, 0) });
+  });
+
+  it('an older or replayed MinStakeChanged is stale and never brings back an old minimum', () => {
+    const { ws, outcomes } = applyAll([
+      ev(minChanged(2, '9'), pos(5)), ev(minChanged(2, '7'), pos(4)), ev(minChanged(2, '9'), pos(5)), ev(minChanged(2, '8'), pos(4, 9, 9)),
+    ]);
+    expect(outcomes).toEqual(['applied', 'stale', 'stale', 'stale']);
+    expect(ws.minStakes.get('admin')).toMatchObject({ amountMist: 9n, lastEvent: pos(5) });
+  });
+
+  it('MinStakeChanged with an unknown role is invalid and changes nothing', () => {
+    const { ws, outcomes } = applyAll([ev(minChanged(3, '1'), pos(1))]);
+    expect(outcomes).toEqual(['invalid']);
+    expect(ws.minStakes.size + ws.changedMinStakes.size).toBe(0);
+  });
+
+  it('pool minimums converge to the in-order result for any delivery order with replays (property)', () => {
+    const history = [
+      ev(minChanged(1, '10'), pos(1)), ev(minChanged(1, '20'), pos(2, 0, 0)), ev(minChanged(0, '5'), pos(2, 0, 1)),
+      ev(minChanged(1, '15'), pos(2, 1, 0)), ev(minChanged(0, '6'), pos(3)),
+    ];
+    const reference = applyAll(history).ws.minStakes;
+    fc.assert(
+      fc.property(fc.shuffledSubarray(history, { minLength: history.length }), fc.array(fc.integer({ min: 0, max: history.length - 1 }), { maxLength: 8 }), (order, extra) => {
+        const { ws } = applyAll([...order, ...extra.map((i) => history[i])]);
+        expect(ws.minStakes).toEqual(reference);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   // When the unstake request is the newest stake event, a placeholder it creates cannot know the amount
   // (the module's documented choice: inactive amounts are informative); everything else must converge.
   it.each([
@@ -172,6 +216,42 @@ describe('applyEventsToIndex', () => {
     const again = await applyEventsToIndex(repo, batch);
     expect(again).toMatchObject({ applied: 0, stale: 3, evictStakes: [STAKE] });
     expect(writes).toEqual([]);
+  });
+
+  it('stores pool minimums, keeps the newest across batches delivered out of order, and writes nothing on replay', async () => {
+    const repo = new MemoryIndexRepository();
+    expect(await applyEventsToIndex(repo, [ev(minChanged(1, '2000000000'), pos(5))])).toMatchObject({ applied: 1 });
+    expect(await repo.getMinStake('node')).toBe(2_000_000_000n);
+    // An older batch arriving late (a re-delivered page) must not lower it again.
+    expect(await applyEventsToIndex(repo, [ev(minChanged(1, '1000000000'), pos(4))])).toMatchObject({ applied: 0, stale: 1 });
+    const writes: unknown[] = [];
+    const original = repo.writeEntities.bind(repo);
+    repo.writeEntities = async (w) => {
+      writes.push(...w);
+      return original(w);
+    };
+    expect(await applyEventsToIndex(repo, [ev(minChanged(1, '2000000000'), pos(5))])).toMatchObject({ applied: 0, stale: 1 });
+    expect(writes).toEqual([]);
+    await applyEventsToIndex(repo, [ev(minChanged(1, '3000000000'), pos(6)), ev(minChanged(2, '1'), pos(6, 0, 1))]);
+    expect(await repo.getMinStake('node')).toBe(3_000_000_000n);
+    expect(await repo.getMinStake('admin')).toBe(1n);
+    expect((await repo.getMinStakes(['node'])).get('node')?.rev).toBe(2);
+  });
+
+  it('retries a pool-minimum write that lost a race, so the newer minimum wins', async () => {
+    const repo = new MemoryIndexRepository();
+    let interfered = false;
+    const original = repo.writeEntities.bind(repo);
+    repo.writeEntities = async (w) => {
+      if (!interfered) {
+        interfered = true;
+        await original([{ kind: 'minStake', record: { role: 'node', amountMist: 9n, lastEvent: pos(9) }, expectedRev: 0 }]);
+      }
+      return original(w);
+    };
+    const result = await applyEventsToIndex(repo, [ev(minChanged(1, '5'), pos(5))]);
+    expect(result).toMatchObject({ applied: 0, stale: 1 });
+    expect(await repo.getMinStake('node')).toBe(9n);
   });
 
   it('invalidates tokens indexed in earlier batches when their stake is slashed later', async () => {

@@ -1,7 +1,7 @@
 // One contract, two implementations: the in-memory repository and the DynamoDB one against moto must
 // behave the same (revision checks, conditional cursor, GSI lookups, exactly-once termination marks).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import type { NodeRecord, SealTokenRecord, StakeRecord } from '../../../lambdas/shared/index-model';
+import type { MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord } from '../../../lambdas/shared/index-model';
 import { IndexUnavailableError } from '../../../lambdas/shared/index-model';
 import { IndexConflictError, type IndexRepository, type IndexerCursor } from '../../../lambdas/shared/index-repository';
 import { DynamoIndexRepository } from '../../../lambdas/shared/index-repository-dynamodb';
@@ -80,6 +80,29 @@ describe.each(implementations)('index repository contract: %s', (_name, create) 
     expect((await repo.getStakes([s.stakeId])).get(s.stakeId)?.rev).toBe(2);
   });
 
+  it('round-trips pool minimums per role (u64 amounts); roles never changed read as undefined', async () => {
+    const node: MinStakeRecord = { role: 'node', amountMist: 2n ** 64n - 1n, lastEvent: pos(2n ** 63n) };
+    const user: MinStakeRecord = { role: 'user', amountMist: 1n, lastEvent: pos(4n) };
+    expect(await repo.getMinStake('node')).toBeUndefined();
+    await repo.writeEntities([{ kind: 'minStake', record: node, expectedRev: 0 }, { kind: 'minStake', record: user, expectedRev: 0 }]);
+    expect(await repo.getMinStake('node')).toBe(2n ** 64n - 1n);
+    expect(await repo.getMinStake('user')).toBe(1n);
+    expect(await repo.getMinStake('admin')).toBeUndefined();
+    const read = await repo.getMinStakes(['node', 'user', 'admin']);
+    expect([...read.keys()].sort()).toEqual(['node', 'user']);
+    expect(read.get('node')).toEqual({ record: node, rev: 1 });
+  });
+
+  it('writes a pool minimum only at the expected revision (a concurrent run cannot overwrite a newer one)', async () => {
+    const first: MinStakeRecord = { role: 'admin', amountMist: 5n, lastEvent: pos(1n) };
+    await repo.writeEntities([{ kind: 'minStake', record: first, expectedRev: 0 }]);
+    await expect(repo.writeEntities([{ kind: 'minStake', record: { ...first, amountMist: 6n }, expectedRev: 0 }])).rejects.toBeInstanceOf(IndexConflictError);
+    await repo.writeEntities([{ kind: 'minStake', record: { ...first, amountMist: 7n, lastEvent: pos(2n) }, expectedRev: 1 }]);
+    await expect(repo.writeEntities([{ kind: 'minStake', record: first, expectedRev: 1 }])).rejects.toBeInstanceOf(IndexConflictError);
+    expect(await repo.getMinStake('admin')).toBe(7n);
+    expect((await repo.getMinStakes(['admin'])).get('admin')?.rev).toBe(2);
+  });
+
   it('batch-reads and batch-writes more than one DynamoDB request holds (150 tokens)', async () => {
     const tokens = Array.from({ length: 150 }, (_, i) => token('0x' + i.toString(16).padStart(64, '0'), id('5')));
     await repo.writeEntities(tokens.map((record) => ({ kind: 'token' as const, record, expectedRev: 0 })));
@@ -135,6 +158,7 @@ describe.each(implementations)('index repository contract: %s', (_name, create) 
     expect(await Promise.all(stakeIds.map((s) => repo.getStake(s)))).toEqual(await Promise.all(stakeIds.map((s) => reference.repo.getStake(s))));
     expect(await Promise.all(tokenIds.map((t) => repo.getToken(t)))).toEqual(await Promise.all(tokenIds.map((t) => reference.repo.getToken(t))));
     expect(await repo.getCursor()).toEqual(await reference.repo.getCursor());
+    for (const role of ['user', 'node', 'admin'] as const) expect(await repo.getMinStake(role)).toEqual(await reference.repo.getMinStake(role));
     expect([...h.ec2.terminationCounts().keys()].sort()).toEqual(history.expectedTerminations);
   });
 });
@@ -146,6 +170,9 @@ describe('DynamoDB index repository when the table cannot be reached', () => {
     const repo = new DynamoIndexRepository({ tableName: 'missing', client });
     await expect(repo.getToken(id('1'))).rejects.toBeInstanceOf(IndexUnavailableError);
     await expect(repo.getStakes([id('1')])).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.getMinStake('node')).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.getMinStakes(['node'])).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.writeEntities([{ kind: 'minStake', record: { role: 'node', amountMist: 1n, lastEvent: pos(1n) }, expectedRev: 0 }])).rejects.toBeInstanceOf(IndexUnavailableError);
     await expect(repo.writeEntities([{ kind: 'stake', record: stake(id('1')), expectedRev: 0 }])).rejects.toBeInstanceOf(IndexUnavailableError);
   });
 

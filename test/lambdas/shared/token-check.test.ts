@@ -96,14 +96,60 @@ describe('token check: a reason code per index rule (DESIGN §4)', () => {
     expect(await c.check(await credential())).toMatchObject({ ok: true, identity: { role } });
   });
 
-  it('a minimum recorded by the index overrides the pool default', async () => {
+  it('a fallback minimum given to the checker replaces the publish-time default', async () => {
     const index = await indexWith(token(), stake({ amountMist: DEFAULT_MIN_STAKE_MIST.user }));
     expect(await checker(index, { minStakeMist: { user: DEFAULT_MIN_STAKE_MIST.user + 1n } }).check(await credential())).toEqual({ ok: false, reason: 'stake_insufficient' });
   });
 
+  async function withIndexedMinimum(index: MemoryIndexRepository, role: Role, amountMist: bigint): Promise<MemoryIndexRepository> {
+    await index.writeEntities([{ kind: 'minStake', record: { role, amountMist, lastEvent: position }, expectedRev: 0 }]);
+    return index;
+  }
+
+  it('a minimum raised on chain (indexed) makes a previously sufficient stake stake_insufficient', async () => {
+    const index = await indexWith(token(), stake({ amountMist: DEFAULT_MIN_STAKE_MIST.user }));
+    const c = checker(index, { cacheSize: 0 });
+    expect(await c.check(await credential())).toMatchObject({ ok: true });
+    await withIndexedMinimum(index, 'user', DEFAULT_MIN_STAKE_MIST.user + 1n);
+    expect(await c.check(await credential())).toEqual({ ok: false, reason: 'stake_insufficient' });
+  });
+
+  it('a minimum raised on chain takes effect for an already cached credential', async () => {
+    const index = await indexWith(token(), stake({ amountMist: DEFAULT_MIN_STAKE_MIST.user }));
+    const c = checker(index);
+    const cred = await credential();
+    expect(await c.check(cred)).toMatchObject({ ok: true });
+    await withIndexedMinimum(index, 'user', 2n * DEFAULT_MIN_STAKE_MIST.user);
+    expect(await c.check(cred)).toEqual({ ok: false, reason: 'stake_insufficient' });
+    expect(c.stats().hits).toBe(1);
+  });
+
+  it('a minimum lowered on chain (indexed) admits a stake below the publish-time default', async () => {
+    const index = await indexWith(token({ role: 'node' }), stake({ role: 'node', amountMist: DEFAULT_MIN_STAKE_MIST.node / 2n }));
+    expect(await checker(index).check(await credential())).toEqual({ ok: false, reason: 'stake_insufficient' });
+    await withIndexedMinimum(index, 'node', DEFAULT_MIN_STAKE_MIST.node / 2n);
+    expect(await checker(index).check(await credential())).toMatchObject({ ok: true, identity: { role: 'node' } });
+  });
+
+  it('an indexed minimum of one role leaves the other roles at their defaults', async () => {
+    const index = await withIndexedMinimum(await indexWith(token(), stake({ amountMist: DEFAULT_MIN_STAKE_MIST.user })), 'admin', 1n);
+    expect(await checker(index).check(await credential())).toMatchObject({ ok: true });
+    const lowUser = await withIndexedMinimum(await indexWith(token(), stake({ amountMist: DEFAULT_MIN_STAKE_MIST.user - 1n })), 'admin', 1n);
+    expect(await checker(lowUser).check(await credential())).toEqual({ ok: false, reason: 'stake_insufficient' });
+  });
+
+  it('the indexed minimum wins over a fallback given to the checker', async () => {
+    const index = await withIndexedMinimum(await indexWith(token(), stake({ amountMist: 5n })), 'user', 5n);
+    expect(await checker(index, { minStakeMist: { user: 6n } }).check(await credential())).toMatchObject({ ok: true });
+  });
+
   it('credential reasons come first and need no index read', async () => {
     let reads = 0;
-    const index: TokenIndexReader = { getToken: async () => { reads++; return token(); }, getStake: async () => { reads++; return stake(); } };
+    const index: TokenIndexReader = {
+      getToken: async () => { reads++; return token(); },
+      getStake: async () => { reads++; return stake(); },
+      getMinStake: async () => { reads++; return undefined; },
+    };
     const c = checker(index);
     expect(await c.check('k3sdaas.v1.x.y')).toEqual({ ok: false, reason: 'malformed' });
     expect(await c.check(await credential({ now: new Date(NOW.getTime() - 3_600_000) }))).toEqual({ ok: false, reason: 'expired' });
@@ -123,6 +169,7 @@ describe('token check: backend failures propagate distinctly (fail closed)', () 
     const down: TokenIndexReader = {
       getToken: async () => { throw new IndexUnavailableError('table unreachable'); },
       getStake: async () => { throw new IndexUnavailableError('table unreachable'); },
+      getMinStake: async () => { throw new IndexUnavailableError('table unreachable'); },
     };
     const error = await checker(down).check(await credential()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(IndexUnavailableError);

@@ -59,6 +59,7 @@ describe('POST /v1/tokens/validate (DESIGN §4)', () => {
     const down: TokenIndexReader = {
       getToken: async () => { throw new IndexUnavailableError('timeout'); },
       getStake: async () => { throw new IndexUnavailableError('timeout'); },
+      getMinStake: async () => { throw new IndexUnavailableError('timeout'); },
     };
     const result = await (await handlerWith(down))(validate(await credentialFor('user')));
     expect(result.statusCode).toBe(503);

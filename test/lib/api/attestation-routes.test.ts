@@ -91,7 +91,7 @@ describe('attestation routes', () => {
       expect.objectContaining({ Action: 'dynamodb:PutItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ATTESTATION'] } } }),
     ]);
     expect(dynamo(kubeconfigId)).toEqual([
-      expect.objectContaining({ Action: 'dynamodb:GetItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ATTESTATION', 'TOKEN#*', 'STAKE#*'] } } }),
+      expect.objectContaining({ Action: 'dynamodb:GetItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ATTESTATION', 'TOKEN#*', 'STAKE#*', 'POOL'] } } }),
     ]);
   });
 });

@@ -75,10 +75,10 @@ describe('node join routes', () => {
     expect(star.sort()).toEqual(['autoscaling:DescribeAutoScalingInstances', 'ec2:DescribeInstances']);
   });
 
-  it('table grants are limited to the node, stake and join-token items, with no scans or queries', () => {
+  it('table grants are limited to the node, stake, pool-minimum and join-token items, with no scans or queries', () => {
     const leading = (statements: Statement[], action: string) =>
       withAction(statements, action).flatMap((s) => [s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']].flat());
-    expect(leading(joinStatements, 'dynamodb:GetItem').sort()).toEqual(['ATTESTATION', 'CLUSTER', 'STAKE#*']);
+    expect(leading(joinStatements, 'dynamodb:GetItem').sort()).toEqual(['ATTESTATION', 'CLUSTER', 'POOL', 'STAKE#*']);
     expect(leading(joinStatements, 'dynamodb:PutItem')).toEqual(['NODE#*']);
     expect(leading(joinStatements, 'dynamodb:UpdateItem')).toEqual(['NODECOUNT#*']);
     expect(leading(lifecycleStatements, 'dynamodb:GetItem')).toEqual(['NODE#*']);
@@ -89,7 +89,10 @@ describe('node join routes', () => {
     // fake the stake that gates admission.
     for (const s of [...joinStatements, ...lifecycleStatements]) {
       const keys = [s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']].flat();
-      if (actions(s).some((a) => ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'].includes(a))) expect(keys).not.toContain('STAKE#*');
+      if (actions(s).some((a) => ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'].includes(a))) {
+        expect(keys).not.toContain('STAKE#*');
+        expect(keys).not.toContain('POOL');
+      }
     }
     for (const s of [...joinStatements, ...lifecycleStatements]) {
       for (const a of actions(s).filter((x) => x.startsWith('dynamodb:'))) {

@@ -60,7 +60,7 @@ describe('token-check routes', () => {
       const dynamo = actions.filter((a) => a.startsWith('dynamodb:'));
       expect(dynamo).toEqual(['dynamodb:GetItem']);
       const dynamoStatement = statements.find((s) => [s.Action].flat().includes('dynamodb:GetItem'))!;
-      expect(dynamoStatement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TOKEN#*', 'STAKE#*'] } });
+      expect(dynamoStatement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TOKEN#*', 'STAKE#*', 'POOL'] } });
       expect(JSON.stringify(dynamoStatement.Resource)).not.toContain('/index/');
       expect(actions.some((a) => a.startsWith('secretsmanager:'))).toBe(mayReadSecret);
       if (mayReadSecret) {
