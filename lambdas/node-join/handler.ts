@@ -34,8 +34,11 @@ export interface NodeJoinDeps {
   ec2: EC2Client;
   autoScaling: AutoScalingClient;
   registry: NodeRegistry;
-  /** Stake records as the indexer wrote them: read through the index repository, the one decoder of that item. */
-  stakes: Pick<TokenIndexReader, 'getStake'>;
+  /**
+   * Stake records and the pool's node minimum as the indexer wrote them: read through the index
+   * repository, the one decoder of those items.
+   */
+  stakes: Pick<TokenIndexReader, 'getStake' | 'getMinStake'>;
   cipher: JoinTokenCipher;
   /** The latest verified enclave attestation: the join token must pin the CA it attests. */
   attestations: Pick<AttestationRecordStore, 'getLatest'>;
@@ -118,7 +121,9 @@ export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV
       throw forbidden('stake_inactive', `the node stake of group ${group.autoScalingGroup} is ${stake?.status ?? 'not in the index'}`);
     }
     if (stake.role !== 'node') throw forbidden('stake_wrong_role', `the stake of group ${group.autoScalingGroup} is a ${stake.role} stake`);
-    const maxNodes = stake.amountMist / DEFAULT_MIN_STAKE_MIST.node;
+    // The live node minimum once the pool changed it on chain, else the publish-time default.
+    const nodeMinimum = (await deps.stakes.getMinStake('node')) ?? DEFAULT_MIN_STAKE_MIST.node;
+    const maxNodes = stake.amountMist / nodeMinimum;
 
     const stored = await deps.registry.getJoinToken();
     if (!stored) throw forbidden('no_join_token', 'the control plane has not published a join token yet');

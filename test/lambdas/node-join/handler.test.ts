@@ -220,6 +220,40 @@ describe('POST /v1/nodes/join', () => {
     expect(await call(joinEvent(instances.gpu[0]))).toMatchObject({ status: 200 });
   });
 
+  /** The pool minimum as the indexer records it from `staking::MinStakeChanged`. */
+  async function indexMinStake(role: 'user' | 'node' | 'admin', amountMist: bigint) {
+    const repo = new DynamoIndexRepository({ tableName: TABLE, client: c.db });
+    const rev = (await repo.getMinStakes([role])).get(role)?.rev ?? 0;
+    await repo.writeEntities([{ kind: 'minStake', record: { role, amountMist, lastEvent: { checkpoint: 9n, txOrdinal: 0, eventIndex: 0, txDigest: 'D' } }, expectedRev: rev }]);
+  }
+
+  it('a node minimum raised on chain shrinks the capacity: 5 SUI at a 2 SUI minimum covers 2 nodes (stake_insufficient)', async () => {
+    await indexMinStake('node', 2n * MIST_PER_SUI);
+    const [a, b, third] = instances.general;
+    expect((await call(joinEvent(a))).status).toBe(200);
+    expect((await call(joinEvent(b))).status).toBe(200);
+    expect(await call(joinEvent(third))).toMatchObject({ status: 403, body: { error: 'stake_insufficient' } });
+    // 1 SUI no longer covers even one node.
+    expect(await call(joinEvent(instances.gpu[0]))).toMatchObject({ status: 403, body: { error: 'stake_insufficient' } });
+  });
+
+  it('a node minimum lowered on chain widens the capacity: 1 SUI at a 0.5 SUI minimum admits a node below the default (2.5 SUI covers 3)', async () => {
+    await putStake(c.db, TABLE, STAKE_GENERAL, 2n * MIST_PER_SUI + MIST_PER_SUI / 2n, 'active');
+    await putStake(c.db, TABLE, STAKE_GPU, MIST_PER_SUI / 2n, 'active');
+    expect(await call(joinEvent(instances.gpu[0]))).toMatchObject({ status: 403, body: { error: 'stake_insufficient' } });
+    await indexMinStake('node', MIST_PER_SUI / 2n);
+    for (const id of instances.general) expect((await call(joinEvent(id))).status).toBe(200);
+    expect((await call(joinEvent(instances.gpu[0]))).status).toBe(200);
+  });
+
+  it('only the node minimum sizes node capacity: changed user and admin minimums do not', async () => {
+    await indexMinStake('user', 100n * MIST_PER_SUI);
+    await indexMinStake('admin', 1n);
+    await putStake(c.db, TABLE, STAKE_GPU, MIST_PER_SUI - 1n, 'active');
+    expect(await call(joinEvent(instances.gpu[0]))).toMatchObject({ status: 403, body: { error: 'stake_insufficient' } });
+    expect((await call(joinEvent(instances.general[0]))).status).toBe(200);
+  });
+
   it('refuses every join when the stake is below one node minimum (stake_insufficient)', async () => {
     await putStake(c.db, TABLE, STAKE_GPU, MIST_PER_SUI - 1n, 'active');
     expect(await call(joinEvent(instances.gpu[0]))).toMatchObject({ status: 403, body: { error: 'stake_insufficient' } });
