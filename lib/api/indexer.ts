@@ -100,37 +100,34 @@ export class Indexer extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
 
+    // Alarms on any occurrence within one period of a counter the indexer publishes.
+    const anyOccurrence = (id: string, metricName: string, alarmDescription: string) =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription,
+        metric: new cloudwatch.Metric({
+          namespace: INDEXER_METRICS.namespace,
+          metricName,
+          dimensionsMap: { service: INDEXER_METRICS.service },
+          statistic: cloudwatch.Stats.SUM,
+          period: Duration.minutes(Math.max(5, config.indexer.scheduleMinutes)),
+        }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
     // A failed eviction does not hold the index back (the lag alarm stays quiet), so it has its own alarm.
-    this.evictionAlarm = new cloudwatch.Alarm(this, 'EvictionAlarm', {
-      alarmDescription: 'The indexer could not terminate the worker instances of a slashed or withdrawn node stake; it retries every run.',
-      metric: new cloudwatch.Metric({
-        namespace: INDEXER_METRICS.namespace,
-        metricName: INDEXER_METRICS.evictionFailures,
-        dimensionsMap: { service: INDEXER_METRICS.service },
-        statistic: cloudwatch.Stats.SUM,
-        period: Duration.minutes(Math.max(5, config.indexer.scheduleMinutes)),
-      }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
-
+    this.evictionAlarm = anyOccurrence(
+      'EvictionAlarm',
+      INDEXER_METRICS.evictionFailures,
+      'The indexer could not terminate the worker instances of a slashed or withdrawn node stake; it retries every run.',
+    );
     // Unknown event types are expected (future package versions); a known type that does not decode is a
     // broken layout contract, and the skipped event may be a slash or revocation the index now lacks.
-    this.undecodableAlarm = new cloudwatch.Alarm(this, 'UndecodableAlarm', {
-      alarmDescription: 'The indexer skipped an event of a known k3s_daas type that it could not decode or apply: the index may lack a slash or revocation.',
-      metric: new cloudwatch.Metric({
-        namespace: INDEXER_METRICS.namespace,
-        metricName: INDEXER_METRICS.eventsUndecodable,
-        dimensionsMap: { service: INDEXER_METRICS.service },
-        statistic: cloudwatch.Stats.SUM,
-        period: Duration.minutes(Math.max(5, config.indexer.scheduleMinutes)),
-      }),
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    this.undecodableAlarm = anyOccurrence(
+      'UndecodableAlarm',
+      INDEXER_METRICS.eventsUndecodable,
+      'The indexer skipped an event of a known k3s_daas type that it could not decode or apply: the index may lack a slash or revocation.',
+    );
   }
 }
