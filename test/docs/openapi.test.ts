@@ -8,7 +8,6 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { createHash, X509Certificate } from 'node:crypto';
 import { parse } from 'yaml';
 import { createHandler as authenticate } from '../../lambdas/authenticate/handler';
 import { handler as healthz } from '../../lambdas/healthz/handler';
@@ -22,7 +21,7 @@ import { IndexUnavailableError, type AttestationRecord } from '../../lambdas/sha
 import { KmsKubeconfigSigner } from '../../lambdas/shared/kms-signing-key';
 import { createTokenChecker } from '../../lambdas/shared/token-check';
 import { synthPlatform, REPO_ROOT } from '../support/cdk-app';
-import { createClusterCaPem } from '../support/cluster-ca';
+import { attestationRecordFor, createClusterCaPem } from '../support/cluster-ca';
 import { startFakeKms, type FakeKms } from '../support/fake-kms';
 import { CLUSTER_ID, FIXED_NOW, credentialFor, seededIndex, tokenIdOf } from '../support/token-fixtures';
 
@@ -85,14 +84,7 @@ describe('docs/openapi.yaml', () => {
       kms = await startFakeKms();
       checker = createTokenChecker({ index: await seededIndex(), clusterId: CLUSTER_ID, now: () => FIXED_NOW });
       const caCertPem = await createClusterCaPem();
-      record = {
-        pcrs: { PCR0: 'aa'.repeat(48), PCR1: 'bb'.repeat(48), PCR2: 'cc'.repeat(48) },
-        caSha256: createHash('sha256').update(new X509Certificate(caCertPem).raw).digest('hex'),
-        caCertPem,
-        moduleId: 'i-0123-enc0123',
-        timestamp: new Date(FIXED_NOW.getTime() - 60_000).toISOString(),
-        verifiedAt: new Date(FIXED_NOW.getTime() - 59_000).toISOString(),
-      };
+      record = attestationRecordFor(caCertPem, FIXED_NOW);
     });
     afterAll(async () => kms.stop());
 

@@ -1,7 +1,8 @@
 // A K3s-like cluster CA (self-signed EC P-256 CA certificate) for kubeconfig and attestation tests.
 import * as asn1js from 'asn1js';
-import { webcrypto } from 'node:crypto';
+import { createHash, webcrypto, X509Certificate } from 'node:crypto';
 import * as pkijs from 'pkijs';
+import type { AttestationRecord } from '../../lambdas/shared/index-model';
 
 const engine = new pkijs.CryptoEngine({ name: 'cluster-ca', crypto: webcrypto as unknown as ConstructorParameters<typeof pkijs.CryptoEngine>[0]['crypto'] });
 
@@ -23,4 +24,16 @@ export async function createClusterCaPem(cn = 'k3s-server-ca@1700000000'): Promi
   await cert.sign(keys.privateKey, 'SHA-256', engine);
   const der = Buffer.from(cert.toSchema(true).toBER(false));
   return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
+}
+
+/** A verified-attestation record for `caCertPem`, produced a minute before `now` (fixture PCRs). */
+export function attestationRecordFor(caCertPem: string, now: Date): AttestationRecord {
+  return {
+    pcrs: { PCR0: 'aa'.repeat(48), PCR1: 'bb'.repeat(48), PCR2: 'cc'.repeat(48) },
+    caSha256: createHash('sha256').update(new X509Certificate(caCertPem).raw).digest('hex'),
+    caCertPem,
+    moduleId: 'i-0123-enc0123',
+    timestamp: new Date(now.getTime() - 60_000).toISOString(),
+    verifiedAt: new Date(now.getTime() - 59_000).toISOString(),
+  };
 }

@@ -16,7 +16,7 @@ import { createCredential } from '../../../lambdas/shared/credential';
 import { MemoryIndexRepository } from '../../../lambdas/shared/index-repository-memory';
 import { createTokenChecker } from '../../../lambdas/shared/token-check';
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
-import { createClusterCaPem } from '../../support/cluster-ca';
+import { attestationRecordFor, createClusterCaPem } from '../../support/cluster-ca';
 import { startFakeKms, type FakeKms } from '../../support/fake-kms';
 
 const TOKEN = '0x' + '12'.repeat(32);
@@ -47,14 +47,7 @@ describe('POST /v1/kubeconfig', () => {
     kms = await startFakeKms();
     signer = new KmsKubeconfigSigner(new KMSClient({ endpoint: kms.endpoint, region: 'us-east-1' }), kms.keyArn);
     const caCertPem = await createClusterCaPem();
-    record = {
-      pcrs: { PCR0: 'aa'.repeat(48), PCR1: 'bb'.repeat(48), PCR2: 'cc'.repeat(48) },
-      caSha256: createHash('sha256').update(new X509Certificate(caCertPem).raw).digest('hex'),
-      caCertPem,
-      moduleId: 'i-0123-enc0123',
-      timestamp: new Date(NOW.getTime() - 60_000).toISOString(),
-      verifiedAt: new Date(NOW.getTime() - 59_000).toISOString(),
-    };
+    record = attestationRecordFor(caCertPem, NOW);
   });
   afterAll(() => kms.stop());
 
