@@ -5,7 +5,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { MAX_DOCUMENT_BYTES, verifyClusterAttestation } from '../shared/attestation/cluster-attestation';
 import { parseExpectedPcrsEnv } from '../shared/attestation/expected-pcrs-env';
-import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
+import { AttestedCaChangedError, DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
 import { COMMON_ENV, readEnv } from '../shared/env';
 import { errorResult, noContent, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
 import type { ExpectedPcrs } from '../shared/pcrs';
@@ -40,7 +40,13 @@ export function createHandler(deps: AttestationHandlerDeps): (event: APIGatewayP
       logger.warn('attestation refused', { reason: result.reason, detail: result.message });
       return errorResult(400, result.reason, result.message);
     }
-    await deps.store.putLatest(result.record);
+    try {
+      await deps.store.putLatest(result.record);
+    } catch (error) {
+      if (!(error instanceof AttestedCaChangedError)) throw error;
+      logger.error('attestation refused: the cluster CA changed', { pinned: error.pinnedCaSha256, posted: error.postedCaSha256, moduleId: result.record.moduleId });
+      return errorResult(400, 'ca_changed', 'this document attests another cluster CA than the pinned one; an operator must accept a new cluster');
+    }
     logger.info('attestation accepted', { moduleId: result.record.moduleId, timestamp: result.record.timestamp, caSha256: result.record.caSha256 });
     return noContent();
   }, logUnexpected);

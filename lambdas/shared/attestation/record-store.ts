@@ -1,14 +1,30 @@
 // The latest verified attestation (DESIGN §2 step 5), one item at `KEYS.attestation()` in the index
 // table. Writes only move forward in NSM time, so a delayed post of an older document never replaces
 // a newer one. Failures to reach the table surface as `IndexUnavailableError` (fail closed).
+//
+// The cluster CA is pinned on first use: once a CA is attested, a document binding another CA is
+// refused (`AttestedCaChangedError`). An enclave that reboots restores its state and keeps its CA; a new
+// CA means a new cluster, which is what an untrusted host could start by withholding the sealed state
+// (and then name a KMS key it controls for the new secrets). Only an operator may accept a new cluster,
+// by deleting the record (docs/attestation.md).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { IndexUnavailableError, KEYS, type AttestationRecord } from '../index-model';
 
 export interface AttestationRecordStore {
   getLatest(): Promise<AttestationRecord | undefined>;
-  /** Stores `record` unless a record with a later document timestamp is already there. */
+  /**
+   * Stores `record` unless a record with a later document timestamp is already there; throws
+   * `AttestedCaChangedError` when the stored record attests another cluster CA.
+   */
   putLatest(record: AttestationRecord): Promise<void>;
+}
+
+export class AttestedCaChangedError extends Error {
+  constructor(readonly pinnedCaSha256: string, readonly postedCaSha256: string) {
+    super(`the cluster CA changed from ${pinnedCaSha256} to ${postedCaSha256}; an operator must accept a new cluster`);
+    this.name = 'AttestedCaChangedError';
+  }
 }
 
 export class DynamoAttestationRecordStore implements AttestationRecordStore {
@@ -42,13 +58,18 @@ export class DynamoAttestationRecordStore implements AttestationRecordStore {
         new PutCommand({
           TableName: this.options.tableName,
           Item: { ...KEYS.attestation(), ...record, timestampMs: Date.parse(record.timestamp) },
-          ConditionExpression: 'attribute_not_exists(pk) OR timestampMs <= :ts',
-          ExpressionAttributeValues: { ':ts': Date.parse(record.timestamp) },
+          // Same CA and not older; the CA part also settles two first posts racing with different CAs.
+          ConditionExpression: 'attribute_not_exists(pk) OR (timestampMs <= :ts AND caSha256 = :ca)',
+          ExpressionAttributeValues: { ':ts': Date.parse(record.timestamp), ':ca': record.caSha256 },
         }),
       );
     } catch (error) {
-      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return;
-      throw new IndexUnavailableError('attestation record could not be written', { cause: error });
+      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') {
+        throw new IndexUnavailableError('attestation record could not be written', { cause: error });
+      }
+      const current = await this.getLatest();
+      if (current && current.caSha256 !== record.caSha256) throw new AttestedCaChangedError(current.caSha256, record.caSha256);
+      // Otherwise the stored record is newer: nothing to do.
     }
   }
 }
@@ -62,6 +83,7 @@ export class MemoryAttestationRecordStore implements AttestationRecordStore {
   }
 
   async putLatest(record: AttestationRecord): Promise<void> {
+    if (this.record && this.record.caSha256 !== record.caSha256) throw new AttestedCaChangedError(this.record.caSha256, record.caSha256);
     if (this.record && Date.parse(this.record.timestamp) > Date.parse(record.timestamp)) return;
     this.record = { ...record, pcrs: { ...record.pcrs } };
   }

@@ -90,6 +90,19 @@ describe('POST /v1/attestation', () => {
     expect(store.record?.timestamp).toBe(ca.now.toISOString());
   });
 
+  it('400 ca_changed for a genuine document that attests another cluster CA (a fresh cluster the host started); the pinned record stays', async () => {
+    store = new MemoryAttestationRecordStore();
+    const handler = createHandler(deps());
+    await handler(post({ document: await goodDocument(), caCertPem: clusterCaPem }));
+    const pinned = store.record;
+    const otherCaPem = await createClusterCaPem('k3s-server-ca@1800000000');
+    const other = Buffer.from((await ca.document({ userData: certificateSha256(otherCaPem) })).bytes).toString('base64');
+    const res = await handler(post({ document: other, caCertPem: otherCaPem }));
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body!).error).toBe('ca_changed');
+    expect(store.record).toEqual(pinned);
+  });
+
   it.each([
     ['invalid JSON', undefined, '{not json', 400, 'invalid_json'],
     ['a missing document', { caCertPem: 'x' }, undefined, 400, 'invalid_request'],

@@ -2,7 +2,7 @@
 // record and only move forward in NSM time.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoAttestationRecordStore, MemoryAttestationRecordStore, type AttestationRecordStore } from '../../../../lambdas/shared/attestation/record-store';
+import { AttestedCaChangedError, DynamoAttestationRecordStore, MemoryAttestationRecordStore, type AttestationRecordStore } from '../../../../lambdas/shared/attestation/record-store';
 import { IndexUnavailableError, type AttestationRecord } from '../../../../lambdas/shared/index-model';
 import { createIndexTable, emulatorClient } from '../../../support/index-table';
 import { startMoto, type Moto } from '../../../support/moto';
@@ -43,10 +43,18 @@ describe.each(stores)('attestation record store: %s', (_name, create) => {
 
   it('a newer document replaces the record; an older one never does', async () => {
     const store = await create();
+    await store.putLatest(record('2026-11-23T01:00:00.000Z'));
+    await store.putLatest(record('2026-11-23T01:05:00.000Z'));
+    await store.putLatest(record('2026-11-23T01:02:00.000Z'));
+    expect((await store.getLatest())?.timestamp).toBe('2026-11-23T01:05:00.000Z');
+  });
+
+  it('pins the first attested cluster CA: a document for another CA is refused, newer or older', async () => {
+    const store = await create();
     await store.putLatest(record('2026-11-23T01:00:00.000Z', '01'.repeat(32)));
-    await store.putLatest(record('2026-11-23T01:05:00.000Z', '02'.repeat(32)));
-    await store.putLatest(record('2026-11-23T01:02:00.000Z', '03'.repeat(32)));
-    expect((await store.getLatest())?.caSha256).toBe('02'.repeat(32));
+    await expect(store.putLatest(record('2026-11-23T01:05:00.000Z', '02'.repeat(32)))).rejects.toBeInstanceOf(AttestedCaChangedError);
+    await expect(store.putLatest(record('2026-11-23T00:55:00.000Z', '03'.repeat(32)))).rejects.toBeInstanceOf(AttestedCaChangedError);
+    expect(await store.getLatest()).toEqual(record('2026-11-23T01:00:00.000Z', '01'.repeat(32)));
   });
 });
 
