@@ -1,4 +1,4 @@
-// Evicts the worker nodes admitted under a slashed or withdrawn node stake: asks EC2 to terminate them
+// Evicts the worker nodes admitted under an unstaked (unbonding), slashed or withdrawn node stake: asks EC2 to terminate them
 // and records that on each node. Exactly once per node across crashes and replays: nodes already
 // marked are skipped, and instances EC2 already reports as shutting down (a crash between the
 // TerminateInstances call and the mark) are only marked, never asked again.

@@ -1,5 +1,5 @@
 // One indexer run: page the package's events from the stored cursor, decode, apply to the index, evict
-// the nodes of slashed or withdrawn stakes, and only then advance the cursor (conditionally, so a
+// the nodes of unstaked, slashed or withdrawn stakes, and only then advance the cursor (conditionally, so a
 // concurrent run can never move it backwards). A crash at any point leaves the cursor at the last page
 // whose effects are all durable; the next run replays from there and the idempotent rules converge.
 import { comparePositions, type IndexRepository, type IndexerCursor } from '../shared/index-repository';

@@ -26,7 +26,7 @@ export interface WorkingSet {
   /** Pool minimums per role (only roles whose minimum changed on chain). */
   minStakes: Map<Role, MinStakeRecord>;
   changedMinStakes: Set<Role>;
-  /** Stakes slashed or withdrawn in this batch: their worker nodes must be evicted. */
+  /** Stakes unstaked, slashed or withdrawn in this batch: their worker nodes must be evicted. */
   evictStakes: Set<string>;
 }
 
@@ -97,6 +97,9 @@ export function applyEvent(ws: WorkingSet, { event, position }: PositionedEvent)
       const d = event.data;
       const unlockAtMs = safeNumber(d.unlock_at_ms);
       const current = ws.stakes.get(d.stake_id);
+      // DESIGN §2.7: unstaking evicts the operator's nodes. An unbonding stake backs no node (and no
+      // token: token checks refuse it); its nodes go now, not at withdrawal after the lock-up.
+      ws.evictStakes.add(d.stake_id);
       // Late (older) request: its unlock time is still a fact about the stake; the newer status stays.
       if (current && comparePositions(position, current.lastEvent) <= 0 && current.unlockAtMs === undefined) {
         return setStake(ws, { ...current, status: laterStatus(current.status, 'unbonding'), unlockAtMs });
@@ -258,7 +261,7 @@ export interface ApplyResult {
   stale: number;
   ignored: number;
   invalid: number;
-  /** Stakes whose worker nodes must be evicted (slashed or withdrawn in this batch, replays included). */
+  /** Stakes whose worker nodes must be evicted (unstaked, slashed or withdrawn in this batch, replays included). */
   evictStakes: string[];
 }
 

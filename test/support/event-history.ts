@@ -30,7 +30,7 @@ export interface GeneratedHistory {
   ledger: LedgerSlot[];
   /** Worker nodes admitted under node stakes (what the node-join function would have recorded). */
   nodes: NodeRecord[];
-  /** Instances that must be terminated exactly once: nodes of stakes slashed or withdrawn in the history. */
+  /** Instances that must be terminated exactly once: nodes of stakes unstaked, slashed or withdrawn in the history. */
   expectedTerminations: string[];
   headCheckpoint: bigint;
   counts: Record<string, number>;
@@ -144,6 +144,7 @@ export function generateHistory(options: HistoryOptions): GeneratedHistory {
       if (stake.status === 'active') stake.status = 'unbonding';
       else counts.unstakeAfterSlash = (counts.unstakeAfterSlash ?? 0) + 1;
       emit('staking::UnstakeRequested', { stake_id: stake.id, unlock_at_ms: BigInt(1_800_000_000_000 + t) });
+      stake.nodes.forEach((n) => evicted.add(n));
     } else if (r < 0.88) {
       const stake = pick(stakes.filter((s) => s.unbonding && s.status !== 'withdrawn'));
       if (stake) {

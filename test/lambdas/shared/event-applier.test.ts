@@ -42,9 +42,14 @@ describe('event applier rules', () => {
     expect(stake).toEqual({ stakeId: STAKE, owner: A, role: 'node', amountMist: 5_000_000_000n, status: 'active', nodeId: 'node-a', lastEvent: pos(1) });
   });
 
-  it('UnstakeRequested makes the stake unbonding with its unlock time', () => {
-    const { stake } = applyAll([ev(deposited(), pos(1)), ev(unstake(), pos(2))]);
+  it('UnstakeRequested makes the stake unbonding with its unlock time, and evicts its nodes (DESIGN §2.7)', () => {
+    const { stake, ws } = applyAll([ev(deposited(), pos(1)), ev(unstake(), pos(2))]);
     expect(stake).toMatchObject({ status: 'unbonding', unlockAtMs: 1_800_000_000_000, amountMist: 5_000_000_000n });
+    expect([...ws.evictStakes]).toEqual([STAKE]);
+  });
+
+  it('a deposit alone evicts nothing', () => {
+    expect([...applyAll([ev(deposited(), pos(1)), ev(issued(), pos(2))]).ws.evictStakes]).toEqual([]);
   });
 
   it('StakeSlashed sets the remaining amount and status slashed, and invalidates the stake\'s tokens', () => {
