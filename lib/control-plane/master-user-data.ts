@@ -1,7 +1,7 @@
 // Renders master-user-data.sh: the settings block is a list of `readonly NAME='value'` lines so the
 // script itself stays a plain, shellcheck-able file.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { renderUserDataTemplate } from '../shared/user-data-template';
 
 const TEMPLATE = path.join(path.dirname(new URL(import.meta.url).pathname), 'master-user-data.sh');
 
@@ -44,16 +44,6 @@ const HOST_AGENT_DEFAULTS: Required<Pick<MasterUserDataSettings, 'HOST_AGENT_S3_
   TABLE_NAME: '',
 };
 
-/** Single-quotes a value for bash; values may contain CDK tokens, which never contain quotes. */
-export function shellQuote(value: string | number): string {
-  return `'${String(value).replace(/'/g, `'"'"'`)}'`;
-}
-
 export function renderMasterUserData(settings: MasterUserDataSettings): string {
-  const block = Object.entries({ ...HOST_AGENT_DEFAULTS, ...settings })
-    .map(([name, value]) => `readonly ${name}=${shellQuote(value)}`)
-    .join('\n');
-  const template = fs.readFileSync(TEMPLATE, 'utf8');
-  if (!template.includes('# @@SETTINGS@@')) throw new Error('master user-data template lost its settings marker');
-  return template.replace('# @@SETTINGS@@', block);
+  return renderUserDataTemplate(TEMPLATE, { ...HOST_AGENT_DEFAULTS, ...settings });
 }

@@ -1,9 +1,7 @@
-// Renders worker-user-data.sh like master-user-data.ts renders the master's: the settings block is a list
-// of `readonly NAME='value'` lines, so the script stays a plain, shellcheck-able file. No secret is a
-// setting: the join token is fetched at boot from the join route.
-import * as fs from 'node:fs';
+// Renders worker-user-data.sh through lib/shared/user-data-template.ts. No secret is a setting: the
+// join token is fetched at boot from the join route.
 import * as path from 'node:path';
-import { shellQuote } from '../control-plane/master-user-data';
+import { renderUserDataTemplate } from '../shared/user-data-template';
 
 const TEMPLATE = path.join(path.dirname(new URL(import.meta.url).pathname), 'worker-user-data.sh');
 
@@ -21,10 +19,5 @@ export interface WorkerUserDataSettings {
 }
 
 export function renderWorkerUserData(settings: WorkerUserDataSettings): string {
-  const block = Object.entries(settings)
-    .map(([name, value]) => `readonly ${name}=${shellQuote(value)}`)
-    .join('\n');
-  const template = fs.readFileSync(TEMPLATE, 'utf8');
-  if (!template.includes('# @@SETTINGS@@')) throw new Error('worker user-data template lost its settings marker');
-  return template.replace('# @@SETTINGS@@', block);
+  return renderUserDataTemplate(TEMPLATE, { ...settings });
 }

@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { renderMasterUserData, shellQuote, type MasterUserDataSettings } from '../../../lib/control-plane/master-user-data';
+import { renderMasterUserData, type MasterUserDataSettings } from '../../../lib/control-plane/master-user-data';
+import { shellQuote } from '../../../lib/shared/user-data-template';
 
 const SETTINGS: MasterUserDataSettings = {
   AWS_REGION: 'us-east-1',
