@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { createCredential, MAX_LIFETIME_S, parseCredential } from '../../lambdas/shared/credential';
 import { CliError, type CliContext } from '../context';
 import { loadKeypair } from '../keys';
+import { canonicalSuiId } from '../../lambdas/shared/sui/ids';
 
 export const EXEC_CREDENTIAL_V1 = 'client.authentication.k8s.io/v1';
 const EXEC_CREDENTIAL_V1BETA1 = 'client.authentication.k8s.io/v1beta1';
@@ -31,8 +32,9 @@ export function cacheDir(ctx: CliContext): string {
 }
 
 function parseTokenId(raw: string): string {
-  if (!/^0x[0-9a-fA-F]{64}$/.test(raw)) throw new CliError(`--token must be a seal token object id (0x followed by 64 hex characters), not "${raw}"`);
-  return raw.toLowerCase();
+  const id = canonicalSuiId(raw);
+  if (!id) throw new CliError(`--token must be a seal token object id (0x followed by 64 hex characters), not "${raw}"`);
+  return id;
 }
 
 function parseLifetime(raw: string): number {

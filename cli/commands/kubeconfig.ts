@@ -15,6 +15,7 @@ import type { ExpectedPcrs } from '../../lambdas/shared/pcrs';
 import { CliError, type CliContext } from '../context';
 import { loadKeypair } from '../keys';
 import { loadExpectedPcrs } from './attestation';
+import { canonicalSuiId } from '../../lambdas/shared/sui/ids';
 
 interface KubeconfigFlags {
   api: string;
@@ -165,7 +166,8 @@ async function writePrivate(path: string, text: string, force: boolean): Promise
 
 async function kubeconfig(flags: KubeconfigFlags, ctx: CliContext): Promise<void> {
   const base = apiBase(flags.api);
-  if (!/^0x[0-9a-f]{64}$/.test(flags.token)) throw new CliError('--token must be a seal token id: 0x followed by 64 lowercase hex characters');
+  const tokenId = canonicalSuiId(flags.token);
+  if (!tokenId) throw new CliError(`--token must be a seal token object id (0x followed by 64 hex characters), not "${flags.token}"`);
   const pcrsFile = flags.pcrs ?? REPO_PCRS_FILE;
   if (flags.pcrs === undefined && !(await exists(pcrsFile))) {
     throw new CliError(`no expected PCRs: pass --pcrs <pcrs.json> (${pcrsFile} not found in this directory)`);
@@ -179,7 +181,7 @@ async function kubeconfig(flags: KubeconfigFlags, ctx: CliContext): Promise<void
   if (!flags.force && (await exists(output))) throw new CliError(`${output} exists: pass --force to replace it`);
 
   const keypair = await loadKeypair(ctx);
-  const { credential } = await createCredential(keypair, { tokenId: flags.token, clusterId, now: ctx.now(), lifetimeSeconds: CREDENTIAL_LIFETIME_S });
+  const { credential } = await createCredential(keypair, { tokenId, clusterId, now: ctx.now(), lifetimeSeconds: CREDENTIAL_LIFETIME_S });
   const answer = checkAnswer(
     await call(
       ctx,

@@ -15,14 +15,14 @@ import { GrpcEventSource } from './event-source';
 import { Evictor } from './eviction';
 import { runIndexer, type IndexerDeps, type RunOptions, type RunReport } from './indexer';
 import { INDEXER_METRICS } from './metric-names';
+import { suiIdSchema } from '../shared/sui/ids';
 
-const objectId = z.string().regex(/^0x[0-9a-f]{64}$/, 'must be 0x followed by 64 lowercase hex characters');
 
 export const INDEXER_ENV = {
   ...COMMON_ENV,
   SUI_NETWORK: z.enum(['mainnet', 'testnet', 'devnet', 'localnet']),
   SUI_GRPC_URL: z.url({ protocol: /^https?$/ }),
-  SUI_PACKAGE_ID: objectId,
+  SUI_PACKAGE_ID: suiIdSchema(),
   /** Comma-separated Auto Scaling group names of this cluster's workers: the only instances eviction may touch. */
   WORKER_GROUP_NAMES: z.string().min(1),
   /** Optional provider authentication: a header name and the Secrets Manager secret holding its value. */

@@ -10,6 +10,7 @@ import type { ClientWithCoreApi } from '@mysten/sui/client';
 import { parseSerializedSignature } from '@mysten/sui/cryptography';
 import { isValidPersonalMessageSignature, publicKeyFromRawBytes } from '@mysten/sui/verify';
 import { createPublicKey, randomBytes, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { SUI_ID_PATTERN, SUI_ID_RULE } from './sui/ids';
 
 export const CREDENTIAL_PREFIX = 'k3sdaas.v1.';
 /** Longest lifetime a credential may claim (`exp - iat`), in seconds. */
@@ -59,7 +60,6 @@ export class SignatureVerifierUnavailableError extends Error {
   }
 }
 
-const OBJECT_ID = /^0x[0-9a-f]{64}$/;
 const B64URL = /^[A-Za-z0-9_-]+$/;
 const PAYLOAD_KEYS = ['tok', 'sub', 'aud', 'iat', 'exp', 'nonce'] as const;
 const FLAG = { ed25519: 0x00, multisig: 0x03, zklogin: 0x05 } as const;
@@ -86,8 +86,8 @@ function validPayload(value: unknown): value is CredentialPayload {
   if (keys.length !== PAYLOAD_KEYS.length || !PAYLOAD_KEYS.every((k) => Object.hasOwn(value, k))) return false;
   const p = value as Record<string, unknown>;
   return (
-    typeof p.tok === 'string' && OBJECT_ID.test(p.tok) &&
-    typeof p.sub === 'string' && OBJECT_ID.test(p.sub) &&
+    typeof p.tok === 'string' && SUI_ID_PATTERN.test(p.tok) &&
+    typeof p.sub === 'string' && SUI_ID_PATTERN.test(p.sub) &&
     typeof p.aud === 'string' && p.aud.length > 0 && p.aud.length <= 128 &&
     isUnixSeconds(p.iat) && isUnixSeconds(p.exp) &&
     typeof p.nonce === 'string' && decodeB64url(p.nonce)?.length === 16
@@ -331,7 +331,7 @@ export async function createCredential(signer: PersonalMessageSigner, opts: Crea
   if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_LIFETIME_S) {
     throw new RangeError(`credential lifetime must be an integer between 1 and ${MAX_LIFETIME_S} seconds`);
   }
-  if (!OBJECT_ID.test(opts.tokenId)) throw new RangeError('token id must be 0x followed by 64 lowercase hex characters');
+  if (!SUI_ID_PATTERN.test(opts.tokenId)) throw new RangeError(`token id ${SUI_ID_RULE}`);
   if (!opts.clusterId || opts.clusterId.length > 128) throw new RangeError('cluster id must be 1-128 characters');
   const nonce = opts.nonce ?? randomBytes(16);
   if (nonce.length !== 16) throw new RangeError('nonce must be 16 bytes');

@@ -19,9 +19,10 @@ import {
 import { IndexUnavailableError, KEYS, type NodeRecord } from './index-model';
 import type { JoinTokenItem } from './join-token';
 import * as z from 'zod';
+import { suiIdSchema } from './sui/ids';
 
 const WorkerGroupsSchema = z
-  .array(z.object({ autoScalingGroup: z.string().min(1), stakeId: z.string().regex(/^0x[0-9a-f]{64}$/) }).strict())
+  .array(z.object({ autoScalingGroup: z.string().min(1), stakeId: suiIdSchema() }).strict())
   .min(1);
 
 /** Env var `WORKER_GROUPS`: JSON `[{autoScalingGroup, stakeId}]`, this cluster's worker groups and the node stake backing each. */

@@ -1,9 +1,10 @@
 // Typed, validated settings of one deployment environment (DESIGN §3). Synth fails with one message
 // naming the bad field, so a typo never reaches CloudFormation.
 import { z } from 'zod';
+import { suiIdSchema } from '../../lambdas/shared/sui/ids';
 
 const hex = (n: number) => new RegExp(`^[0-9a-f]{${n}}$`);
-const objectId = z.string().regex(/^0x[0-9a-f]{64}$/, 'must be 0x followed by 64 lowercase hex characters');
+const objectId = suiIdSchema();
 
 /** Instance families that support Nitro Enclaves and have enough vCPUs to give the enclave two. */
 const ENCLAVE_CAPABLE = /^(m5|m5a|m5n|m6i|m6a|m7i|m7a|m6g|m7g|c5|c5a|c6i|c6a|c7i|c6g|c7g|r5|r6i|r6a|r7i|r6g|r7g)\.(xlarge|[0-9]+xlarge)$/;

@@ -210,7 +210,7 @@ describe('k3s-daas kubeconfig', () => {
   });
 
   it.each([
-    ['a bad token id', ['kubeconfig', '--api', API, '--token', '0x12', '--pcrs', '/x'], /--token must be a seal token id/],
+    ['a bad token id', ['kubeconfig', '--api', API, '--token', '0x12', '--pcrs', '/x'], /--token must be a seal token object id \(0x followed by 64 hex characters\), not "0x12"/],
     ['a plain-http API', ['kubeconfig', '--api', 'http://api.example.com', '--token', TOKEN, '--pcrs', '/x'], /--api must use https/],
   ])('%s is one clear line, exit 1', async (_name, args, message) => {
     const h = await makeHarness(env, { fetch: apiFetch(routes()), now: () => NOW });
