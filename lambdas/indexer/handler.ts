@@ -15,6 +15,7 @@ import { GrpcEventSource } from './event-source';
 import { Evictor } from './eviction';
 import { runIndexer, type IndexerDeps, type RunOptions, type RunReport } from './indexer';
 import { INDEXER_METRICS } from './metric-names';
+import { WORKER_GROUPS_ENV } from '../shared/node-registry';
 import { suiIdSchema } from '../shared/sui/ids';
 
 
@@ -23,8 +24,8 @@ export const INDEXER_ENV = {
   SUI_NETWORK: z.enum(['mainnet', 'testnet', 'devnet', 'localnet']),
   SUI_GRPC_URL: z.url({ protocol: /^https?$/ }),
   SUI_PACKAGE_ID: suiIdSchema(),
-  /** Comma-separated Auto Scaling group names of this cluster's workers: the only instances eviction may touch. */
-  WORKER_GROUP_NAMES: z.string().min(1),
+  /** This cluster's worker groups (the same setting node-join reads): the only instances eviction may touch. */
+  WORKER_GROUPS: WORKER_GROUPS_ENV,
   /** Optional provider authentication: a header name and the Secrets Manager secret holding its value. */
   SUI_GRPC_AUTH_HEADER: z.string().regex(/^[a-z0-9-]+$/, 'must be a lowercase header name').optional(),
   SUI_GRPC_AUTH_SECRET_ID: z.string().min(1).optional(),
@@ -89,7 +90,7 @@ async function buildRealDeps(): Promise<Deps> {
   }
   const client = new SuiGrpcClient({ network: env.SUI_NETWORK, baseUrl: env.SUI_GRPC_URL, meta });
   const repo = new DynamoIndexRepository({ tableName: env.TABLE_NAME });
-  const groups = new Set(env.WORKER_GROUP_NAMES.split(',').map((g) => g.trim()).filter(Boolean));
+  const groups = new Set(env.WORKER_GROUPS.map((g) => g.autoScalingGroup));
   return {
     repo,
     source: new GrpcEventSource(client, env.SUI_PACKAGE_ID),

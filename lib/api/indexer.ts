@@ -48,7 +48,7 @@ export class Indexer extends Construct {
       production: config.production,
       environment: {
         ...props.commonEnvironment,
-        WORKER_GROUP_NAMES: workerGroups.join(','),
+        WORKER_GROUPS: names.workerGroupsEnv(config),
         ...(auth ? { SUI_GRPC_AUTH_HEADER: auth.header, SUI_GRPC_AUTH_SECRET_ID: auth.secretName } : {}),
       },
     });

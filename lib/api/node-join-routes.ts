@@ -38,7 +38,7 @@ export class NodeJoinRoutes extends Construct {
     const stack = Stack.of(this);
     const common = { logRetentionDays: config.logRetentionDays, production: config.production };
     const groupNames = config.workerGroups.map((g) => names.workerGroup(config, g));
-    const workerGroups = JSON.stringify(config.workerGroups.map((g) => ({ autoScalingGroup: names.workerGroup(config, g), stakeId: g.nodeStakeId })));
+    const workerGroups = names.workerGroupsEnv(config);
     // The join token opens only with this context (lambdas/shared/join-token.ts); IAM requires it too.
     const encryptionContext = {
       'kms:EncryptionContext:cluster': config.sui.clusterId,

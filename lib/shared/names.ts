@@ -9,4 +9,7 @@ export const names = {
   workerRole: (c: EnvironmentConfig) => `k3s-daas-${c.name}-worker`,
   workerGroup: (c: EnvironmentConfig, g: WorkerGroupConfig) => `k3s-daas-${c.name}-workers-${g.name}`,
   workerLifecycleHook: () => 'k3s-daas-drain-on-terminate',
+  /** `WORKER_GROUPS` of the functions that admit or evict workers: JSON `[{autoScalingGroup, stakeId}]`. */
+  workerGroupsEnv: (c: EnvironmentConfig) =>
+    JSON.stringify(c.workerGroups.map((g) => ({ autoScalingGroup: names.workerGroup(c, g), stakeId: g.nodeStakeId }))),
 };

@@ -11,7 +11,7 @@ import { createHarness } from '../../support/indexer-harness';
 const context = (ms = 60_000) => ({ getRemainingTimeInMillis: () => ms });
 const VALID_ENV = {
   TABLE_NAME: 't', CLUSTER_ID: 'c', SUI_NETWORK: 'testnet', SUI_GRPC_URL: 'https://fullnode.testnet.sui.io:443',
-  SUI_PACKAGE_ID: '0x' + 'a'.repeat(64), WORKER_GROUP_NAMES: 'k3s-daas-dev-workers-general',
+  SUI_PACKAGE_ID: '0x' + 'a'.repeat(64), WORKER_GROUPS: JSON.stringify([{ autoScalingGroup: 'k3s-daas-dev-workers-general', stakeId: '0x' + 'c'.repeat(64) }]),
 };
 
 describe('indexer handler', () => {
@@ -110,7 +110,7 @@ describe('indexer handler', () => {
       /SUI_GRPC_URL.*SUI_PACKAGE_ID|SUI_PACKAGE_ID.*SUI_GRPC_URL/,
     );
     const withoutGroups: Record<string, string> = { ...VALID_ENV };
-    delete withoutGroups.WORKER_GROUP_NAMES;
+    delete withoutGroups.WORKER_GROUPS;
     expect(() => readEnv(INDEXER_ENV, withoutGroups as NodeJS.ProcessEnv)).toThrow(ConfigError);
   });
 

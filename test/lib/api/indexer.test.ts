@@ -48,7 +48,7 @@ describe('indexer construct', () => {
     expect(vars.SUI_GRPC_URL).toBe(config.sui.grpcUrl);
     expect(vars.SUI_PACKAGE_ID).toBe(config.sui.packageId);
     expect(vars.SUI_NETWORK).toBe(config.sui.network);
-    expect(vars.WORKER_GROUP_NAMES).toBe(config.workerGroups.map((g) => names.workerGroup(config, g)).join(','));
+    expect(JSON.parse(vars.WORKER_GROUPS as string)).toEqual(config.workerGroups.map((g) => ({ autoScalingGroup: names.workerGroup(config, g), stakeId: g.nodeStakeId })));
     expect(vars.TABLE_NAME).toBeDefined();
     expect(vars.SUI_GRPC_AUTH_HEADER).toBeUndefined();
   });
