@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { verifyAttestationDocument, type AttestationDocument } from '../../lambdas/shared/attestation/verify';
-import { expectedPcrsOf, parsePcrFile, PcrFileError, type ExpectedPcrs } from '../../lambdas/shared/pcrs';
+import { expectedPcrsOf, parsePcrFile, PcrFileError, type ExpectedPcrs } from '../../lambdas/shared/attestation/pcrs';
 import { CliError, type CliContext } from '../context';
 
 interface VerifyFlags {

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createCredential, MAX_LIFETIME_S, parseCredential } from '../../lambdas/shared/credential';
+import { createCredential, MAX_LIFETIME_S, parseCredential } from '../../lambdas/shared/credentials/credential';
 import { CliError, type CliContext } from '../context';
 import { loadKeypair } from '../keys';
 import { canonicalSuiId } from '../../lambdas/shared/sui/ids';

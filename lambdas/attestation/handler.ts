@@ -6,10 +6,10 @@ import * as z from 'zod';
 import { MAX_DOCUMENT_BYTES, verifyClusterAttestation } from '../shared/attestation/cluster-attestation';
 import { parseExpectedPcrsEnv } from '../shared/attestation/expected-pcrs-env';
 import { AttestedCaChangedError, DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
-import { COMMON_ENV, readEnv } from '../shared/env';
-import { errorResult, noContent, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
-import type { ExpectedPcrs } from '../shared/pcrs';
-import { logger, logUnexpected } from '../shared/powertools';
+import { COMMON_ENV, readEnv } from '../shared/runtime/env';
+import { errorResult, noContent, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
+import type { ExpectedPcrs } from '../shared/attestation/pcrs';
+import { logger, logUnexpected } from '../shared/runtime/powertools';
 
 const BodySchema = z
   .object({

@@ -4,11 +4,11 @@
 // answer (the apiserver retries and does not cache), 401 when the caller lacks the webhook secret.
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
-import { readEnv } from '../shared/env';
-import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
-import { logger, logUnexpected } from '../shared/powertools';
-import { isBackendUnavailable, type Identity, type TokenChecker } from '../shared/token-check';
-import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/token-check-env';
+import { readEnv } from '../shared/runtime/env';
+import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
+import { logger, logUnexpected } from '../shared/runtime/powertools';
+import { isBackendUnavailable, type Identity, type TokenChecker } from '../shared/credentials/token-check';
+import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/credentials/token-check-env';
 import { bearerMatches, cachedSecret, secretsManagerLoader, WebhookSecretUnavailableError } from './webhook-secret';
 
 export const TOKEN_REVIEW_VERSIONS = ['authentication.k8s.io/v1', 'authentication.k8s.io/v1beta1'] as const;

@@ -2,8 +2,8 @@
 // and records that on each node. Exactly once per node across crashes and replays: nodes already
 // marked are skipped, and instances EC2 already reports as shutting down (a crash between the
 // TerminateInstances call and the mark) are only marked, never asked again.
-import type { NodeRecord } from '../shared/index-model';
-import type { IndexRepository } from '../shared/index-repository';
+import type { NodeRecord } from '../shared/index/index-model';
+import type { IndexRepository } from '../shared/index/index-repository';
 
 export interface InstanceTerminator {
   /** State name per instance id (`pending`, `running`, `shutting-down`, `terminated`, …); unknown ids are absent. */

@@ -7,15 +7,15 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SuiGrpcClient } from '@mysten/sui/grpc';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
-import { COMMON_ENV, readEnv } from '../shared/env';
-import { DynamoIndexRepository } from '../shared/index-repository-dynamodb';
-import { logger, metrics } from '../shared/powertools';
+import { COMMON_ENV, readEnv } from '../shared/runtime/env';
+import { DynamoIndexRepository } from '../shared/index/index-repository-dynamodb';
+import { logger, metrics } from '../shared/runtime/powertools';
 import { Ec2InstanceTerminator, evictionEc2Client } from './ec2-terminator';
 import { GrpcEventSource } from './event-source';
 import { Evictor } from './eviction';
 import { runIndexer, type IndexerDeps, type RunOptions, type RunReport } from './indexer';
 import { INDEXER_METRICS } from './metric-names';
-import { WORKER_GROUPS_ENV } from '../shared/node-registry';
+import { WORKER_GROUPS_ENV } from '../shared/nodes/node-registry';
 import { suiIdSchema } from '../shared/sui/ids';
 
 

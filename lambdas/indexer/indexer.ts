@@ -2,9 +2,9 @@
 // the nodes of unstaked, slashed or withdrawn stakes, and only then advance the cursor (conditionally, so a
 // concurrent run can never move it backwards). A crash at any point leaves the cursor at the last page
 // whose effects are all durable; the next run replays from there and the idempotent rules converge.
-import { comparePositions, type IndexRepository, type IndexerCursor } from '../shared/index-repository';
-import type { EventPosition } from '../shared/index-model';
-import { applyEventsToIndex, resweepStakes, type PositionedEvent } from '../shared/event-applier';
+import { comparePositions, type IndexRepository, type IndexerCursor } from '../shared/index/index-repository';
+import type { EventPosition } from '../shared/index/index-model';
+import { applyEventsToIndex, resweepStakes, type PositionedEvent } from '../shared/index/event-applier';
 import { decodeEvent, UnknownEventError } from '../shared/sui/events';
 import { InstanceApiError, type Evictor } from './eviction';
 import { ProviderError, type EventPage, type EventSource, type RawEvent } from './event-source';

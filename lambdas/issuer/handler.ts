@@ -7,11 +7,11 @@ import * as z from 'zod';
 import { attestationSummary, namedPcrs } from '../shared/attestation/cluster-attestation';
 import { parseExpectedPcrsEnv } from '../shared/attestation/expected-pcrs-env';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
-import { COMMON_ENV, readEnv } from '../shared/env';
-import { json, withHttpErrors, type HttpResult } from '../shared/http';
-import { KmsKubeconfigSigner, type KubeconfigSigner } from '../shared/kms-signing-key';
-import type { ExpectedPcrs } from '../shared/pcrs';
-import { logUnexpected } from '../shared/powertools';
+import { COMMON_ENV, readEnv } from '../shared/runtime/env';
+import { json, withHttpErrors, type HttpResult } from '../shared/runtime/http';
+import { KmsKubeconfigSigner, type KubeconfigSigner } from '../shared/kubeconfig/kms-signing-key';
+import type { ExpectedPcrs } from '../shared/attestation/pcrs';
+import { logUnexpected } from '../shared/runtime/powertools';
 
 export interface IssuerHandlerDeps {
   readonly clusterId: string;

@@ -7,14 +7,14 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { attestationSummary } from '../shared/attestation/cluster-attestation';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
-import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
-import { readEnv } from '../shared/env';
-import { IndexUnavailableError } from '../shared/index-model';
-import { KmsKubeconfigSigner, type KubeconfigSigner } from '../shared/kms-signing-key';
-import { renderKubeconfig } from '../shared/kubeconfig';
-import { logger, logUnexpected } from '../shared/powertools';
-import { isBackendUnavailable } from '../shared/token-check';
-import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/token-check-env';
+import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
+import { readEnv } from '../shared/runtime/env';
+import { IndexUnavailableError } from '../shared/index/index-model';
+import { KmsKubeconfigSigner, type KubeconfigSigner } from '../shared/kubeconfig/kms-signing-key';
+import { renderKubeconfig } from '../shared/kubeconfig/kubeconfig';
+import { logger, logUnexpected } from '../shared/runtime/powertools';
+import { isBackendUnavailable } from '../shared/credentials/token-check';
+import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/credentials/token-check-env';
 
 const BodySchema = z.object({ credential: z.string().min(1).max(8192) }).strict();
 

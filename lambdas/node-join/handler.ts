@@ -7,14 +7,14 @@ import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import * as z from 'zod';
-import { COMMON_ENV, readEnv } from '../shared/env';
-import { HttpError, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
-import type { TokenIndexReader } from '../shared/index-model';
-import { DynamoIndexRepository } from '../shared/index-repository-dynamodb';
+import { COMMON_ENV, readEnv } from '../shared/runtime/env';
+import { HttpError, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
+import type { TokenIndexReader } from '../shared/index/index-model';
+import { DynamoIndexRepository } from '../shared/index/index-repository-dynamodb';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
-import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext, joinTokenPinsCa, KmsJoinTokenCipher, type JoinTokenCipher } from '../shared/join-token';
-import { INSTANCE_ID_PATTERN, NodeRegistry, WORKER_GROUPS_ENV } from '../shared/node-registry';
-import { logger, logUnexpected } from '../shared/powertools';
+import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext, joinTokenPinsCa, KmsJoinTokenCipher, type JoinTokenCipher } from '../shared/nodes/join-token';
+import { INSTANCE_ID_PATTERN, NodeRegistry, WORKER_GROUPS_ENV } from '../shared/nodes/node-registry';
+import { logger, logUnexpected } from '../shared/runtime/powertools';
 import { DEFAULT_MIN_STAKE_MIST } from '../shared/sui/roles';
 
 export const NODE_JOIN_ENV = {

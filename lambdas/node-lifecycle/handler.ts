@@ -18,9 +18,9 @@ import { AutoScalingClient, CompleteLifecycleActionCommand } from '@aws-sdk/clie
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from 'zod';
-import { COMMON_ENV, readEnv } from '../shared/env';
-import { INSTANCE_ID_PATTERN, NodeRegistry, WORKER_GROUPS_ENV } from '../shared/node-registry';
-import { logger } from '../shared/powertools';
+import { COMMON_ENV, readEnv } from '../shared/runtime/env';
+import { INSTANCE_ID_PATTERN, NodeRegistry, WORKER_GROUPS_ENV } from '../shared/nodes/node-registry';
+import { logger } from '../shared/runtime/powertools';
 
 export const NODE_LIFECYCLE_ENV = {
   ...COMMON_ENV,

@@ -2,11 +2,11 @@
 // as whom. 200 `{valid: true, identity}`, 401 `{valid: false, reason}`; 503 when the index is down.
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
-import { readEnv } from '../shared/env';
-import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/http';
-import { logger, logUnexpected } from '../shared/powertools';
-import { isBackendUnavailable, type TokenChecker } from '../shared/token-check';
-import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/token-check-env';
+import { readEnv } from '../shared/runtime/env';
+import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
+import { logger, logUnexpected } from '../shared/runtime/powertools';
+import { isBackendUnavailable, type TokenChecker } from '../shared/credentials/token-check';
+import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/credentials/token-check-env';
 
 // No length cap here: an over-long string is a malformed credential (401 with the reason, DESIGN §4), and
 // the body itself is capped at 16 KiB.

@@ -10,7 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { INDEXER_METRICS } from '../../lambdas/indexer/metric-names';
-import { TABLE_INDEXES } from '../../lambdas/shared/index-model';
+import { TABLE_INDEXES } from '../../lambdas/shared/index/index-model';
 import type { EnvironmentConfig } from '../config/environment-config';
 import { names } from '../shared/names';
 import { DomainFunction } from './domain-function';

@@ -9,8 +9,8 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { KEYS } from '../../lambdas/shared/index-model';
-import { JOIN_TOKEN_PURPOSE } from '../../lambdas/shared/join-token';
+import { KEYS } from '../../lambdas/shared/index/index-model';
+import { JOIN_TOKEN_PURPOSE } from '../../lambdas/shared/nodes/join-token';
 import type { EnvironmentConfig } from '../config/environment-config';
 import { names } from '../shared/names';
 import type { StateStack } from '../state/state-stack';
@@ -39,7 +39,7 @@ export class NodeJoinRoutes extends Construct {
     const common = { logRetentionDays: config.logRetentionDays, production: config.production };
     const groupNames = config.workerGroups.map((g) => names.workerGroup(config, g));
     const workerGroups = names.workerGroupsEnv(config);
-    // The join token opens only with this context (lambdas/shared/join-token.ts); IAM requires it too.
+    // The join token opens only with this context (lambdas/shared/nodes/join-token.ts); IAM requires it too.
     const encryptionContext = {
       'kms:EncryptionContext:cluster': config.sui.clusterId,
       'kms:EncryptionContext:purpose': JOIN_TOKEN_PURPOSE,

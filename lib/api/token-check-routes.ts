@@ -5,7 +5,7 @@
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { KEYS } from '../../lambdas/shared/index-model';
+import { KEYS } from '../../lambdas/shared/index/index-model';
 import type { EnvironmentConfig } from '../config/environment-config';
 import type { StateStack } from '../state/state-stack';
 import { DomainFunction } from './domain-function';

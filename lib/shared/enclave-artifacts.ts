@@ -2,7 +2,7 @@
 // DESIGN §3) and the EIF. Production refuses to synth without them; dev synthesizes fail-closed.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parsePcrFile, type PcrFile } from '../../lambdas/shared/pcrs';
+import { parsePcrFile, type PcrFile } from '../../lambdas/shared/attestation/pcrs';
 
 export const DEFAULT_PCRS_FILE = path.join(__dirname_of(import.meta.url), '..', '..', 'enclave', 'pcrs.json');
 export const DEFAULT_EIF_FILE = path.join(__dirname_of(import.meta.url), '..', '..', 'enclave', 'dist', 'k3s-daas.eif');

@@ -9,7 +9,7 @@
 //   added later (grants, IAM policies) can decrypt outside the measured enclave.
 // - Without a PCR file (dev only): one unconditional deny; nobody can decrypt.
 import * as iam from 'aws-cdk-lib/aws-iam';
-import type { PcrFile } from '../../lambdas/shared/pcrs';
+import type { PcrFile } from '../../lambdas/shared/attestation/pcrs';
 
 export const CRYPTO_ACTIONS_REQUIRING_ATTESTATION = ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:GenerateDataKeyPair', 'kms:GenerateDataKeyPairWithoutPlaintext', 'kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'];
 

@@ -8,7 +8,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { TABLE_INDEXES } from '../../lambdas/shared/index-model';
+import { TABLE_INDEXES } from '../../lambdas/shared/index/index-model';
 import type { EnvironmentConfig } from '../config/environment-config';
 import type { EnclaveArtifacts } from '../shared/enclave-artifacts';
 import { names } from '../shared/names';

@@ -9,7 +9,7 @@
 //                                      that falls as the table grows, not a prediction for DynamoDB
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { DynamoIndexRepository } from '../../lambdas/shared/index-repository-dynamodb';
+import { DynamoIndexRepository } from '../../lambdas/shared/index/index-repository-dynamodb';
 import { decodeEvent } from '../../lambdas/shared/sui/events';
 import { generateHistory, type GeneratedHistory } from '../support/event-history';
 import { createIndexTable, emulatorClient } from '../support/index-table';

@@ -8,9 +8,9 @@ import { execFileSync } from 'node:child_process';
 import { createPublicKey, verify } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseCredential, personalMessageDigest } from '../../lambdas/shared/credential';
-import { createTokenChecker } from '../../lambdas/shared/token-check';
-import type { TokenIndexReader } from '../../lambdas/shared/index-model';
+import { parseCredential, personalMessageDigest } from '../../lambdas/shared/credentials/credential';
+import { createTokenChecker } from '../../lambdas/shared/credentials/token-check';
+import type { TokenIndexReader } from '../../lambdas/shared/index/index-model';
 import { ROLES } from '../../lambdas/shared/sui/roles';
 import { credentialFor, FIXED_NOW, CLUSTER_ID, stakeRecord, tokenRecord } from '../support/token-fixtures';
 

@@ -4,7 +4,7 @@ import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { cacheDir } from '../../cli/commands/credential';
 import { runCli } from '../../cli/program';
-import { verifyCredential } from '../../lambdas/shared/credential';
+import { verifyCredential } from '../../lambdas/shared/credentials/credential';
 import { makeHarness } from './sui-cli-harness';
 
 const TOKEN = `0x${'5a'.repeat(32)}`;

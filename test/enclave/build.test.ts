@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { eifArch, pcrDifferences, pcrFileFromMeasurements } from '../../enclave/src/build/pcrs-file';
 import { loadEnvironmentConfig } from '../../lib/config/environments';
-import { PcrFileError, parsePcrFile } from '../../lambdas/shared/pcrs';
+import { PcrFileError, parsePcrFile } from '../../lambdas/shared/attestation/pcrs';
 import { REPO_ROOT } from '../support/cdk-app';
 
 const pcr = (label: string) => crypto.createHash('sha384').update(label).digest('hex').toUpperCase();

@@ -2,7 +2,7 @@
 import * as asn1js from 'asn1js';
 import { createHash, webcrypto, X509Certificate } from 'node:crypto';
 import * as pkijs from 'pkijs';
-import type { AttestationRecord } from '../../lambdas/shared/index-model';
+import type { AttestationRecord } from '../../lambdas/shared/index/index-model';
 
 const engine = new pkijs.CryptoEngine({ name: 'cluster-ca', crypto: webcrypto as unknown as ConstructorParameters<typeof pkijs.CryptoEngine>[0]['crypto'] });
 

@@ -8,7 +8,7 @@
 // withdrawals follow unstake requests, slashes leave `remaining`, a slashed stake may still be unstaked,
 // withdrawn or slashed again), so every history is one the chain could produce. Noise slots (foreign packages, unknown types, undecodable payloads) are mixed in.
 import { RpcError } from '@protobuf-ts/runtime-rpc';
-import type { NodeRecord } from '../../lambdas/shared/index-model';
+import type { NodeRecord } from '../../lambdas/shared/index/index-model';
 import { encodeEvent, type EventName } from '../../lambdas/shared/sui/events';
 import { FakeSuiGrpcTransport } from './fake-sui-grpc';
 

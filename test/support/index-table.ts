@@ -1,6 +1,6 @@
 // Creates the index table in a local emulator with the same keys and GSIs as the State stack's table.
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TABLE_INDEXES } from '../../lambdas/shared/index-model';
+import { TABLE_INDEXES } from '../../lambdas/shared/index/index-model';
 
 export async function createIndexTable(client: DynamoDBClient, tableName: string): Promise<void> {
   const projection = { ProjectionType: 'ALL' as const };

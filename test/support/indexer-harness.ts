@@ -4,8 +4,8 @@ import { SuiGrpcClient } from '@mysten/sui/grpc';
 import { Evictor, type InstanceTerminator } from '../../lambdas/indexer/eviction';
 import { GrpcEventSource, type EventSource } from '../../lambdas/indexer/event-source';
 import { runIndexer, type IndexerDeps, type IndexerLog, type RunOptions, type RunReport } from '../../lambdas/indexer/indexer';
-import type { IndexRepository } from '../../lambdas/shared/index-repository';
-import { MemoryIndexRepository } from '../../lambdas/shared/index-repository-memory';
+import type { IndexRepository } from '../../lambdas/shared/index/index-repository';
+import { MemoryIndexRepository } from '../../lambdas/shared/index/index-repository-memory';
 import { FakeEc2, FakeSuiNode, WORKER_GROUP, type FakeNodeOptions, type GeneratedHistory } from './event-history';
 
 export const FIXED_NOW = new Date('2026-06-01T00:00:00.000Z');

@@ -3,9 +3,9 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import { computeZkLoginAddressFromSeed, genAddressSeed, getZkLoginSignature } from '@mysten/sui/zklogin';
-import { createCredential, type PersonalMessageSigner } from '../../lambdas/shared/credential';
-import type { SealTokenRecord, StakeRecord } from '../../lambdas/shared/index-model';
-import { MemoryIndexRepository } from '../../lambdas/shared/index-repository-memory';
+import { createCredential, type PersonalMessageSigner } from '../../lambdas/shared/credentials/credential';
+import type { SealTokenRecord, StakeRecord } from '../../lambdas/shared/index/index-model';
+import { MemoryIndexRepository } from '../../lambdas/shared/index/index-repository-memory';
 import { DEFAULT_MIN_STAKE_MIST, TIER_PERMISSIONS, type Role } from '../../lambdas/shared/sui/roles';
 
 export const CLUSTER_ID = 'dev-cluster';

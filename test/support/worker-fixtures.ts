@@ -4,8 +4,8 @@ import { AutoScalingClient, CreateAutoScalingGroupCommand, DescribeAutoScalingGr
 import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateLaunchTemplateCommand, DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import * as crypto from 'node:crypto';
-import { KEYS, TABLE_INDEXES, type StakeStatus } from '../../lambdas/shared/index-model';
-import type { JoinTokenCipher } from '../../lambdas/shared/join-token';
+import { KEYS, TABLE_INDEXES, type StakeStatus } from '../../lambdas/shared/index/index-model';
+import type { JoinTokenCipher } from '../../lambdas/shared/nodes/join-token';
 
 export const REGION = 'us-east-1';
 export const ACCOUNT = '123456789012';

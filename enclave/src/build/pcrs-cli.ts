@@ -6,7 +6,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { loadEnvironmentConfig } from '../../../lib/config/environments';
-import { parsePcrFile } from '../../../lambdas/shared/pcrs';
+import { parsePcrFile } from '../../../lambdas/shared/attestation/pcrs';
 import { eifArch, pcrDifferences, pcrFileFromMeasurements } from './pcrs-file';
 
 function arg(name: string): string {

@@ -3,7 +3,7 @@
 // "PCR1": …, "PCR2": …, "PCR8"?: …}}` on stdout; the file is validated with the shared schema so the
 // CDK app, the attestation route and the CLI never see a malformed one.
 import { z } from 'zod';
-import { PcrFileError, PcrFileSchema, type PcrFile } from '../../../lambdas/shared/pcrs';
+import { PcrFileError, PcrFileSchema, type PcrFile } from '../../../lambdas/shared/attestation/pcrs';
 
 const MeasurementsSchema = z.object({
   Measurements: z

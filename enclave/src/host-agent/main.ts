@@ -7,8 +7,8 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { fromInstanceMetadata } from '@aws-sdk/credential-providers';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { readEnv } from '../../../lambdas/shared/env';
-import { NodeRegistry } from '../../../lambdas/shared/node-registry';
+import { readEnv } from '../../../lambdas/shared/runtime/env';
+import { NodeRegistry } from '../../../lambdas/shared/nodes/node-registry';
 import type { BootSettings } from '../common/host-protocol';
 import { VSOCK_PORTS, forwardTcpToVsock, forwardVsockToTcp, socatVsock } from '../common/vsock';
 import { relayAttestation } from './attestation-poster';

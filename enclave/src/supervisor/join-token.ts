@@ -4,7 +4,7 @@
 // CA. It leaves the enclave only KMS-encrypted under the join-token key with the context the node-join
 // route decrypts with.
 import * as crypto from 'node:crypto';
-import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext } from '../../../lambdas/shared/join-token';
+import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext } from '../../../lambdas/shared/nodes/join-token';
 import type { EnclaveKms } from './kms-client';
 
 export class JoinTokenCaError extends Error {

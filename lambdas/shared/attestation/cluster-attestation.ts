@@ -2,9 +2,9 @@
 // verifies against the pinned root and the expected PCRs, fresh, whose `user_data` is the SHA-256 of
 // the cluster CA certificate (DER) posted beside it. The result is the record kubeconfigs are built from.
 import { createHash, X509Certificate } from 'node:crypto';
-import type { AttestationRecord } from '../index-model';
-import type { AttestationSummary } from '../kubeconfig';
-import type { ExpectedPcrs } from '../pcrs';
+import type { AttestationRecord } from '../index/index-model';
+import type { AttestationSummary } from '../kubeconfig/kubeconfig';
+import type { ExpectedPcrs } from './pcrs';
 import { verifyAttestationDocument, type AttestationFailureReason } from './verify';
 
 /** Attestation documents are at most ~5 KiB; a cluster CA is a few hundred bytes (it is stored in the record). */

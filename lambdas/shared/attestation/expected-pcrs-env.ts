@@ -2,7 +2,7 @@
 // CDK app from the same `enclave/pcrs.json` that binds the cluster-state key. `none` means the
 // environment has no enclave build: then no document is ever accepted (fail closed).
 import * as z from 'zod';
-import type { ExpectedPcrs } from '../pcrs';
+import type { ExpectedPcrs } from './pcrs';
 
 export const NO_EXPECTED_PCRS = 'none';
 

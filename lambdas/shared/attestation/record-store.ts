@@ -9,7 +9,7 @@
 // by deleting the record (docs/attestation.md).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { IndexUnavailableError, KEYS, type AttestationRecord } from '../index-model';
+import { IndexUnavailableError, KEYS, type AttestationRecord } from '../index/index-model';
 
 export interface AttestationRecordStore {
   getLatest(): Promise<AttestationRecord | undefined>;

@@ -5,7 +5,7 @@
 import { Decoder, Encoder, Tag } from 'cbor-x';
 import { timingSafeEqual, verify as verifySignature, webcrypto, X509Certificate } from 'node:crypto';
 import * as pkijs from 'pkijs';
-import type { ExpectedPcrs } from '../pcrs';
+import type { ExpectedPcrs } from './pcrs';
 import { AWS_NITRO_ROOT_G1_PEM } from './aws-nitro-root';
 
 export type AttestationFailureReason =

@@ -12,8 +12,8 @@ import { PARENT_CID, VSOCK_PORTS, forwardTcpToVsock, forwardVsockToTcp, socatVso
 import { createHostAgentServer } from '../../../enclave/src/host-agent/server';
 import { SnapshotBucket } from '../../../enclave/src/host-agent/snapshot-bucket';
 import { HostClient } from '../../../enclave/src/supervisor/host-client';
-import { KEYS } from '../../../lambdas/shared/index-model';
-import { NodeRegistry } from '../../../lambdas/shared/node-registry';
+import { KEYS } from '../../../lambdas/shared/index/index-model';
+import { NodeRegistry } from '../../../lambdas/shared/nodes/node-registry';
 import { startMoto, type Moto } from '../../support/moto';
 import { createIndexTable } from '../../support/worker-fixtures';
 import { MemoryVsockFabric } from '../support/memory-vsock';

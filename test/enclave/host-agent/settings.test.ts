@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { HOST_AGENT_ENV } from '../../../enclave/src/host-agent/main';
-import { ConfigError, readEnv } from '../../../lambdas/shared/env';
+import { ConfigError, readEnv } from '../../../lambdas/shared/runtime/env';
 
 // What master-user-data.sh writes into /etc/k3s-daas/host-agent.env.
 const ENV = {

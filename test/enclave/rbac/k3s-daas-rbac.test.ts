@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ROLES, TIER_PERMISSIONS } from '../../../lambdas/shared/sui/roles';
-import { groupsFor } from '../../../lambdas/shared/token-check';
+import { groupsFor } from '../../../lambdas/shared/credentials/token-check';
 
 interface Subject { apiGroup?: string; kind: string; name: string; namespace?: string }
 interface Doc {

@@ -5,7 +5,7 @@ import { evaluate } from '@marcbachmann/cel-js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { groupsFor } from '../../../lambdas/shared/token-check';
+import { groupsFor } from '../../../lambdas/shared/credentials/token-check';
 import { TIER_PERMISSIONS } from '../../../lambdas/shared/sui/roles';
 
 const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..');

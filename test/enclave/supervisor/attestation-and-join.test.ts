@@ -10,7 +10,7 @@ import { JoinTokenCaError, encryptJoinToken, formatAgentJoinToken } from '../../
 import { EnclaveKms } from '../../../enclave/src/supervisor/kms-client';
 import { RecipientKey } from '../../../enclave/src/supervisor/recipient';
 import { verifyClusterAttestation } from '../../../lambdas/shared/attestation/cluster-attestation';
-import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext, joinTokenPinsCa } from '../../../lambdas/shared/join-token';
+import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext, joinTokenPinsCa } from '../../../lambdas/shared/nodes/join-token';
 import { createClusterCaPem } from '../../support/cluster-ca';
 import { NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
 import { FakeKms, testCaAttester } from '../support/fake-nitro';

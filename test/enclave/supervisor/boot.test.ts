@@ -14,7 +14,7 @@ import { createHostAgentServer } from '../../../enclave/src/host-agent/server';
 import type { CiphertextStore } from '../../../enclave/src/host-agent/snapshot-bucket';
 import { runSupervisor, type SupervisorDeps } from '../../../enclave/src/supervisor/main';
 import { verifyClusterAttestation } from '../../../lambdas/shared/attestation/cluster-attestation';
-import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext } from '../../../lambdas/shared/join-token';
+import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext } from '../../../lambdas/shared/nodes/join-token';
 import { createClusterCaPem } from '../../support/cluster-ca';
 import { NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
 import { FakeKms, OTHER_IMAGE_PCRS, testCaAttester } from '../support/fake-nitro';

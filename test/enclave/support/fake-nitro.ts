@@ -12,7 +12,7 @@ import type { KmsApi } from '../../../enclave/src/supervisor/kms-client';
 import type { AttestationRequest, NsmDevice } from '../../../enclave/src/supervisor/nsm';
 import type { Attester } from '../../../enclave/src/supervisor/recipient';
 import { verifyAttestationDocument } from '../../../lambdas/shared/attestation/verify';
-import type { ExpectedPcrs } from '../../../lambdas/shared/pcrs';
+import type { ExpectedPcrs } from '../../../lambdas/shared/attestation/pcrs';
 import type { NitroTestCa } from '../../support/nitro-test-ca';
 
 const encoder = new Encoder({ useRecords: false, tagUint8Array: false, mapsAsObjects: true, variableMapSize: true });

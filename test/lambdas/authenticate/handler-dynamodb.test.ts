@@ -4,9 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { handler } from '../../../lambdas/authenticate/handler';
-import { IndexUnavailableError } from '../../../lambdas/shared/index-model';
-import { DynamoIndexRepository } from '../../../lambdas/shared/index-repository-dynamodb';
-import { createTokenChecker } from '../../../lambdas/shared/token-check';
+import { IndexUnavailableError } from '../../../lambdas/shared/index/index-model';
+import { DynamoIndexRepository } from '../../../lambdas/shared/index/index-repository-dynamodb';
+import { createTokenChecker } from '../../../lambdas/shared/credentials/token-check';
 import { createIndexTable, emulatorClient } from '../../support/index-table';
 import { startMoto, type Moto } from '../../support/moto';
 import { CLUSTER_ID, credentialFor, OWNER, postEvent, stakeRecord, tokenIdOf, tokenRecord } from '../../support/token-fixtures';

@@ -3,10 +3,10 @@ import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import fc from 'fast-check';
 import { createHandler, TOKEN_REVIEW_VERSIONS } from '../../../lambdas/authenticate/handler';
 import { bearerMatches, cachedSecret, WebhookSecretUnavailableError } from '../../../lambdas/authenticate/webhook-secret';
-import { SignatureVerifierUnavailableError } from '../../../lambdas/shared/credential';
-import { IndexUnavailableError, type TokenIndexReader } from '../../../lambdas/shared/index-model';
-import { MemoryIndexRepository } from '../../../lambdas/shared/index-repository-memory';
-import { createTokenChecker } from '../../../lambdas/shared/token-check';
+import { SignatureVerifierUnavailableError } from '../../../lambdas/shared/credentials/credential';
+import { IndexUnavailableError, type TokenIndexReader } from '../../../lambdas/shared/index/index-model';
+import { MemoryIndexRepository } from '../../../lambdas/shared/index/index-repository-memory';
+import { createTokenChecker } from '../../../lambdas/shared/credentials/token-check';
 import { CLUSTER_ID, credentialFor, FIXED_NOW, OWNER, postEvent, seededIndex, stakeIdOf, tokenIdOf, tokenRecord, stakeRecord } from '../../support/token-fixtures';
 
 const SECRET = 'w3bh00k-s3cret-0123456789abcdefghijklmnopqrstuv';

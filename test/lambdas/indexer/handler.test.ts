@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHandler, handler, INDEXER_ENV } from '../../../lambdas/indexer/handler';
-import { ConfigError, readEnv } from '../../../lambdas/shared/env';
-import { IndexUnavailableError } from '../../../lambdas/shared/index-model';
+import { ConfigError, readEnv } from '../../../lambdas/shared/runtime/env';
+import { IndexUnavailableError } from '../../../lambdas/shared/index/index-model';
 import { INDEXER_METRICS } from '../../../lambdas/indexer/metric-names';
 import { InstanceApiError } from '../../../lambdas/indexer/eviction';
-import { metrics } from '../../../lambdas/shared/powertools';
+import { metrics } from '../../../lambdas/shared/runtime/powertools';
 import { generateHistory } from '../../support/event-history';
 import { createHarness } from '../../support/indexer-harness';
 
@@ -125,7 +125,7 @@ describe('indexer handler with its real clients', () => {
     const { createIndexTable, emulatorClient } = await import('../../support/index-table');
     const { CreateSecretCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
     const http = await import('node:http');
-    const { DynamoIndexRepository } = await import('../../../lambdas/shared/index-repository-dynamodb');
+    const { DynamoIndexRepository } = await import('../../../lambdas/shared/index/index-repository-dynamodb');
     const moto = await startMoto();
     const seen: { url?: string; key?: string | string[] }[] = [];
     const provider = http.createServer((req, res) => {

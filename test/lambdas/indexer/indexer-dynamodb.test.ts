@@ -2,7 +2,7 @@
 // conditional puts, GSI lookups and conditional cursor of the real implementation give the same index
 // as one clean run, and terminations stay exactly once.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DynamoIndexRepository } from '../../../lambdas/shared/index-repository-dynamodb';
+import { DynamoIndexRepository } from '../../../lambdas/shared/index/index-repository-dynamodb';
 import { generateHistory, prng } from '../../support/event-history';
 import { createIndexTable, emulatorClient } from '../../support/index-table';
 import { createHarness, FaultPlan, InjectedFault } from '../../support/indexer-harness';

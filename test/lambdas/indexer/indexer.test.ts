@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { RpcError } from '@protobuf-ts/runtime-rpc';
-import { MemoryIndexRepository } from '../../../lambdas/shared/index-repository-memory';
+import { MemoryIndexRepository } from '../../../lambdas/shared/index/index-repository-memory';
 import { roleToU8 } from '../../../lambdas/shared/sui/roles';
 import { InstanceApiError } from '../../../lambdas/indexer/eviction';
 import { generateHistory, prng, type GeneratedHistory } from '../../support/event-history';

@@ -5,7 +5,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { createPublicKey } from 'node:crypto';
 import { createHandler } from '../../../lambdas/issuer/handler';
 import { MemoryAttestationRecordStore } from '../../../lambdas/shared/attestation/record-store';
-import { KmsKubeconfigSigner } from '../../../lambdas/shared/kms-signing-key';
+import { KmsKubeconfigSigner } from '../../../lambdas/shared/kubeconfig/kms-signing-key';
 import { startFakeKms, type FakeKms } from '../../support/fake-kms';
 
 const PCRS = { 0: 'aa'.repeat(48), 1: 'bb'.repeat(48), 2: 'cc'.repeat(48) };

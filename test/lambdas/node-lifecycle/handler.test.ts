@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { DeleteTableCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { createHandler, type LifecycleCompletion, type NodeLifecycleSettings } from '../../../lambdas/node-lifecycle/handler';
-import { NodeRegistry } from '../../../lambdas/shared/node-registry';
+import { NodeRegistry } from '../../../lambdas/shared/nodes/node-registry';
 import { startMoto, type Moto } from '../../support/moto';
 import { clients, createIndexTable } from '../../support/worker-fixtures';
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { IndexUnavailableError, type TokenIndexReader } from '../../../lambdas/shared/index-model';
-import { MemoryIndexRepository } from '../../../lambdas/shared/index-repository-memory';
-import { createTokenChecker, TOKEN_CHECK_REASONS } from '../../../lambdas/shared/token-check';
+import { IndexUnavailableError, type TokenIndexReader } from '../../../lambdas/shared/index/index-model';
+import { MemoryIndexRepository } from '../../../lambdas/shared/index/index-repository-memory';
+import { createTokenChecker, TOKEN_CHECK_REASONS } from '../../../lambdas/shared/credentials/token-check';
 import { createHandler } from '../../../lambdas/tokens-validate/handler';
 import { CLUSTER_ID, credentialFor, FIXED_NOW, OWNER, postEvent, seededIndex, stakeRecord, tokenIdOf, tokenRecord } from '../../support/token-fixtures';
 

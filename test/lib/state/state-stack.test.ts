@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as fs from 'node:fs';
-import { parsePcrFile } from '../../../lambdas/shared/pcrs';
+import { parsePcrFile } from '../../../lambdas/shared/attestation/pcrs';
 import { FIXTURE_PCRS, synthPlatform } from '../../support/cdk-app';
 
 type Statement = { Sid?: string; Effect: 'Allow' | 'Deny'; Principal: unknown; Action: string | string[]; Condition?: Record<string, Record<string, string>> };

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { AttestedCaChangedError, DynamoAttestationRecordStore, MemoryAttestationRecordStore, type AttestationRecordStore } from '../../../../lambdas/shared/attestation/record-store';
-import { IndexUnavailableError, type AttestationRecord } from '../../../../lambdas/shared/index-model';
+import { IndexUnavailableError, type AttestationRecord } from '../../../../lambdas/shared/index/index-model';
 import { createIndexTable, emulatorClient } from '../../../support/index-table';
 import { startMoto, type Moto } from '../../../support/moto';
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import fc from 'fast-check';
-import { createCredential } from '../../../lambdas/shared/credential';
-import { IndexUnavailableError, type SealTokenRecord, type StakeRecord, type TokenIndexReader } from '../../../lambdas/shared/index-model';
-import { MemoryIndexRepository } from '../../../lambdas/shared/index-repository-memory';
-import { DEFAULT_MIN_STAKE_MIST, ROLES, type Role } from '../../../lambdas/shared/sui/roles';
-import { createTokenChecker, groupsFor, isBackendUnavailable, TOKEN_CHECK_REASONS } from '../../../lambdas/shared/token-check';
+import { createCredential } from '../../../../lambdas/shared/credentials/credential';
+import { IndexUnavailableError, type SealTokenRecord, type StakeRecord, type TokenIndexReader } from '../../../../lambdas/shared/index/index-model';
+import { MemoryIndexRepository } from '../../../../lambdas/shared/index/index-repository-memory';
+import { DEFAULT_MIN_STAKE_MIST, ROLES, type Role } from '../../../../lambdas/shared/sui/roles';
+import { createTokenChecker, groupsFor, isBackendUnavailable, TOKEN_CHECK_REASONS } from '../../../../lambdas/shared/credentials/token-check';
 
 const CLUSTER = 'dev-cluster';
 const TOKEN = `0x${'11'.repeat(32)}`;

@@ -3,9 +3,9 @@
 // route that checks credentials so they all apply the same settings.
 import type { ClientWithCoreApi } from '@mysten/sui/client';
 import * as z from 'zod';
-import { COMMON_ENV } from './env';
-import { DynamoIndexRepository } from './index-repository-dynamodb';
-import { SUI_NETWORKS, type SuiNetwork } from './sui/networks';
+import { COMMON_ENV } from '../runtime/env';
+import { DynamoIndexRepository } from '../index/index-repository-dynamodb';
+import { SUI_NETWORKS, type SuiNetwork } from '../sui/networks';
 import { createTokenChecker, type TokenChecker } from './token-check';
 
 export const TOKEN_CHECK_ENV = {
@@ -39,7 +39,7 @@ export function lazyZkLoginClient(load: () => Promise<ClientWithCoreApi>): Clien
 }
 
 function grpcZkLoginClient(network: SuiNetwork, grpcUrl: string): ClientWithCoreApi {
-  return lazyZkLoginClient(() => import('./sui/client').then((m) => m.createSuiClient({ network, grpcUrl })));
+  return lazyZkLoginClient(() => import('../sui/client').then((m) => m.createSuiClient({ network, grpcUrl })));
 }
 
 export function tokenCheckerFromEnv(env: TokenCheckEnv): TokenChecker {

@@ -4,7 +4,7 @@
 // revision number and a write names the revision it was computed from, so a concurrent or replayed run
 // can never overwrite newer state with older state.
 import type { EventPosition, MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord, TokenIndexReader } from './index-model';
-import type { Role } from './sui/roles';
+import type { Role } from '../sui/roles';
 
 /** A record together with the revision it was read at (0 = the entity does not exist yet). */
 export interface Versioned<T> {

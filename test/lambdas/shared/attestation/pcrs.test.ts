@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs';
-import { expectedPcrsOf, parsePcrFile, PcrFileError } from '../../../lambdas/shared/pcrs';
-import { FIXTURE_PCRS } from '../../support/cdk-app';
+import { expectedPcrsOf, parsePcrFile, PcrFileError } from '../../../../lambdas/shared/attestation/pcrs';
+import { FIXTURE_PCRS } from '../../../support/cdk-app';
 
 const valid = JSON.parse(fs.readFileSync(FIXTURE_PCRS, 'utf8'));
 

@@ -4,8 +4,8 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createHash, X509Certificate } from 'node:crypto';
 import { parse } from 'yaml';
-import { credentialExecArgs, KubeconfigInputError, renderKubeconfig, type KubeconfigInput } from '../../../lambdas/shared/kubeconfig';
-import { createClusterCaPem } from '../../support/cluster-ca';
+import { credentialExecArgs, KubeconfigInputError, renderKubeconfig, type KubeconfigInput } from '../../../../lambdas/shared/kubeconfig/kubeconfig';
+import { createClusterCaPem } from '../../../support/cluster-ca';
 
 const TOKEN = '0x' + 'ab'.repeat(32);
 const SERVER = 'https://k3s-daas-dev-nlb.elb.us-east-1.amazonaws.com:6443';

@@ -2,7 +2,7 @@
 // cursor, GSI lookups), for tests and benchmarks. Records are copied in and out so callers can never
 // mutate stored state by accident.
 import type { MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord } from './index-model';
-import type { Role } from './sui/roles';
+import type { Role } from '../sui/roles';
 import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type Versioned } from './index-repository';
 
 const copy = <T>(value: T): T => structuredClone(value);

@@ -2,13 +2,13 @@
 // request the node receives, its verdicts, its outages, and the lazy loading of the gRPC client.
 import { describe, expect, it } from '@jest/globals';
 import { bcs } from '@mysten/sui/bcs';
-import { createCredential, parseCredential, SignatureVerifierUnavailableError, type PersonalMessageSigner } from '../../../lambdas/shared/credential';
-import { MemoryIndexRepository } from '../../../lambdas/shared/index-repository-memory';
-import { createSuiClient } from '../../../lambdas/shared/sui/client';
-import { createTokenChecker, isBackendUnavailable } from '../../../lambdas/shared/token-check';
-import { lazyZkLoginClient, tokenCheckerFromEnv } from '../../../lambdas/shared/token-check-env';
-import { FakeSuiGrpcTransport } from '../../support/fake-sui-grpc';
-import { CLUSTER_ID, FIXED_NOW, OWNER, credentialFor, seededIndex, stakeRecord, tokenRecord, zkLoginSigner } from '../../support/token-fixtures';
+import { createCredential, parseCredential, SignatureVerifierUnavailableError, type PersonalMessageSigner } from '../../../../lambdas/shared/credentials/credential';
+import { MemoryIndexRepository } from '../../../../lambdas/shared/index/index-repository-memory';
+import { createSuiClient } from '../../../../lambdas/shared/sui/client';
+import { createTokenChecker, isBackendUnavailable } from '../../../../lambdas/shared/credentials/token-check';
+import { lazyZkLoginClient, tokenCheckerFromEnv } from '../../../../lambdas/shared/credentials/token-check-env';
+import { FakeSuiGrpcTransport } from '../../../support/fake-sui-grpc';
+import { CLUSTER_ID, FIXED_NOW, OWNER, credentialFor, seededIndex, stakeRecord, tokenRecord, zkLoginSigner } from '../../../support/token-fixtures';
 
 const VERIFY = 'sui.rpc.v2.SignatureVerificationService/VerifySignature' as const;
 const zk: PersonalMessageSigner = zkLoginSigner();

@@ -10,7 +10,7 @@ import type { ClientWithCoreApi } from '@mysten/sui/client';
 import { parseSerializedSignature } from '@mysten/sui/cryptography';
 import { isValidPersonalMessageSignature, publicKeyFromRawBytes } from '@mysten/sui/verify';
 import { createPublicKey, randomBytes, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { SUI_ID_PATTERN, SUI_ID_RULE } from './sui/ids';
+import { SUI_ID_PATTERN, SUI_ID_RULE } from '../sui/ids';
 
 export const CREDENTIAL_PREFIX = 'k3sdaas.v1.';
 /** Longest lifetime a credential may claim (`exp - iat`), in seconds. */

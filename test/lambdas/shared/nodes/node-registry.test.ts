@@ -2,9 +2,9 @@
 // then writes conditionally; these tests make the other writer act exactly between that read and write.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { PutItemCommand, TransactWriteItemsCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { NodeRegistry } from '../../../lambdas/shared/node-registry';
-import { startMoto, type Moto } from '../../support/moto';
-import { clients, createIndexTable } from '../../support/worker-fixtures';
+import { NodeRegistry } from '../../../../lambdas/shared/nodes/node-registry';
+import { startMoto, type Moto } from '../../../support/moto';
+import { clients, createIndexTable } from '../../../support/worker-fixtures';
 
 const TABLE = 'index';
 const GROUP = 'k3s-daas-test-workers-general';

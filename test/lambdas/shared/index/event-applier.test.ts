@@ -2,10 +2,10 @@
 // to the state of one in-order pass.
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { applyEvent, applyEventsToIndex, emptyWorkingSet, type PositionedEvent } from '../../../lambdas/shared/event-applier';
-import type { EventPosition } from '../../../lambdas/shared/index-model';
-import { MemoryIndexRepository } from '../../../lambdas/shared/index-repository-memory';
-import type { DecodedEvent } from '../../../lambdas/shared/sui/events';
+import { applyEvent, applyEventsToIndex, emptyWorkingSet, type PositionedEvent } from '../../../../lambdas/shared/index/event-applier';
+import type { EventPosition } from '../../../../lambdas/shared/index/index-model';
+import { MemoryIndexRepository } from '../../../../lambdas/shared/index/index-repository-memory';
+import type { DecodedEvent } from '../../../../lambdas/shared/sui/events';
 
 const A = '0x' + '1'.repeat(64);
 const STAKE = '0x' + '2'.repeat(64);

@@ -16,10 +16,10 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { IndexUnavailableError, KEYS, type NodeRecord } from './index-model';
+import { IndexUnavailableError, KEYS, type NodeRecord } from '../index/index-model';
 import type { JoinTokenItem } from './join-token';
 import * as z from 'zod';
-import { suiIdSchema } from './sui/ids';
+import { suiIdSchema } from '../sui/ids';
 
 const WorkerGroupsSchema = z
   .array(z.object({ autoScalingGroup: z.string().min(1), stakeId: suiIdSchema() }).strict())

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { z } from 'zod';
-import { COMMON_ENV, ConfigError, readEnv } from '../../../lambdas/shared/env';
+import { COMMON_ENV, ConfigError, readEnv } from '../../../../lambdas/shared/runtime/env';
 
 describe('function settings', () => {
   it('reads and types the declared variables', () => {

@@ -22,7 +22,7 @@ import {
   type StakeRecord,
 } from './index-model';
 import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type Versioned } from './index-repository';
-import type { Role } from './sui/roles';
+import type { Role } from '../sui/roles';
 
 type Item = Record<string, NativeAttributeValue>;
 

@@ -1,7 +1,7 @@
 // The index the indexer writes and every token check, join and eviction reads (DESIGN §2).
 // One DynamoDB single table; these are its entities and keys. The repository implementations
 // (DynamoDB and in-memory) live in `index-repository*.ts` and both honour this interface.
-import type { Role } from './sui/roles';
+import type { Role } from '../sui/roles';
 
 /** Ledger position of the last event applied to an entity; compared to apply each event once. */
 export interface EventPosition {

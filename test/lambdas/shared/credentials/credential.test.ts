@@ -22,8 +22,8 @@ import {
   verifyCredentialSignature,
   type ParsedCredential,
   type PersonalMessageSigner,
-} from '../../../lambdas/shared/credential';
-import { zkLoginSigner } from '../../support/token-fixtures';
+} from '../../../../lambdas/shared/credentials/credential';
+import { zkLoginSigner } from '../../../support/token-fixtures';
 
 const TOKEN = `0x${'ab'.repeat(32)}`;
 const CLUSTER = 'dev-cluster';

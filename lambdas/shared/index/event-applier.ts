@@ -9,8 +9,8 @@
 // state. Inactive stakes' amounts are only informative, so placeholders do not try to reconstruct them.
 import type { EventPosition, MinStakeRecord, SealTokenRecord, StakeRecord } from './index-model';
 import { comparePositions, IndexConflictError, type EntityWrite, type IndexRepository, type Versioned } from './index-repository';
-import type { DecodedEvent } from './sui/events';
-import { roleFromU8, ROLES, type Role } from './sui/roles';
+import type { DecodedEvent } from '../sui/events';
+import { roleFromU8, ROLES, type Role } from '../sui/roles';
 
 export interface PositionedEvent {
   event: DecodedEvent;

@@ -1,15 +1,15 @@
 // One contract, two implementations: the in-memory repository and the DynamoDB one against moto must
 // behave the same (revision checks, conditional cursor, GSI lookups, exactly-once termination marks).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import type { MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord } from '../../../lambdas/shared/index-model';
-import { IndexUnavailableError } from '../../../lambdas/shared/index-model';
-import { IndexConflictError, type IndexRepository, type IndexerCursor } from '../../../lambdas/shared/index-repository';
-import { DynamoIndexRepository } from '../../../lambdas/shared/index-repository-dynamodb';
-import { MemoryIndexRepository } from '../../../lambdas/shared/index-repository-memory';
-import { generateHistory } from '../../support/event-history';
-import { createIndexTable, emulatorClient } from '../../support/index-table';
-import { createHarness } from '../../support/indexer-harness';
-import { startMoto, type Moto } from '../../support/moto';
+import type { MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord } from '../../../../lambdas/shared/index/index-model';
+import { IndexUnavailableError } from '../../../../lambdas/shared/index/index-model';
+import { IndexConflictError, type IndexRepository, type IndexerCursor } from '../../../../lambdas/shared/index/index-repository';
+import { DynamoIndexRepository } from '../../../../lambdas/shared/index/index-repository-dynamodb';
+import { MemoryIndexRepository } from '../../../../lambdas/shared/index/index-repository-memory';
+import { generateHistory } from '../../../support/event-history';
+import { createIndexTable, emulatorClient } from '../../../support/index-table';
+import { createHarness } from '../../../support/indexer-harness';
+import { startMoto, type Moto } from '../../../support/moto';
 
 const id = (c: string) => '0x' + c.repeat(64);
 const OWNER = id('a');

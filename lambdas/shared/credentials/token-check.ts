@@ -7,8 +7,8 @@
 // (DESIGN §6).
 import type { ClientWithCoreApi } from '@mysten/sui/client';
 import { checkClaims, verifyCredential, SignatureVerifierUnavailableError, type CredentialPayload, type CredentialReason } from './credential';
-import { IndexUnavailableError, type TokenIndexReader } from './index-model';
-import { DEFAULT_MIN_STAKE_MIST, ROLES, type Role } from './sui/roles';
+import { IndexUnavailableError, type TokenIndexReader } from '../index/index-model';
+import { DEFAULT_MIN_STAKE_MIST, ROLES, type Role } from '../sui/roles';
 
 export type IndexReason = 'unknown_token' | 'not_owner' | 'token_expired' | 'token_revoked' | 'stake_inactive' | 'stake_insufficient';
 export type TokenCheckReason = CredentialReason | IndexReason;

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KMSClient } from '@aws-sdk/client-kms';
 import fc from 'fast-check';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { KmsKubeconfigSigner } from '../../../lambdas/shared/kms-signing-key';
-import { kubeconfigDigest, verifyKubeconfigSignature } from '../../../lambdas/shared/kubeconfig-signature';
-import { startFakeKms, type FakeKms } from '../../support/fake-kms';
+import { KmsKubeconfigSigner } from '../../../../lambdas/shared/kubeconfig/kms-signing-key';
+import { kubeconfigDigest, verifyKubeconfigSignature } from '../../../../lambdas/shared/kubeconfig/kubeconfig-signature';
+import { startFakeKms, type FakeKms } from '../../../support/fake-kms';
 
 const KUBECONFIG = 'apiVersion: v1\nkind: Config\nclusters: []\n';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { z } from 'zod';
-import { HttpError, MAX_BODY_BYTES, parseJsonBody, withHttpErrors } from '../../../lambdas/shared/http';
+import { HttpError, MAX_BODY_BYTES, parseJsonBody, withHttpErrors } from '../../../../lambdas/shared/runtime/http';
 
 const Body = z.object({ credential: z.string().min(1) }).strict();
 const event = (body: string | undefined, isBase64Encoded = false) => ({ body, isBase64Encoded });
