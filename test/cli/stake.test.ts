@@ -4,35 +4,44 @@ import { normalizeSuiAddress } from '@mysten/sui/utils';
 import { runCli } from '../../cli/program';
 import { encodeEvent } from '../../lambdas/shared/sui/events';
 import { FakeSuiNode } from './fake-sui-node';
-import { makeHarness, writeKeystore } from './sui-cli-harness';
+import { closedPort, makeHarness, writeKeystore } from './sui-cli-harness';
 
 const PKG = normalizeSuiAddress('0x' + 'a1'.repeat(32));
 const POOL = normalizeSuiAddress('0x' + 'b2'.repeat(32));
 const STAKE = normalizeSuiAddress('0x' + 'd4'.repeat(32));
 const SUI = 1_000_000_000n;
 
-async function setup(options: { env?: Record<string, string>; keystore?: boolean } = {}) {
+async function setup(options: { env?: Record<string, string>; keystore?: boolean; tty?: boolean } = {}) {
   const key = new Ed25519Keypair();
   const node = new FakeSuiNode(PKG);
   node.addObject(POOL, { kind: 'shared', version: 5n });
   node.addObject(STAKE, { kind: 'owned', version: 8n, owner: key.toSuiAddress() });
   const env: Record<string, string> = { K3S_DAAS_PACKAGE_ID: PKG, K3S_DAAS_STAKING_POOL_ID: POOL, ...options.env };
   if (!options.keystore) env.SUI_PRIVATE_KEY = key.getSecretKey();
-  const h = await makeHarness(env, { suiClient: node.client });
+  const h = await makeHarness(env, { suiClient: node.client, errIsTTY: options.tty === true });
   if (options.keystore) await writeKeystore(h.ctx.homeDir, [key], key.toSuiAddress());
   const run = (...argv: string[]) => runCli(argv, h.ctx);
   return { key, node, h, run, address: key.toSuiAddress() };
 }
 
 describe('k3s-daas stake', () => {
-  it('stakes for a node, shows progress on stderr and prints the stake id', async () => {
-    const { node, h, run, address } = await setup();
+  it('stakes for a node, shows progress on a terminal and prints the stake id', async () => {
+    const { node, h, run, address } = await setup({ tty: true });
     node.events = () => [{ name: 'staking::StakeDeposited', bcs: encodeEvent('staking::StakeDeposited', { stake_id: STAKE, owner: address, role: 1, amount: 2n * SUI, node_id: 'op-1' }) }];
     expect(await run('stake', '2', '--role', 'node', '--node-id', 'op-1')).toBe(0);
     expect(node.executed).toEqual([{ sender: address, calls: ['staking::stake'] }]);
     expect(h.stdout()).toContain('Staked 2 SUI as node for node op-1.');
     expect(h.stdout()).toContain(`stake id: ${STAKE}`);
-    expect(h.stderr()).toMatch(/staking 2 SUI as node: preparing transaction on testnet…\n.*submitted, waiting.*\n.*done \(transaction \w+\)/);
+    expect(h.stderr()).toMatch(/staking 2 SUI as node: preparing the transaction on testnet….*staking 2 SUI as node: submitted, waiting for testnet to execute it…/s);
+    // The spinner line is cleared at the end: nothing of it is left on the terminal's last line.
+    expect(h.stderr().endsWith('\r\x1b[2K')).toBe(true);
+  });
+
+  it('prints no progress into a pipe', async () => {
+    const { node, h, run, address } = await setup();
+    node.events = () => [{ name: 'staking::StakeDeposited', bcs: encodeEvent('staking::StakeDeposited', { stake_id: STAKE, owner: address, role: 0, amount: SUI, node_id: '' }) }];
+    expect(await run('stake', '1')).toBe(0);
+    expect(h.stderr()).toBe('');
   });
 
   it('prints JSON with --json and uses the keystore key when SUI_PRIVATE_KEY is unset', async () => {
@@ -52,7 +61,7 @@ describe('k3s-daas stake', () => {
   it('fails with one line when no key is configured', async () => {
     const node = new FakeSuiNode(PKG);
     const h = await makeHarness({ K3S_DAAS_PACKAGE_ID: PKG, K3S_DAAS_STAKING_POOL_ID: POOL }, { suiClient: node.client });
-    expect(await runCli(['stake', '1'], h.ctx)).toBe(1);
+    expect(await runCli(['stake', '1'], h.ctx)).toBe(3);
     expect(h.stderr()).toMatch(/^k3s-daas: no Sui key: set SUI_PRIVATE_KEY .*\n$/);
     expect(node.transport.calls).toHaveLength(0);
   });
@@ -60,7 +69,7 @@ describe('k3s-daas stake', () => {
   it('fails before signing when the balance does not cover the stake', async () => {
     const { node, h, run, address } = await setup();
     node.balanceMist = SUI / 2n;
-    expect(await run('stake', '1')).toBe(1);
+    expect(await run('stake', '1')).toBe(5);
     expect(h.stderr()).toBe(`k3s-daas: insufficient balance: ${address} has 0.5 SUI, needs 1 SUI plus gas\n`);
     expect(node.executed).toHaveLength(0);
   });
@@ -68,7 +77,7 @@ describe('k3s-daas stake', () => {
   it('reports a gas shortfall found during simulation as insufficient balance', async () => {
     const { node, h, run, address } = await setup();
     node.failure = { kind: 1, description: 'InsufficientGas' };
-    expect(await run('stake', '1')).toBe(1);
+    expect(await run('stake', '1')).toBe(5);
     expect(h.stderr()).toMatch(new RegExp(`k3s-daas: insufficient balance: ${address} cannot pay for this transaction`));
     expect(node.executed).toHaveLength(0);
   });
@@ -76,36 +85,37 @@ describe('k3s-daas stake', () => {
   it('names the Move error when the contract aborts (stake below the role minimum)', async () => {
     const { node, h, run } = await setup();
     node.abort = { module: 'staking', code: 1 };
-    expect(await run('stake', '0.5', '--role', 'node', '--node-id', 'op')).toBe(1);
+    expect(await run('stake', '0.5', '--role', 'node', '--node-id', 'op')).toBe(5);
     expect(h.stderr()).toMatch(/k3s-daas: transaction aborted: staking::EStakeBelowMinimum \(stake is below the minimum for its role\)\n$/);
   });
 
   it('reports an unreachable network in one line', async () => {
     const { node, h, run } = await setup();
     node.transport.failAll('UNAVAILABLE', 'connection refused');
-    expect(await run('stake', '1')).toBe(1);
+    expect(await run('stake', '1')).toBe(4);
     expect(h.stderr().trim().split('\n').at(-1)).toBe('k3s-daas: network unreachable: cannot reach the Sui gRPC endpoint https://fullnode.testnet.sui.io:443 (UNAVAILABLE: connection refused)');
   });
 
   it('reports an unreachable endpoint through the real gRPC-web transport', async () => {
     const key = new Ed25519Keypair();
-    const h = await makeHarness({ SUI_PRIVATE_KEY: key.getSecretKey(), K3S_DAAS_PACKAGE_ID: PKG, K3S_DAAS_STAKING_POOL_ID: POOL });
-    // Port 1 on loopback: nothing listens, the connection is refused at once.
-    expect(await runCli(['stake', '1', '--grpc-url', 'http://127.0.0.1:1'], h.ctx)).toBe(1);
-    expect(h.stderr()).toMatch(/^k3s-daas: network unreachable: cannot reach the Sui gRPC endpoint http:\/\/127\.0\.0\.1:1 \(.*fetch failed\)\n$/);
+    const h = await makeHarness({ SUI_PRIVATE_KEY: key.getSecretKey(), K3S_DAAS_PACKAGE_ID: PKG, K3S_DAAS_STAKING_POOL_ID: POOL }, { fetch: globalThis.fetch });
+    // A loopback port that was just free: nothing listens, the connection is refused at once.
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    expect(await runCli(['stake', '1', '--grpc-url', url], h.ctx)).toBe(4);
+    expect(h.stderr()).toBe(`k3s-daas: cannot reach the Sui gRPC endpoint ${url}: connection refused (ECONNREFUSED)\n`);
   });
 
   it.each([
-    [['stake', '0'], 'amount must be more than 0 SUI'],
-    [['stake', '1.0000000001'], 'amount "1.0000000001" is not a SUI amount such as 1 or 0.5 (at most 9 decimals)'],
-    [['stake', '-1'], /not a SUI amount|unknown option/],
-    [['stake', '1', '--role', 'node'], '--role node needs --node-id <id>'],
-    [['stake', '1', '--node-id', 'x'], '--node-id is only for --role node, not user'],
-    [['stake', '1', '--network', 'moonnet'], '--network "moonnet" is not one of mainnet, testnet, devnet, localnet'],
-    [['stake', '1', '--package', 'nope'], 'package id (--package or K3S_DAAS_PACKAGE_ID) "nope" is not a Sui object id (0x followed by up to 64 hex digits)'],
-  ])('rejects bad input %j with one line', async (argv, message) => {
+    [['stake', '0'], 'amount must be more than 0 SUI', 2],
+    [['stake', '1.0000000001'], 'amount "1.0000000001" is not a SUI amount such as 1 or 0.5 (at most 9 decimals)', 2],
+    [['stake', '-1'], /not a SUI amount|unknown option/, 2],
+    [['stake', '1', '--role', 'node'], '--role node needs --node-id <id>', 2],
+    [['stake', '1', '--node-id', 'x'], '--node-id is only for --role node, not user', 2],
+    [['stake', '1', '--network', 'moonnet'], '--network "moonnet" is not one of mainnet, testnet, devnet, localnet', 3],
+    [['stake', '1', '--package', 'nope'], 'package id (--package or K3S_DAAS_PACKAGE_ID) "nope" is not a Sui object id (0x followed by up to 64 hex digits)', 3],
+  ])('rejects bad input %j with one line', async (argv, message, exitCode) => {
     const { h, run, node } = await setup();
-    expect(await run(...argv)).toBe(1);
+    expect(await run(...argv)).toBe(exitCode);
     const lines = h.stderr().trim().split('\n');
     expect(lines.at(-1)).toMatch(typeof message === 'string' ? `k3s-daas: ${message}` : message);
     expect(node.executed).toHaveLength(0);
@@ -113,7 +123,7 @@ describe('k3s-daas stake', () => {
 
   it('rejects a malformed auth header setting without echoing it', async () => {
     const { h, run } = await setup({ env: { K3S_DAAS_GRPC_AUTH: 'secretvalue' } });
-    expect(await run('stake', '1')).toBe(1);
+    expect(await run('stake', '1')).toBe(3);
     expect(h.stderr()).toBe('k3s-daas: K3S_DAAS_GRPC_AUTH must look like "<header-name>: <value>"\n');
   });
 });
@@ -139,7 +149,7 @@ describe('k3s-daas unstake', () => {
   it('names the Move error when withdrawing before the lock-up ends', async () => {
     const { node, h, run } = await setup();
     node.abort = { module: 'staking', code: 8 };
-    expect(await run('unstake', STAKE, '--withdraw')).toBe(1);
+    expect(await run('unstake', STAKE, '--withdraw')).toBe(5);
     expect(h.stderr().trim().split('\n').at(-1)).toBe('k3s-daas: transaction aborted: staking::ELockupNotOver (the lock-up period has not ended)');
     expect(node.executed).toHaveLength(0);
   });
@@ -147,19 +157,19 @@ describe('k3s-daas unstake', () => {
   it('describes aborts of other packages by module and code', async () => {
     const { node, h, run } = await setup();
     node.abort = { module: 'balance', code: 2, package: '0x2' };
-    expect(await run('unstake', STAKE)).toBe(1);
+    expect(await run('unstake', STAKE)).toBe(5);
     expect(h.stderr().trim().split('\n').at(-1)).toBe('k3s-daas: transaction aborted: Move abort 2 in balance::f');
   });
 
   it('rejects a stake id that is not an object id', async () => {
     const { h, run } = await setup();
-    expect(await run('unstake', 'abc')).toBe(1);
+    expect(await run('unstake', 'abc')).toBe(2);
     expect(h.stderr()).toBe('k3s-daas: stake id "abc" is not a Sui object id (0x followed by up to 64 hex digits)\n');
   });
 
   it('fails clearly when the package emitted no event (wrong package id)', async () => {
     const { run, h } = await setup();
-    expect(await run('unstake', STAKE)).toBe(1);
+    expect(await run('unstake', STAKE)).toBe(5);
     expect(h.stderr().trim().split('\n').at(-1)).toMatch(/succeeded but emitted no staking::UnstakeRequested event; is --package the k3s_daas package\?/);
   });
 });
