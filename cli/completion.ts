@@ -40,7 +40,10 @@ function collect(command: Command, specs: CommandSpec[] = []): CommandSpec[] {
   const visible = command.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden);
   const help = { flag: '--help', description: 'show help', takesValue: false, choices: [], file: false };
   const options = [...command.options.map(optionSpec).filter((o): o is OptionSpec => o !== undefined), help];
-  specs.push({ path: commandPath(command).join(' '), subcommands: visible.map((c) => ({ name: c.name(), description: c.description() })), options });
+  // An argument with fixed choices (`completion <shell>`) completes like a subcommand would.
+  const choices = command.registeredArguments.flatMap((a) => (a.argChoices ?? []).map((name) => ({ name, description: a.description })));
+  const words = [...visible.map((c) => ({ name: c.name(), description: c.description() })), ...choices];
+  specs.push({ path: commandPath(command).join(' '), subcommands: words, options });
   for (const c of visible) collect(c, specs);
   return specs;
 }
