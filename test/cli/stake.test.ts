@@ -3,6 +3,8 @@ import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import { normalizeSuiAddress } from '@mysten/sui/utils';
 import { runCli } from '../../cli/program';
 import { encodeEvent } from '../../lambdas/shared/sui/events';
+import { SEAL_TOKEN_OBJECT, STAKE_RECEIPT_OBJECT } from '../../lambdas/shared/sui/objects';
+import { sealTokenType, stakeReceiptType } from '../../lambdas/shared/sui/transactions';
 import { FakeSuiNode } from './fake-sui-node';
 import { closedPort, makeHarness, writeKeystore } from './sui-cli-harness';
 
@@ -171,5 +173,84 @@ describe('k3s-daas unstake', () => {
     const { run, h } = await setup();
     expect(await run('unstake', STAKE)).toBe(5);
     expect(h.stderr().trim().split('\n').at(-1)).toMatch(/succeeded but emitted no staking::UnstakeRequested event; is --package the k3s_daas package\?/);
+  });
+});
+
+describe('k3s-daas stake list', () => {
+  const NOW = Date.parse('2026-11-23T00:00:00Z'); // the harness clock
+  const OTHER_STAKE = normalizeSuiAddress('0x' + 'd5'.repeat(32));
+  const GONE_STAKE = normalizeSuiAddress('0x' + 'd6'.repeat(32));
+  const FOREIGN_POOL = normalizeSuiAddress('0x' + 'b3'.repeat(32));
+  const id = (n: number) => normalizeSuiAddress(`0x${n.toString(16)}`);
+
+  function receipt(node: FakeSuiNode, stakeId: string, owner: string, poolId = POOL) {
+    node.addObject(stakeId, { kind: 'owned', version: 8n, owner, type: stakeReceiptType(PKG), contents: STAKE_RECEIPT_OBJECT.serialize({ id: stakeId, pool_id: poolId }).toBytes() });
+  }
+
+  function token(node: FakeSuiNode, tokenId: string, stakeId: string, owner: string, cluster: string, expiresAtMs: number) {
+    node.addObject(tokenId, {
+      kind: 'owned', version: 1n, owner, type: sealTokenType(PKG),
+      contents: SEAL_TOKEN_OBJECT.serialize({
+        id: tokenId, stake_id: stakeId, owner, role: 0, permissions: ['read'], cluster_id: cluster, issued_at_ms: BigInt(NOW - 1000), expires_at_ms: BigInt(expiresAtMs),
+      }).toBytes(),
+    });
+  }
+
+  async function chain() {
+    const ctx = await setup();
+    const { node, address } = ctx;
+    // setup() registered STAKE as a bare owned object; make it a real receipt of this pool.
+    receipt(node, STAKE, address);
+    receipt(node, OTHER_STAKE, address);
+    receipt(node, id(0xabc), address, FOREIGN_POOL); // another pool's receipt: not listed
+    receipt(node, id(0xdef), normalizeSuiAddress('0x55')); // someone else's
+    for (let i = 0; i < 55; i++) token(node, id(0x1000 + i), STAKE, address, `c${i}`, i === 0 ? NOW - 1 : NOW + 86_400_000);
+    token(node, id(0x2000), GONE_STAKE, address, 'orphan', NOW + 1000);
+    token(node, id(0x3000), STAKE, normalizeSuiAddress('0x55'), 'not-mine', NOW + 1000);
+    return ctx;
+  }
+
+  it('shows each stake of the pool with the seal tokens issued against it, across pages', async () => {
+    const { h, run } = await chain();
+    expect(await run('stake', 'list')).toBe(0);
+    const lines = h.stdout().trim().split('\n');
+    expect(lines[0]).toMatch(/^STAKE ID\s+TOKEN ID\s+CLUSTER\s+ROLE\s+EXPIRES$/);
+    expect(lines).toHaveLength(1 + 55 + 1 + 1);
+    expect(lines[1]).toMatch(new RegExp(`^${STAKE} +${id(0x1000)} +c0 +user +2026-11-22T23:59:59\\.999Z \\(expired\\)$`));
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${OTHER_STAKE} +- +- +- +-$`)));
+    expect(lines.at(-1)).toMatch(new RegExp(`^${GONE_STAKE} \\(receipt not held\\) +${id(0x2000)} +orphan +user`));
+    expect(h.stdout()).not.toContain('not-mine');
+    expect(h.stdout()).not.toContain(id(0xabc));
+    expect(h.stdout()).not.toContain(id(0xdef));
+  });
+
+  it('prints JSON with --json, and reads another address with --address', async () => {
+    const { h, run, address } = await chain();
+    expect(await run('stake', 'list', '--json')).toBe(0);
+    const listed = JSON.parse(h.stdout()) as { address: string; poolId: string; stakes: { stakeId: string; tokens: unknown[] }[]; otherTokens: { clusterId: string }[] };
+    expect(listed.address).toBe(address);
+    expect(listed.poolId).toBe(POOL);
+    expect(listed.stakes.map((s) => [s.stakeId, s.tokens.length])).toEqual([[STAKE, 55], [OTHER_STAKE, 0]]);
+    expect(listed.otherTokens.map((t) => t.clusterId)).toEqual(['orphan']);
+
+    const other = await chain();
+    expect(await other.run('stake', 'list', '--address', '0x55', '--json')).toBe(0);
+    const theirs = JSON.parse(other.h.stdout()) as typeof listed;
+    expect(theirs.address).toBe(normalizeSuiAddress('0x55'));
+    expect(theirs.stakes).toEqual([{ stakeId: id(0xdef), tokens: [] }]);
+    expect(theirs.otherTokens.map((t) => t.clusterId)).toEqual(['not-mine']); // issued against a stake 0x55 does not hold
+  });
+
+  it('says how to start when there is nothing', async () => {
+    const { h, run, address } = await setup();
+    expect(await run('stake', 'list')).toBe(0);
+    expect(h.stdout()).toBe(`No stakes or seal tokens owned by ${address} in pool ${POOL}. Stake with: k3s-daas stake <amount>\n`);
+  });
+
+  it('an unreachable node is exit 4, JSON with --json', async () => {
+    const { node, h, run } = await setup();
+    node.transport.failAll();
+    expect(await run('stake', 'list', '--json')).toBe(4);
+    expect(JSON.parse(h.stderr())).toMatchObject({ error: { kind: 'network', exitCode: 4 } });
   });
 });
