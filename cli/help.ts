@@ -38,7 +38,7 @@ export function addHelpCommand(program: Command): void {
   hide(program);
   program
     .command('help')
-    .description('show help for a command, e.g. `k3s-daas help token issue`')
+    .description('Show help for a command, e.g. `k3s-daas help token issue`')
     .argument('[command...]', 'the command, and its subcommand')
     .addHelpText('after', examples(['k3s-daas help', 'k3s-daas help token issue']))
     .action((path: string[]) => {
