@@ -1,7 +1,11 @@
-// Reading the caller's k3s_daas objects from the chain (seal tokens, stake receipts), page by page,
-// decoded with the package's BCS layouts. Shared by `token list` and `stake list`.
+// Reading the caller's k3s_daas objects from the chain (seal tokens, stake receipts, and the stakes in the
+// pool's table), decoded with the package's BCS layouts. Shared by `token list` and `stake list`.
+import { bcs } from '@mysten/sui/bcs';
 import type { SuiGrpcClient } from '@mysten/sui/grpc';
-import { SEAL_TOKEN_OBJECT, STAKE_RECEIPT_OBJECT } from '../lambdas/shared/sui/objects';
+import { deriveDynamicFieldID } from '@mysten/sui/utils';
+import {
+  SEAL_TOKEN_OBJECT, STAKE_RECEIPT_OBJECT, STAKE_STATUSES, STAKE_TABLE_ENTRY, STAKE_TABLE_KEY_TYPE, STAKING_POOL_HEAD, type StakeStatus,
+} from '../lambdas/shared/sui/objects';
 import { roleFromU8 } from '../lambdas/shared/sui/roles';
 import { sealTokenType, stakeReceiptType } from '../lambdas/shared/sui/transactions';
 import type { CliContext } from './context';
@@ -58,12 +62,15 @@ async function listAll<T>(
 export function listSealTokens(ctx: CliContext, client: SuiGrpcClient, target: SuiTarget, owner: string): Promise<ListedToken[]> {
   const nowMs = ctx.now().getTime();
   return listAll(ctx, client, target, { owner, type: sealTokenType(target.config.packageId), what: 'seal tokens' }, (objectId, content) => {
-    const t = parseOrRefuse(() => SEAL_TOKEN_OBJECT.parse(content), objectId, 'seal token');
+    const { t, role } = parseOrRefuse(() => {
+      const parsed = SEAL_TOKEN_OBJECT.parse(content);
+      return { t: parsed, role: roleFromU8(parsed.role) };
+    }, objectId, 'seal token');
     const expiresAtMs = Number(t.expires_at_ms);
     return {
       tokenId: t.id,
       stakeId: t.stake_id,
-      role: roleFromU8(t.role),
+      role,
       permissions: t.permissions,
       clusterId: t.cluster_id,
       issuedAt: new Date(Number(t.issued_at_ms)).toISOString(),
@@ -78,6 +85,71 @@ export function listStakeReceipts(ctx: CliContext, client: SuiGrpcClient, target
     const r = parseOrRefuse(() => STAKE_RECEIPT_OBJECT.parse(content), objectId, 'stake receipt');
     return { stakeId: r.id, poolId: r.pool_id };
   });
+}
+
+export interface StakeDetails {
+  role: string;
+  amountMist: string;
+  nodeId: string;
+  status: StakeStatus | 'unknown';
+  slashed: boolean;
+  stakedAt: string;
+  /** When an unbonding stake can be withdrawn; null while active. */
+  unlockAt: string | null;
+}
+
+/**
+ * The pool's record of each stake (role, amount, state), read from the pool's `Table<ID, Stake>`: one read
+ * of the pool for the table's id, then one batch read of the entries. A stake the table no longer holds
+ * maps to null.
+ */
+export async function readStakes(ctx: CliContext, client: SuiGrpcClient, target: SuiTarget, stakeIds: readonly string[]): Promise<Map<string, StakeDetails | null>> {
+  const found = new Map<string, StakeDetails | null>();
+  if (stakeIds.length === 0) return found;
+  const poolId = target.config.stakingPoolId;
+  const session = { config: target.config, address: poolId, timeoutMs: target.timeoutMs };
+  await withProgress(ctx, `reading ${stakeIds.length} stake${stakeIds.length === 1 ? '' : 's'} from the pool on ${target.config.network}…`, async () => {
+    let pool;
+    try {
+      [pool] = (await client.getObjects({ objectIds: [poolId], include: { content: true } })).objects;
+    } catch (error) {
+      throw toCliError(error, session, 'reading the staking pool');
+    }
+    if (pool instanceof Error) throw new RefusedError(`cannot read the staking pool ${poolId}: ${pool.message}`);
+    if (!pool.content) throw new RefusedError(`the node returned the staking pool ${poolId} without its contents`);
+    const content = pool.content;
+    const tableId = parseOrRefuse(() => STAKING_POOL_HEAD.parse(content), poolId, 'staking pool').stakes.id;
+    const fieldIds = stakeIds.map((id) => deriveDynamicFieldID(tableId, STAKE_TABLE_KEY_TYPE, bcs.Address.serialize(id).toBytes()));
+    let entries;
+    try {
+      entries = (await client.getObjects({ objectIds: fieldIds, include: { content: true } })).objects;
+    } catch (error) {
+      throw toCliError(error, session, 'reading the stakes');
+    }
+    entries.forEach((entry, i) => {
+      const stakeId = stakeIds[i];
+      if (entry instanceof Error || !entry.content) {
+        found.set(stakeId, null);
+        return;
+      }
+      const entryContent = entry.content;
+      const { value, role } = parseOrRefuse(() => {
+        const parsed = STAKE_TABLE_ENTRY.parse(entryContent).value;
+        return { value: parsed, role: roleFromU8(parsed.role) };
+      }, stakeId, 'stake');
+      const status = STAKE_STATUSES[value.status] ?? 'unknown';
+      found.set(stakeId, {
+        role,
+        amountMist: value.balance,
+        nodeId: value.node_id,
+        status,
+        slashed: value.slashed,
+        stakedAt: new Date(Number(value.staked_at_ms)).toISOString(),
+        unlockAt: status === 'active' ? null : new Date(Number(value.unlock_at_ms)).toISOString(),
+      });
+    });
+  });
+  return found;
 }
 
 function parseOrRefuse<T>(parse: () => T, objectId: string, what: string): T {

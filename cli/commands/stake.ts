@@ -7,7 +7,7 @@ import type { CliContext } from '../context';
 import { UsageError } from '../errors';
 import { examples } from '../help';
 import { callerAddress } from '../keys';
-import { listSealTokens, listStakeReceipts, printTable, type ListedToken } from '../owned-objects';
+import { listSealTokens, listStakeReceipts, printTable, readStakes, type ListedToken, type StakeDetails } from '../owned-objects';
 import {
   findEvent, formatSui, openClient, openSession, parseSui, printJson, requireBalance, resolveTarget, runTransaction, toCliError, withSuiOptions,
   type SuiOptions,
@@ -36,7 +36,7 @@ export function register(program: Command, ctx: CliContext): void {
   withSuiOptions(
     stakeCommand
       .command('list')
-      .description('List your stakes (their receipts) in the pool and the seal tokens issued against each')
+      .description('List your stakes in the pool (role, amount, state) and the seal tokens issued against each')
       .addHelpText('after', examples(['k3s-daas stake list', 'k3s-daas stake list --address 0x3f0… --json'])),
   ).action(async (opts: SuiOptions) => list(ctx, opts));
 
@@ -116,7 +116,15 @@ async function withdraw(ctx: CliContext, stakeId: string, opts: UnstakeOptions):
 
 interface ListedStake {
   stakeId: string;
+  /** The pool's record of the stake; null when the pool no longer holds it. */
+  stake: StakeDetails | null;
   tokens: ListedToken[];
+}
+
+function stateText(stake: StakeDetails | null): string {
+  if (!stake) return 'not in the pool';
+  const base = stake.status === 'unbonding' ? `unbonding until ${stake.unlockAt}` : stake.status;
+  return stake.slashed ? `${base}, slashed` : base;
 }
 
 async function list(ctx: CliContext, opts: SuiOptions): Promise<void> {
@@ -125,7 +133,8 @@ async function list(ctx: CliContext, opts: SuiOptions): Promise<void> {
   const client = openClient(ctx, target);
   const receipts = (await listStakeReceipts(ctx, client, target, address)).filter((r) => r.poolId === target.config.stakingPoolId);
   const tokens = await listSealTokens(ctx, client, target, address);
-  const stakes: ListedStake[] = receipts.map((r) => ({ stakeId: r.stakeId, tokens: tokens.filter((t) => t.stakeId === r.stakeId) }));
+  const details = await readStakes(ctx, client, target, receipts.map((r) => r.stakeId));
+  const stakes: ListedStake[] = receipts.map((r) => ({ stakeId: r.stakeId, stake: details.get(r.stakeId) ?? null, tokens: tokens.filter((t) => t.stakeId === r.stakeId) }));
   // Tokens can outlive the receipt in this wallet (the stake was withdrawn, or its receipt given away).
   const otherTokens = tokens.filter((t) => !receipts.some((r) => r.stakeId === t.stakeId));
   if (opts.json) return printJson(ctx, { address, poolId: target.config.stakingPoolId, stakes, otherTokens });
@@ -133,12 +142,24 @@ async function list(ctx: CliContext, opts: SuiOptions): Promise<void> {
     ctx.out(`No stakes or seal tokens owned by ${address} in pool ${target.config.stakingPoolId}. Stake with: k3s-daas stake <amount>\n`);
     return;
   }
-  const rows = [['STAKE ID', 'TOKEN ID', 'CLUSTER', 'ROLE', 'EXPIRES']];
-  const tokenCells = (t: ListedToken) => [t.tokenId, t.clusterId, t.role, t.expired ? `${t.expiresAt} (expired)` : t.expiresAt];
-  for (const s of stakes) {
-    if (s.tokens.length === 0) rows.push([s.stakeId, '-', '-', '-', '-']);
-    for (const t of s.tokens) rows.push([s.stakeId, ...tokenCells(t)]);
+  if (stakes.length > 0) {
+    printTable(ctx, [['STAKE ID', 'ROLE', 'SUI', 'STATE', 'TOKENS'], ...stakes.map((s) => [
+      s.stakeId,
+      s.stake ? `${s.stake.role}${s.stake.nodeId ? ` (${s.stake.nodeId})` : ''}` : '-',
+      s.stake ? formatSui(BigInt(s.stake.amountMist)) : '-',
+      stateText(s.stake),
+      String(s.tokens.length),
+    ])]);
   }
-  for (const t of otherTokens) rows.push([`${t.stakeId} (receipt not held)`, ...tokenCells(t)]);
-  printTable(ctx, rows);
+  const shown = [...stakes.flatMap((s) => s.tokens), ...otherTokens];
+  if (shown.length === 0) return;
+  if (stakes.length > 0) ctx.out('\n');
+  const held = new Set(receipts.map((r) => r.stakeId));
+  printTable(ctx, [['TOKEN ID', 'STAKE ID', 'CLUSTER', 'ROLE', 'EXPIRES'], ...shown.map((t) => [
+    t.tokenId,
+    held.has(t.stakeId) ? t.stakeId : `${t.stakeId} (receipt not held)`,
+    t.clusterId,
+    t.role,
+    t.expired ? `${t.expiresAt} (expired)` : t.expiresAt,
+  ])]);
 }

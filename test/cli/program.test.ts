@@ -3,14 +3,16 @@
 import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import { normalizeSuiAddress } from '@mysten/sui/utils';
 import { ERROR_KIND, ExitCode } from '../../cli/errors';
 import { buildProgram, runCli } from '../../cli/program';
-import { REPO_ROOT } from '../support/cdk-app';
 import { FakeSuiNode } from './fake-sui-node';
 import { closedPort, makeHarness } from './sui-cli-harness';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const PKG = normalizeSuiAddress('0x' + 'a1'.repeat(32));
 const POOL = normalizeSuiAddress('0x' + 'b2'.repeat(32));

@@ -3,7 +3,9 @@ import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import { normalizeSuiAddress } from '@mysten/sui/utils';
 import { runCli } from '../../cli/program';
 import { encodeEvent } from '../../lambdas/shared/sui/events';
-import { SEAL_TOKEN_OBJECT, STAKE_RECEIPT_OBJECT } from '../../lambdas/shared/sui/objects';
+import { bcs } from '@mysten/sui/bcs';
+import { deriveDynamicFieldID } from '@mysten/sui/utils';
+import { SEAL_TOKEN_OBJECT, STAKE_RECEIPT_OBJECT, STAKE_TABLE_ENTRY, STAKE_TABLE_KEY_TYPE, STAKING_POOL_HEAD } from '../../lambdas/shared/sui/objects';
 import { sealTokenType, stakeReceiptType } from '../../lambdas/shared/sui/transactions';
 import { FakeSuiNode } from './fake-sui-node';
 import { closedPort, makeHarness, writeKeystore } from './sui-cli-harness';
@@ -196,9 +198,26 @@ describe('k3s-daas stake list', () => {
     });
   }
 
+  const TABLE = id(0x7ab1e);
+
+  /** The shared pool with its table id, followed by the fields `stake list` does not read. */
+  function pool(node: FakeSuiNode) {
+    const head = STAKING_POOL_HEAD.serialize({ id: POOL, min_stake: [1n, 2n, 3n], lockup_ms: [4n, 5n, 6n], stakes: { id: TABLE, size: 2n } }).toBytes();
+    const rest = new Uint8Array([0x40, 0x42, 0x0f, 0, 0, 0, 0, 0, 1, ...new Uint8Array(32).fill(9)]); // slashed_funds, approved_admins
+    node.addObject(POOL, { kind: 'shared', version: 5n, contents: new Uint8Array([...head, ...rest]) });
+  }
+
+  function stakeEntry(node: FakeSuiNode, stakeId: string, value: Parameters<typeof STAKE_TABLE_ENTRY.serialize>[0]['value']) {
+    const fieldId = deriveDynamicFieldID(TABLE, STAKE_TABLE_KEY_TYPE, bcs.Address.serialize(stakeId).toBytes());
+    node.addObject(fieldId, { kind: 'owned', version: 3n, owner: TABLE, contents: STAKE_TABLE_ENTRY.serialize({ id: fieldId, name: stakeId, value }).toBytes() });
+  }
+
   async function chain() {
     const ctx = await setup();
     const { node, address } = ctx;
+    pool(node);
+    stakeEntry(node, STAKE, { owner: address, role: 0, node_id: '', balance: SUI, staked_at_ms: BigInt(NOW - 86_400_000), status: 0, slashed: false, unlock_at_ms: 0n });
+    stakeEntry(node, OTHER_STAKE, { owner: address, role: 1, node_id: 'op-1', balance: SUI * 5n / 2n, staked_at_ms: BigInt(NOW - 86_400_000), status: 1, slashed: true, unlock_at_ms: BigInt(Date.UTC(2026, 11, 1)) });
     // setup() registered STAKE as a bare owned object; make it a real receipt of this pool.
     receipt(node, STAKE, address);
     receipt(node, OTHER_STAKE, address);
@@ -210,15 +229,18 @@ describe('k3s-daas stake list', () => {
     return ctx;
   }
 
-  it('shows each stake of the pool with the seal tokens issued against it, across pages', async () => {
+  it('shows each stake of the pool (role, amount, state) and the seal tokens issued against it, across pages', async () => {
     const { h, run } = await chain();
     expect(await run('stake', 'list')).toBe(0);
-    const lines = h.stdout().trim().split('\n');
-    expect(lines[0]).toMatch(/^STAKE ID\s+TOKEN ID\s+CLUSTER\s+ROLE\s+EXPIRES$/);
-    expect(lines).toHaveLength(1 + 55 + 1 + 1);
-    expect(lines[1]).toMatch(new RegExp(`^${STAKE} +${id(0x1000)} +c0 +user +2026-11-22T23:59:59\\.999Z \\(expired\\)$`));
-    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^${OTHER_STAKE} +- +- +- +-$`)));
-    expect(lines.at(-1)).toMatch(new RegExp(`^${GONE_STAKE} \\(receipt not held\\) +${id(0x2000)} +orphan +user`));
+    const [stakeTable, tokenTable] = h.stdout().split('\n\n').map((t) => t.trim().split('\n'));
+    expect(stakeTable).toHaveLength(3);
+    expect(stakeTable[0]).toMatch(/^STAKE ID\s+ROLE\s+SUI\s+STATE\s+TOKENS$/);
+    expect(stakeTable[1]).toMatch(new RegExp(`^${STAKE} +user +1 +active +55$`));
+    expect(stakeTable[2]).toMatch(new RegExp(`^${OTHER_STAKE} +node \\(op-1\\) +2\\.5 +unbonding until 2026-12-01T00:00:00\\.000Z, slashed +0$`));
+    expect(tokenTable[0]).toMatch(/^TOKEN ID\s+STAKE ID\s+CLUSTER\s+ROLE\s+EXPIRES$/);
+    expect(tokenTable).toHaveLength(1 + 55 + 1);
+    expect(tokenTable[1]).toMatch(new RegExp(`^${id(0x1000)} +${STAKE} +c0 +user +2026-11-22T23:59:59\\.999Z \\(expired\\)$`));
+    expect(tokenTable.at(-1)).toMatch(new RegExp(`^${id(0x2000)} +${GONE_STAKE} \\(receipt not held\\) +orphan +user`));
     expect(h.stdout()).not.toContain('not-mine');
     expect(h.stdout()).not.toContain(id(0xabc));
     expect(h.stdout()).not.toContain(id(0xdef));
@@ -231,14 +253,25 @@ describe('k3s-daas stake list', () => {
     expect(listed.address).toBe(address);
     expect(listed.poolId).toBe(POOL);
     expect(listed.stakes.map((s) => [s.stakeId, s.tokens.length])).toEqual([[STAKE, 55], [OTHER_STAKE, 0]]);
+    expect((listed.stakes as unknown as { stake: unknown }[]).map((s) => s.stake)).toEqual([
+      { role: 'user', amountMist: '1000000000', nodeId: '', status: 'active', slashed: false, stakedAt: '2026-11-22T00:00:00.000Z', unlockAt: null },
+      { role: 'node', amountMist: '2500000000', nodeId: 'op-1', status: 'unbonding', slashed: true, stakedAt: '2026-11-22T00:00:00.000Z', unlockAt: '2026-12-01T00:00:00.000Z' },
+    ]);
     expect(listed.otherTokens.map((t) => t.clusterId)).toEqual(['orphan']);
 
     const other = await chain();
     expect(await other.run('stake', 'list', '--address', '0x55', '--json')).toBe(0);
     const theirs = JSON.parse(other.h.stdout()) as typeof listed;
     expect(theirs.address).toBe(normalizeSuiAddress('0x55'));
-    expect(theirs.stakes).toEqual([{ stakeId: id(0xdef), tokens: [] }]);
+    expect(theirs.stakes).toEqual([{ stakeId: id(0xdef), stake: null, tokens: [] }]); // the pool's table has no entry for it
     expect(theirs.otherTokens.map((t) => t.clusterId)).toEqual(['not-mine']); // issued against a stake 0x55 does not hold
+  });
+
+  it('a pool in a layout the CLI does not know is a refusal naming the package (exit 5)', async () => {
+    const { node, h, run } = await chain();
+    node.addObject(POOL, { kind: 'shared', version: 5n, contents: new Uint8Array([1, 2, 3]) });
+    expect(await run('stake', 'list')).toBe(5);
+    expect(h.stderr()).toBe(`k3s-daas: the node returned staking pool ${POOL} in a layout this CLI does not know: is --package the k3s_daas package?\n`);
   });
 
   it('says how to start when there is nothing', async () => {
