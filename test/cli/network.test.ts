@@ -117,6 +117,24 @@ describe('network errors name their cause', () => {
     expect(error.message).toMatch(new RegExp(`^GET /v1/issuer: cannot reach ${api}: TLS failure: .*\\(ERR_SSL_`));
   });
 
+  it('TLS on the Sui gRPC endpoint too', async () => {
+    const { url } = await jsonServer(200, {});
+    const node = url.replace('http:', 'https:');
+    const { code, err } = await run(['token', 'list', '--grpc-url', node]);
+    expect(code).toBe(4);
+    expect(err).toMatch(new RegExp(`^k3s-daas: cannot reach the Sui gRPC endpoint ${node}: TLS failure: .*\\(ERR_SSL_[A-Z_]+\\)\\n$`));
+  });
+
+  it('reset: the server closes the connection without answering', async () => {
+    const server = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const api = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const { code, err } = await run(['kubeconfig', '--api', api, '--token', TOKEN, '--pcrs', await pcrsFile(), '--json']);
+    expect(code).toBe(4);
+    expect(JSON.parse(err)).toMatchObject({ error: { kind: 'network', reason: 'reset', message: expect.stringMatching(/^GET \/v1\/issuer: cannot reach .*: the connection was closed before an answer/) } });
+  });
+
   it.each([
     ['dns', Object.assign(new Error('getaddrinfo ENOTFOUND api.example.invalid'), { code: 'ENOTFOUND' }), 'DNS lookup failed (ENOTFOUND)'],
     ['dns', Object.assign(new Error('getaddrinfo EAI_AGAIN api.example.com'), { code: 'EAI_AGAIN' }), 'DNS lookup failed (EAI_AGAIN)'],
