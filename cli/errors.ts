@@ -73,10 +73,17 @@ export class VerificationError extends CliError {
 /** Why a network call failed, as the user needs to act on it. */
 export type NetworkCause = 'refused' | 'dns' | 'timeout' | 'tls' | 'reset' | 'unreachable';
 
-/** A CliError kept, anything else turned into a verification failure (for calls whose only job is to check). */
+/**
+ * For a step whose every failure is of one class (a verification, an answer check): an unclassified
+ * failure — a plain Error, or a CliError still at the generic exit code — becomes that class; errors
+ * already classified keep theirs.
+ */
+export function classifyAs(error: unknown, exitCode: ExitCodeValue): unknown {
+  const unclassified = error instanceof CliError ? error.exitCode === ExitCode.Failure : error instanceof Error;
+  if (!unclassified) return error;
+  return new CliError((error as Error).message, exitCode, { reason: error instanceof CliError ? error.reason : undefined });
+}
+
 export function asVerificationFailure(error: unknown): unknown {
-  if (error instanceof CliError && error.exitCode === ExitCode.Failure) {
-    return new VerificationError(error.message, { reason: error.reason });
-  }
-  return error;
+  return classifyAs(error, ExitCode.Verification);
 }

@@ -13,7 +13,7 @@ import { ATTESTATION_EXTENSION } from '../../lambdas/shared/kubeconfig/kubeconfi
 import { verifyKubeconfigSignature } from '../../lambdas/shared/kubeconfig/kubeconfig-signature';
 import type { ExpectedPcrs } from '../../lambdas/shared/attestation/pcrs';
 import { CliError, type CliContext } from '../context';
-import { asVerificationFailure, ConfigError, UsageError } from '../errors';
+import { asVerificationFailure, classifyAs, ConfigError, ExitCode, UsageError } from '../errors';
 import { examples } from '../help';
 import { loadKeypair } from '../keys';
 import { apiBase, apiUrl, requestJson, timeoutMs, withTimeoutOption } from '../network';
@@ -137,6 +137,15 @@ async function writePrivate(path: string, text: string, force: boolean): Promise
   if (force) await rename(target, path);
 }
 
+/** An answer that lacks what the contract promises is the server's failure (exit 5), not ours. */
+function refusedIfBad<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw classifyAs(error, ExitCode.Refused);
+  }
+}
+
 async function kubeconfig(flags: KubeconfigFlags, ctx: CliContext): Promise<void> {
   const base = apiBase(flags.api);
   const deadline = timeoutMs(ctx, flags.timeout);
@@ -148,9 +157,8 @@ async function kubeconfig(flags: KubeconfigFlags, ctx: CliContext): Promise<void
   }
   const expected = await loadExpectedPcrs(pcrsFile);
 
-  const issuer = checkIssuer(
-    await requestJson(ctx, apiUrl(base, 'v1/issuer'), { method: 'GET' }, { what: 'GET /v1/issuer', waitingFor: 'fetching the issuer key', timeoutMs: deadline }),
-  );
+  const issuerBody = await requestJson(ctx, apiUrl(base, 'v1/issuer'), { method: 'GET' }, { what: 'GET /v1/issuer', waitingFor: 'fetching the issuer key', timeoutMs: deadline });
+  const issuer = refusedIfBad(() => checkIssuer(issuerBody));
   const clusterId = flags.cluster ?? issuer.clusterId;
   if (!clusterId) throw new UsageError('the issuer does not name its cluster: pass --cluster <id>');
   const output = resolve(flags.output ?? join(ctx.homeDir, '.kube', `k3s-daas-${clusterId}.yaml`));
@@ -158,14 +166,13 @@ async function kubeconfig(flags: KubeconfigFlags, ctx: CliContext): Promise<void
 
   const keypair = await loadKeypair(ctx, { address: flags.address });
   const { credential } = await createCredential(keypair, { tokenId, clusterId, now: ctx.now(), lifetimeSeconds: CREDENTIAL_LIFETIME_S });
-  const answer = checkAnswer(
-    await requestJson(
-      ctx,
-      apiUrl(base, 'v1/kubeconfig'),
-      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ credential }) },
-      { what: 'POST /v1/kubeconfig', waitingFor: 'fetching the kubeconfig', timeoutMs: deadline },
-    ),
+  const answerBody = await requestJson(
+    ctx,
+    apiUrl(base, 'v1/kubeconfig'),
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ credential }) },
+    { what: 'POST /v1/kubeconfig', waitingFor: 'fetching the kubeconfig', timeoutMs: deadline },
   );
+  const answer = refusedIfBad(() => checkAnswer(answerBody));
   try {
     verifyKubeconfigAnswer(answer, issuer, expected);
   } catch (error) {

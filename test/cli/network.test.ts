@@ -168,6 +168,13 @@ describe('the API base URL', () => {
     expect(apiUrl(apiBase('https://api.example.com/prod///'), '/v1/issuer').href).toBe('https://api.example.com/prod/v1/issuer');
   });
 
+  it('a JSON answer without what the contract promises is a refusal (exit 5)', async () => {
+    const server = await jsonServer(200, { keyId: 'k' });
+    const { code, err } = await run(['kubeconfig', '--api', server.url, '--token', TOKEN, '--pcrs', await pcrsFile()]);
+    expect(code).toBe(5);
+    expect(err).toBe('k3s-daas: GET /v1/issuer answered without keyId/publicKeyPem\n');
+  });
+
   it('an answer that is not JSON is a refusal naming the status', async () => {
     const server = createHttpServer((_req, res) => res.writeHead(502, { 'content-type': 'text/html' }).end('<html>bad gateway</html>'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

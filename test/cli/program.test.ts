@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import { normalizeSuiAddress } from '@mysten/sui/utils';
-import { ERROR_KIND, ExitCode } from '../../cli/errors';
+import { classifyAs, CliError, ERROR_KIND, ExitCode, NetworkError, UsageError } from '../../cli/errors';
 import { buildProgram, runCli } from '../../cli/program';
 import { FakeSuiNode } from './fake-sui-node';
 import { closedPort, makeHarness } from './sui-cli-harness';
@@ -160,5 +160,15 @@ describe('exit codes: one per class of failure, as text and as JSON', () => {
     });
     expect(code).toBe(1);
     expect(err).toBe('k3s-daas: unexpected error: boom\n');
+  });
+
+  it('classifyAs gives unclassified failures a class and leaves classified ones alone', () => {
+    expect(classifyAs(new Error('bad bytes'), ExitCode.Verification)).toMatchObject({ exitCode: 6, message: 'bad bytes' });
+    expect(classifyAs(new CliError('generic'), ExitCode.Refused)).toMatchObject({ exitCode: 5, message: 'generic' });
+    const usage = new UsageError('--x is bad');
+    expect(classifyAs(usage, ExitCode.Verification)).toBe(usage);
+    const network = new NetworkError('down', 'dns');
+    expect(classifyAs(network, ExitCode.Refused)).toBe(network);
+    expect(classifyAs('a string', ExitCode.Refused)).toBe('a string');
   });
 });
