@@ -13,7 +13,10 @@ import { ATTESTATION_EXTENSION } from '../../lambdas/shared/kubeconfig/kubeconfi
 import { verifyKubeconfigSignature } from '../../lambdas/shared/kubeconfig/kubeconfig-signature';
 import type { ExpectedPcrs } from '../../lambdas/shared/attestation/pcrs';
 import { CliError, type CliContext } from '../context';
+import { asVerificationFailure, classifyAs, ConfigError, ExitCode, UsageError } from '../errors';
+import { examples } from '../help';
 import { loadKeypair } from '../keys';
+import { apiBase, apiUrl, requestJson, timeoutMs, withTimeoutOption } from '../network';
 import { loadExpectedPcrs } from './attestation';
 import { canonicalSuiId } from '../../lambdas/shared/sui/ids';
 
@@ -24,6 +27,9 @@ interface KubeconfigFlags {
   pcrs?: string;
   output?: string;
   force?: boolean;
+  address?: string;
+  timeout?: string;
+  json?: boolean;
 }
 
 interface IssuerAnswer {
@@ -43,39 +49,6 @@ interface KubeconfigAnswer {
 const REPO_PCRS_FILE = join('enclave', 'pcrs.json');
 /** The credential only has to live for this one request. */
 const CREDENTIAL_LIFETIME_S = 120;
-
-function apiBase(raw: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new CliError(`--api must be a URL such as https://abc.execute-api.us-east-1.amazonaws.com, not "${raw}"`);
-  }
-  const local = url.hostname === 'localhost' || url.hostname === '127.0.0.1';
-  if (url.protocol !== 'https:' && !(local && url.protocol === 'http:')) throw new CliError('--api must use https');
-  return url;
-}
-
-async function call(ctx: CliContext, url: URL, init: RequestInit, what: string): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await ctx.fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
-  } catch (error) {
-    throw new CliError(`${what}: cannot reach ${url.origin} (${error instanceof Error ? error.message : String(error)})`);
-  }
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new CliError(`${what}: ${res.status} with a body that is not JSON`);
-  }
-  if (!res.ok) {
-    const err = body as { error?: unknown; message?: unknown };
-    throw new CliError(`${what} refused (${res.status} ${String(err.error ?? 'error')}): ${String(err.message ?? '')}`.trimEnd());
-  }
-  return body;
-}
 
 function isString(v: unknown): v is string {
   return typeof v === 'string' && v.length > 0;
@@ -164,47 +137,68 @@ async function writePrivate(path: string, text: string, force: boolean): Promise
   if (force) await rename(target, path);
 }
 
+/** An answer that lacks what the contract promises is the server's failure (exit 5), not ours. */
+function refusedIfBad<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw classifyAs(error, ExitCode.Refused);
+  }
+}
+
 async function kubeconfig(flags: KubeconfigFlags, ctx: CliContext): Promise<void> {
   const base = apiBase(flags.api);
+  const deadline = timeoutMs(ctx, flags.timeout);
   const tokenId = canonicalSuiId(flags.token);
-  if (!tokenId) throw new CliError(`--token must be a seal token object id (0x followed by 64 hex characters), not "${flags.token}"`);
+  if (!tokenId) throw new UsageError(`--token must be a seal token object id (0x followed by 64 hex characters), not "${flags.token}"`);
   const pcrsFile = flags.pcrs ?? REPO_PCRS_FILE;
   if (flags.pcrs === undefined && !(await exists(pcrsFile))) {
-    throw new CliError(`no expected PCRs: pass --pcrs <pcrs.json> (${pcrsFile} not found in this directory)`);
+    throw new ConfigError(`no expected PCRs: pass --pcrs <pcrs.json> (${pcrsFile} not found in this directory)`);
   }
   const expected = await loadExpectedPcrs(pcrsFile);
 
-  const issuer = checkIssuer(await call(ctx, new URL('/v1/issuer', base), { method: 'GET' }, 'GET /v1/issuer'));
+  const issuerBody = await requestJson(ctx, apiUrl(base, 'v1/issuer'), { method: 'GET' }, { what: 'GET /v1/issuer', waitingFor: 'fetching the issuer key', timeoutMs: deadline });
+  const issuer = refusedIfBad(() => checkIssuer(issuerBody));
   const clusterId = flags.cluster ?? issuer.clusterId;
-  if (!clusterId) throw new CliError('the issuer does not name its cluster: pass --cluster <id>');
+  if (!clusterId) throw new UsageError('the issuer does not name its cluster: pass --cluster <id>');
   const output = resolve(flags.output ?? join(ctx.homeDir, '.kube', `k3s-daas-${clusterId}.yaml`));
   if (!flags.force && (await exists(output))) throw new CliError(`${output} exists: pass --force to replace it`);
 
-  const keypair = await loadKeypair(ctx);
+  const keypair = await loadKeypair(ctx, { address: flags.address });
   const { credential } = await createCredential(keypair, { tokenId, clusterId, now: ctx.now(), lifetimeSeconds: CREDENTIAL_LIFETIME_S });
-  const answer = checkAnswer(
-    await call(
-      ctx,
-      new URL('/v1/kubeconfig', base),
-      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ credential }) },
-      'POST /v1/kubeconfig',
-    ),
+  const answerBody = await requestJson(
+    ctx,
+    apiUrl(base, 'v1/kubeconfig'),
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ credential }) },
+    { what: 'POST /v1/kubeconfig', waitingFor: 'fetching the kubeconfig', timeoutMs: deadline },
   );
-  verifyKubeconfigAnswer(answer, issuer, expected);
+  const answer = refusedIfBad(() => checkAnswer(answerBody));
+  try {
+    verifyKubeconfigAnswer(answer, issuer, expected);
+  } catch (error) {
+    throw asVerificationFailure(error);
+  }
   await writePrivate(output, answer.kubeconfig, flags.force === true);
   ctx.err(`verified: signed by ${answer.keyId}; enclave attested at ${answer.attestation.timestamp} with the expected PCRs\n`);
   ctx.out(`${output}\n`);
 }
 
 export function register(program: Command, ctx: CliContext): void {
-  program
+  const command = program
     .command('kubeconfig')
     .description('Fetch a kubeconfig for a seal token, verify its KMS signature and the enclave attestation, write it (0600)')
-    .requiredOption('--api <url>', 'platform HTTP API base URL')
+    .requiredOption('--api <url>', 'platform HTTP API base URL, stage path included (e.g. https://…/prod)')
     .requiredOption('--token <id>', 'seal token object id')
     .option('--cluster <id>', 'cluster id (default: the one the API serves)')
     .option('--pcrs <pcrs.json>', `expected enclave PCRs (default: ./${REPO_PCRS_FILE})`)
     .option('--output <path>', 'where to write the kubeconfig (default: ~/.kube/k3s-daas-<cluster>.yaml)')
     .option('--force', 'replace an existing file')
-    .action((flags: KubeconfigFlags) => kubeconfig(flags, ctx));
+    .option('--address <address>', 'keystore address whose key signs the request (default: client.yaml active_address)')
+    .option('--json', 'print any error as JSON')
+    .addHelpText('after', examples([
+      'k3s-daas kubeconfig --api https://abc.execute-api.eu-west-1.amazonaws.com/prod --token 0x7ab… --pcrs enclave/pcrs.json',
+      'k3s-daas kubeconfig --api https://api.example.com --token 0x7ab… --output ~/.kube/config --force',
+    ]));
+  withTimeoutOption(command);
+  command.action((flags: KubeconfigFlags) => kubeconfig(flags, ctx));
 }

@@ -146,7 +146,7 @@ describe('k3s-daas kubeconfig', () => {
       body.kubeconfig = kc.slice(0, i) + 'm' + kc.slice(i + 1); // nlb → mlb
     };
     const { code, err, home } = await run([], apiFetch(routes(), tamper));
-    expect(code).toBe(1);
+    expect(code).toBe(6);
     expect(err).toMatch(/signature does not verify/);
     await expect(stat(path.join(home, '.kube', `k3s-daas-${CLUSTER}.yaml`))).rejects.toThrow();
   });
@@ -159,7 +159,7 @@ describe('k3s-daas kubeconfig', () => {
       const { code, err } = await run([], apiFetch(forged, (route, body) => {
         if (route === 'GET /v1/issuer') body.keyId = kms.keyArn;
       }));
-      expect(code).toBe(1);
+      expect(code).toBe(6);
       expect(err).toMatch(/signature does not verify/);
     } finally {
       await otherKms.stop();
@@ -169,7 +169,7 @@ describe('k3s-daas kubeconfig', () => {
   it('rejects an attestation whose PCRs differ from the expected ones', async () => {
     const wrong = { ...record, pcrs: { ...record.pcrs, PCR2: 'ee'.repeat(48) } };
     const { code, err } = await run([], apiFetch(routes({ record: wrong })));
-    expect(code).toBe(1);
+    expect(code).toBe(6);
     expect(err).toMatch(/does not match the expected PCRs \(PCR2 differ\)/);
   });
 
@@ -177,20 +177,20 @@ describe('k3s-daas kubeconfig', () => {
     const { code, err } = await run([], apiFetch(routes(), (route, body) => {
       if (route === 'POST /v1/kubeconfig') (body.attestation as { timestamp: string }).timestamp = NOW.toISOString();
     }));
-    expect(code).toBe(1);
+    expect(code).toBe(6);
     expect(err).toMatch(/differs from the signed one/);
   });
 
-  it('503 no_attestation from the API is one clear line, exit 1', async () => {
+  it('503 no_attestation from the API is one clear line, exit 5 (refused)', async () => {
     const { code, err } = await run([], apiFetch(routes({ record: null })));
-    expect(code).toBe(1);
+    expect(code).toBe(5);
     expect(err).toBe('k3s-daas: POST /v1/kubeconfig refused (503 no_attestation): no fresh verified attestation of the control-plane enclave; retry later\n');
   });
 
   it('a credential the API refuses is reported with its reason', async () => {
     const h = await makeHarness(env, { fetch: apiFetch(routes()), now: () => new Date(NOW.getTime() - 3_600_000) });
     const code = await runCli(['kubeconfig', '--api', API, '--token', TOKEN, '--pcrs', pcrsFile], h.ctx);
-    expect(code).toBe(1);
+    expect(code).toBe(5);
     expect(h.stderr()).toMatch(/refused \(401 expired\)/);
   });
 
@@ -199,7 +199,7 @@ describe('k3s-daas kubeconfig', () => {
     const cwd = process.cwd();
     process.chdir(h.ctx.homeDir);
     try {
-      expect(await runCli(['kubeconfig', '--api', API, '--token', TOKEN], h.ctx)).toBe(1);
+      expect(await runCli(['kubeconfig', '--api', API, '--token', TOKEN], h.ctx)).toBe(3);
       expect(h.stderr()).toMatch(/no expected PCRs: pass --pcrs <pcrs.json> \(enclave\/pcrs.json not found in this directory\)/);
       await mkdir('enclave');
       await writeFile(path.join('enclave', 'pcrs.json'), await readFile(pcrsFile));
@@ -212,15 +212,15 @@ describe('k3s-daas kubeconfig', () => {
   it.each([
     ['a bad token id', ['kubeconfig', '--api', API, '--token', '0x12', '--pcrs', '/x'], /--token must be a seal token object id \(0x followed by 64 hex characters\), not "0x12"/],
     ['a plain-http API', ['kubeconfig', '--api', 'http://api.example.com', '--token', TOKEN, '--pcrs', '/x'], /--api must use https/],
-  ])('%s is one clear line, exit 1', async (_name, args, message) => {
+  ])('%s is one clear line, exit 2 (usage)', async (_name, args, message) => {
     const h = await makeHarness(env, { fetch: apiFetch(routes()), now: () => NOW });
-    expect(await runCli(args, h.ctx)).toBe(1);
+    expect(await runCli(args, h.ctx)).toBe(2);
     expect(h.stderr()).toMatch(message);
   });
 
   it('no Sui key: one clear line, nothing fetched from the kubeconfig route', async () => {
     const { code, err } = await run([], apiFetch(routes()), {});
-    expect(code).toBe(1);
+    expect(code).toBe(3);
     expect(err).toMatch(/no Sui key/);
   });
 });
