@@ -34,6 +34,7 @@ export function buildPlatform(app: App, config: EnvironmentConfig, enclave: Encl
     enclave,
     vpc: network.vpc,
     apiServerLoadBalancer: network.apiServerLoadBalancer,
+    apiServerLoadBalancerSecurityGroup: network.apiServerLoadBalancerSecurityGroup,
     state,
     apiUrl: api.api.url,
   });
