@@ -35,6 +35,7 @@ export class ControlPlaneStack extends Stack {
   public readonly masterGroup: autoscaling.AutoScalingGroup;
   public readonly masterSecurityGroup: ec2.SecurityGroup;
   public readonly launchTemplate: ec2.LaunchTemplate;
+  public readonly targetGroup: elbv2.NetworkTargetGroup;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -140,14 +141,16 @@ export class ControlPlaneStack extends Stack {
       maxCapacity: config.masters.count,
       healthChecks: autoscaling.HealthChecks.ec2({ gracePeriod: Duration.minutes(10) }),
       updatePolicy: autoscaling.UpdatePolicy.rollingUpdate(),
+      // GroupInServiceInstances is what the master-count alarm watches (monitoring stack).
+      groupMetrics: [autoscaling.GroupMetrics.all()],
     });
     Validations.of(this.masterGroup).acknowledge({
       id: 'AwsSolutions-AS3',
-      reason: 'Scaling notifications are not used: the attestation route reports enclave health and the NLB reports target health.',
+      reason: 'Scaling notifications are not used: the monitoring stack alarms to the alarm topic on the in-service master count, the NLB\'s healthy and unhealthy targets, and attestation freshness (no verified attestation within attestationMaxAgeMinutes).',
     });
 
     const listener = new elbv2.NetworkListener(this, 'KubeApiServer', { loadBalancer: props.apiServerLoadBalancer, port: 6443, protocol: elbv2.Protocol.TCP });
-    listener.addTargets('Masters', {
+    this.targetGroup = listener.addTargets('Masters', {
       port: 6443,
       protocol: elbv2.Protocol.TCP,
       targets: [this.masterGroup],
