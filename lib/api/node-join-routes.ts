@@ -94,7 +94,7 @@ export class NodeJoinRoutes extends Construct {
     );
     Validations.of(this.joinFunction).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ec2:DescribeInstances and autoscaling:DescribeAutoScalingInstances only accept Resource "*"; X-Ray likewise.',
+      reason: 'ec2:DescribeInstances and autoscaling:DescribeAutoScalingInstances only accept Resource "*".',
     });
     // Auto Scaling group ARNs hold a generated UUID before the fixed name; the UUID is the only wildcard.
     const groupArns = groupNames.map(

@@ -90,6 +90,12 @@ export const EnvironmentConfigSchema = z
           .optional(),
       })
       .strict(),
+    /** Who hears the alarms: each address is subscribed to the environment's alarm topic (and must confirm). */
+    alarms: z
+      .object({
+        emails: z.array(z.email({ error: 'must be e-mail addresses' })).min(1, { error: 'must name at least one address: an alarm nobody receives is no alarm' }),
+      })
+      .strict(),
     /** Kubeconfigs are only issued while the latest verified attestation is younger than this. */
     attestationMaxAgeMinutes: z.number().int().min(1).max(1440),
     logRetentionDays: z.union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)]),

@@ -48,6 +48,9 @@ describe('environment configuration', () => {
     ['api.throttleBurst', 0],
     ['indexer.scheduleMinutes', 0],
     ['logRetentionDays', 3],
+    ['alarms.emails', []],
+    ['alarms.emails.0', 'not-an-address'],
+    ['alarms', undefined],
   ])('rejects a bad %s naming the field', (field, value) => {
     expect(() => validateEnvironmentConfig(withField(field, value), 'dev')).toThrow(new RegExp(`^invalid configuration for environment "dev": ${field.replace(/\./g, '\\.')} `));
   });

@@ -87,7 +87,9 @@ describe('other state', () => {
   it('keeps a signing key (ECC P-256, SIGN_VERIFY) apart from a symmetric join-token key, both rotated or asymmetric', () => {
     template.hasResourceProperties('AWS::KMS::Key', { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
     template.hasResourceProperties('AWS::KMS::Key', { Description: Match.stringLikeRegexp('join token'), EnableKeyRotation: true });
-    template.resourceCountIs('AWS::KMS::Key', 3);
+    template.hasResourceProperties('AWS::KMS::Key', { Description: Match.stringLikeRegexp('alarm notifications'), EnableKeyRotation: true });
+    // Cluster state, kubeconfig signing, join token, and the alarm topic's key (monitoring).
+    template.resourceCountIs('AWS::KMS::Key', 4);
   });
 
   it('has the index table with point-in-time recovery and both GSIs', () => {
