@@ -80,11 +80,15 @@ export function k3sTokenCli(opts: { k3sBin: string; dataDir: string }): K3sToken
   const kubeconfig = path.join(opts.dataDir, 'server', 'cred', 'admin.kubeconfig');
   return {
     async create(tokenId, secret, ttlSeconds, description) {
-      await exec(opts.k3sBin, ['token', 'create', `${tokenId}.${secret}`, '--ttl', `${ttlSeconds}s`, '--description', description, '--kubeconfig', kubeconfig]);
+      await exec(opts.k3sBin, ['token', 'create', `${tokenId}.${secret}`, '--ttl', `${ttlSeconds}s`, '--description', description, '--kubeconfig', kubeconfig], {
+        timeout: 60_000,
+      });
     },
     async delete(tokenId) {
       if (!BOOTSTRAP_TOKEN_ID_PATTERN.test(tokenId)) throw new Error(`not a bootstrap token id: ${tokenId}`);
-      await exec(opts.k3sBin, ['kubectl', '--kubeconfig', kubeconfig, '-n', 'kube-system', 'delete', 'secret', `bootstrap-token-${tokenId}`, '--ignore-not-found']);
+      await exec(opts.k3sBin, ['kubectl', '--kubeconfig', kubeconfig, '-n', 'kube-system', 'delete', 'secret', `bootstrap-token-${tokenId}`, '--ignore-not-found'], {
+        timeout: 60_000,
+      });
     },
   };
 }
@@ -113,6 +117,7 @@ export class BootstrapTokenPool {
   private readonly size: number;
   private readonly maxLive: number;
   private readonly now: () => Date;
+  private running: Promise<SweepReport> | undefined;
 
   constructor(
     private readonly opts: {
@@ -143,7 +148,15 @@ export class BootstrapTokenPool {
     return [...this.ledger.keys()];
   }
 
-  async sweep(): Promise<SweepReport> {
+  /** One sweep at a time: a sweep asked for while one runs gets that one's result. */
+  sweep(): Promise<SweepReport> {
+    this.running ??= this.sweepOnce().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async sweepOnce(): Promise<SweepReport> {
     const report: SweepReport = { minted: [], deleted: [] };
     const now = this.now().getTime();
     const listed = new Set((await this.opts.host.list()).map((e) => e.tokenId));

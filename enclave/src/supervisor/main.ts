@@ -185,8 +185,9 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
     const { minted, deleted } = await pool.sweep();
     if (minted.length > 0 || deleted.length > 0) log('bootstrap-token pool swept', { minted: minted.length, deleted: deleted.length });
   };
-  // The first fill waits for kube-apiserver (K3s writes the CA before it serves); later ones run on a timer.
-  await retry(deps, 'filling the bootstrap-token pool', sweepBootstrapTokensNow);
+  // K3s writes the CA before kube-apiserver serves, so the first fill may fail; it never holds up the
+  // attestation server or snapshots, and the timer below retries it every sweep interval.
+  void sweepBootstrapTokensNow().catch((err: Error) => log('bootstrap-token pool not filled yet; the next sweep retries', { error: err.message }));
 
   const snapshotter = k3sEtcdSnapshotter({ k3sBin: deps.k3sBin, dataDir: deps.paths.dataDir, scratchDir: path.join(deps.runDir, 'snapshots') });
   const snapshotNow = async () => {

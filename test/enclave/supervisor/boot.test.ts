@@ -149,6 +149,7 @@ describe('enclave boot', () => {
       expect(fs.existsSync(path.join(root, 'data/server/manifests/k3s-daas-rbac-k3s-daas-rbac.yaml'))).toBe(true);
 
       // Per-node bootstrap tokens, created in K3s with the TTL; the host holds only their ciphertext.
+      await running.sweepBootstrapTokensNow();
       expect(poolItems.size).toBe(4);
       for (const entry of poolItems.values()) {
         expect(k3sTokenCalls).toContain(`create ${entry.tokenId} 1800s`);
@@ -188,6 +189,7 @@ describe('enclave boot', () => {
       expect(after['agent-token']).toMatch(/^[0-9a-f]{64}$/);
       expect(after['agent-token']).not.toBe(before['agent-token']);
       // Tokens of the previous boot are not in this boot's ledger: deleted from K3s and from the pool.
+      await running.sweepBootstrapTokensNow();
       for (const id of oldPool) {
         expect(k3sTokenCalls).toContain(`delete ${id}`);
         expect(poolItems.has(id)).toBe(false);

@@ -201,6 +201,14 @@ describe('bootstrap-token pool', () => {
     expect([...k3s.secrets.keys()].every((id) => p.live().includes(id))).toBe(true);
   });
 
+  it('runs one sweep at a time: the boot fill and the timer never both mint', async () => {
+    const p = pool({ size: 3 });
+    const [a, b] = await Promise.all([p.sweep(), p.sweep()]);
+    expect(a).toBe(b);
+    expect(k3s.created).toHaveLength(3);
+    expect(host.entries.size).toBe(3);
+  });
+
   it('never leaves a token alive in K3s that no node can be given (the host refuses the entry)', async () => {
     host.failPut = true;
     await expect(pool({ size: 1 }).sweep()).rejects.toThrow(/502/);
