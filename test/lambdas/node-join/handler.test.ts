@@ -171,7 +171,8 @@ beforeEach(async () => {
   pool = new Map();
   for (let i = 0; i < 3; i++) await mint();
   await attest(attestedCaPem);
-});
+  // Three moto ASGs per test: generous on a shared, loaded machine; no outcome depends on it.
+}, 180_000);
 
 describe('POST /v1/nodes/join', () => {
   it('admits a running instance of a worker group with the server, a pooled bootstrap token pinning the attested CA and its instance id as node name', async () => {
