@@ -181,8 +181,10 @@ export class BootstrapTokenPool {
         this.ledger.delete(tokenId);
         if (listed.has(tokenId)) await this.opts.host.retire(tokenId);
       } else if (listed.has(tokenId)) {
-        if (minted.expiresAtMs - now < retireBeforeMs) await remove(tokenId, true);
-        else ready++;
+        const remaining = minted.expiresAtMs - now;
+        if (remaining < retireBeforeMs) await remove(tokenId, true);
+        // Between the route's cutoff and retirement an entry is listed but no longer handed out.
+        else if (remaining >= BOOTSTRAP_TOKEN_TIMING.minRemainingAtClaimMs) ready++;
       } else {
         minted.leftPoolAt ??= now;
         if (now - minted.leftPoolAt >= BOOTSTRAP_TOKEN_TIMING.claimGraceMs) await remove(tokenId, false);
