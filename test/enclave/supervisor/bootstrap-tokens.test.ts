@@ -175,6 +175,17 @@ describe('bootstrap-token pool', () => {
     expect(k3s.admits(claimedToken)).toBe(false);
   });
 
+  it('keeps its size of claimable tokens: an entry past the route\'s cutoff but not yet retired is replaced, not counted', async () => {
+    const p = pool({ size: 1 });
+    await p.sweep();
+    const [first] = host.entries.values();
+    now = Date.parse(first.expiresAt) - BOOTSTRAP_TOKEN_TIMING.minRemainingAtClaimMs + 1000;
+    const report = await p.sweep();
+    expect(report.minted).toHaveLength(1);
+    expect(report.deleted).toEqual([]);
+    expect(host.entries.size).toBe(2);
+  });
+
   it('an entry the host made up (or one minted before a reboot) is deleted from K3s and from the pool, never counted', async () => {
     const forged: BootstrapPoolEntry = { tokenId: 'abcdef', expiresAt: new Date(T0 + 1_200_000).toISOString(), caSha256: 'f'.repeat(64), ciphertext: 'AAAA' };
     host.entries.set(forged.tokenId, forged);
