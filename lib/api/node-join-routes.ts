@@ -1,6 +1,6 @@
 // Worker join and leave (DESIGN §2 steps 6-7): POST /v1/nodes/join (IAM; the worker role may invoke this
 // route and nothing else), the terminating-lifecycle handler behind an EventBridge rule for this
-// cluster's worker groups, and the master role's right to publish the join-token ciphertext.
+// cluster's worker groups, and the master role's right to relay the enclave's bootstrap-token pool.
 // Worker groups are known here by their fixed names (lib/shared/names.ts): the Api stack must not
 // reference the Workers stack, which comes later and uses this API's URL.
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
@@ -10,7 +10,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { KEYS } from '../../lambdas/shared/index/index-model';
-import { JOIN_TOKEN_PURPOSE } from '../../lambdas/shared/nodes/join-token';
+import { BOOTSTRAP_TOKEN_PURPOSE } from '../../lambdas/shared/nodes/join-token';
 import type { EnvironmentConfig } from '../config/environment-config';
 import { names } from '../shared/names';
 import type { StateStack } from '../state/state-stack';
@@ -39,10 +39,11 @@ export class NodeJoinRoutes extends Construct {
     const common = { logRetentionDays: config.logRetentionDays, production: config.production };
     const groupNames = config.workerGroups.map((g) => names.workerGroup(config, g));
     const workerGroups = names.workerGroupsEnv(config);
-    // The join token opens only with this context (lambdas/shared/nodes/join-token.ts); IAM requires it too.
+    // Bootstrap-token pool entries open only with this context (lambdas/shared/nodes/join-token.ts); IAM
+    // requires it too. Its other keys (token id, expiry, CA hash) vary per entry and bind its attributes.
     const encryptionContext = {
       'kms:EncryptionContext:cluster': config.sui.clusterId,
-      'kms:EncryptionContext:purpose': JOIN_TOKEN_PURPOSE,
+      'kms:EncryptionContext:purpose': BOOTSTRAP_TOKEN_PURPOSE,
     };
 
     this.joinFunction = new DomainFunction(this, 'NodeJoin', {
@@ -75,10 +76,15 @@ export class NodeJoinRoutes extends Construct {
     const node = KEYS.node('*').pk;
     const stake = KEYS.stake('*').pk;
     const nodeCount = KEYS.stakeNodeCount('*').pk;
-    // The pool item holds the live node minimum that sizes a stake's node capacity (read-only here).
-    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [stake, KEYS.minStake('node').pk, KEYS.joinToken().pk, KEYS.attestation().pk]));
-    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node]));
+    const pool = KEYS.bootstrapPool().pk;
+    const claim = KEYS.bootstrapClaim('*').pk;
+    // The pool item holds the live node minimum that sizes a stake's node capacity (read-only here). The
+    // join reads its own node record (a retry whose answer was lost), lists the bootstrap-token pool and
+    // takes one entry out of it, recording the claim in a partition only it may write.
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [stake, KEYS.minStake('node').pk, KEYS.attestation().pk, node]));
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node, claim]));
     this.joinFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [nodeCount]));
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:Query', 'dynamodb:DeleteItem'], state, [pool]));
     this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [node]));
     this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node, KEYS.lifecycleAction('*').pk]));
     this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [node, nodeCount]));
@@ -122,13 +128,14 @@ export class NodeJoinRoutes extends Construct {
     // Retries are safe: the handler claims each action before completing it.
     this.lifecycleRule.addTarget(new targets.LambdaFunction(this.lifecycleFunction, { retryAttempts: 8, maxEventAge: Duration.hours(1) }));
 
-    // The master host publishes the join-token ciphertext: Encrypt under the join key with the join
-    // context only, and PutItem of that one item only.
-    new iam.Policy(this, 'MasterMayPublishJoinToken', {
+    // The enclave encrypts pool entries with the master role's credentials (Encrypt under the join key
+    // with the bootstrap context only; no Decrypt, so the host never reads a token), and the host relays
+    // the pool: put, list and retire entries of that one partition. Claims are out of its reach.
+    new iam.Policy(this, 'MasterMayRelayBootstrapTokens', {
       roles: [state.masterRole],
       statements: [
         new iam.PolicyStatement({ actions: ['kms:Encrypt'], resources: [state.joinTokenKey.keyArn], conditions: { StringEquals: encryptionContext } }),
-        tableItems(['dynamodb:PutItem'], state, [KEYS.joinToken().pk]),
+        tableItems(['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem'], state, [pool]),
       ],
     });
   }

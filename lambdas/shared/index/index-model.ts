@@ -57,6 +57,12 @@ export interface NodeRecord {
   goneAt?: string;
   /** Set once the indexer asked EC2 to terminate it (slash/withdraw eviction), so a replay never asks twice. */
   terminationRequestedAt?: string;
+  /**
+   * The bootstrap token claimed at admission (join-token.ts): kept so a retry by the same instance whose
+   * answer was lost gets the same credential again, never a second one. Absent on records written before
+   * per-node tokens and on `gone` records of instances that never joined.
+   */
+  bootstrap?: { tokenId: string; expiresAt: string; caSha256: string; ciphertext: string };
 }
 
 export interface AttestationRecord {
@@ -76,7 +82,15 @@ export const KEYS = {
   node: (instanceId: string) => ({ pk: `NODE#${instanceId}`, sk: 'NODE' }),
   cursor: () => ({ pk: 'INDEXER', sk: 'CURSOR' }),
   attestation: () => ({ pk: 'ATTESTATION', sk: 'LATEST' }),
-  joinToken: () => ({ pk: 'CLUSTER', sk: 'JOIN_TOKEN' }),
+  /** The pool of enclave-minted bootstrap tokens awaiting a joining node (one partition, so both sides can Query it). */
+  bootstrapPool: () => ({ pk: 'BOOTSTRAP' }),
+  bootstrapPoolEntry: (tokenId: string) => ({ pk: 'BOOTSTRAP', sk: `TOKEN#${tokenId}` }),
+  /**
+   * One item per bootstrap token ever handed out, written only by the join route in the admission
+   * transaction: the host can write the pool partition, so a pool item it re-publishes after its claim
+   * must still never reach a second instance.
+   */
+  bootstrapClaim: (tokenId: string) => ({ pk: `BOOTSTRAP_CLAIM#${tokenId}`, sk: 'CLAIM' }),
   /** The pool's live minimum of a role; absent until the pool changes it from the publish-time default. */
   minStake: (role: Role) => ({ pk: 'POOL', sk: `MIN_STAKE#${role}` }),
   /**
