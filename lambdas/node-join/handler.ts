@@ -15,6 +15,7 @@ import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../sh
 import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext, joinTokenPinsCa, KmsJoinTokenCipher, type JoinTokenCipher } from '../shared/nodes/join-token';
 import { INSTANCE_ID_PATTERN, NodeRegistry, WORKER_GROUPS_ENV } from '../shared/nodes/node-registry';
 import { logger, logUnexpected } from '../shared/runtime/powertools';
+import { awsClientConfig } from '../shared/runtime/aws-clients';
 import { DEFAULT_MIN_STAKE_MIST } from '../shared/sui/roles';
 
 export const NODE_JOIN_ENV = {
@@ -173,14 +174,15 @@ let live: ReturnType<typeof createHandler> | undefined;
 export const handler = (event: APIGatewayProxyEventV2WithIAMAuthorizer): Promise<HttpResult> => {
   if (!live) {
     const settings = readEnv(NODE_JOIN_ENV);
-    const db = new DynamoDBClient({});
+    const clientConfig = awsClientConfig('node-join');
+    const db = new DynamoDBClient(clientConfig);
     live = createHandler({
       settings,
-      ec2: new EC2Client({}),
-      autoScaling: new AutoScalingClient({}),
+      ec2: new EC2Client(clientConfig),
+      autoScaling: new AutoScalingClient(clientConfig),
       registry: new NodeRegistry(db, settings.TABLE_NAME),
       stakes: new DynamoIndexRepository({ tableName: settings.TABLE_NAME, client: db }),
-      cipher: new KmsJoinTokenCipher(new KMSClient({}), settings.JOIN_TOKEN_KEY_ARN),
+      cipher: new KmsJoinTokenCipher(new KMSClient(clientConfig), settings.JOIN_TOKEN_KEY_ARN),
       attestations: new DynamoAttestationRecordStore({ tableName: settings.TABLE_NAME, client: db }),
     });
   }

@@ -1,6 +1,7 @@
 // How a Lambda builds its token checker from its environment (DESIGN §4): the DynamoDB index, the
 // cluster id, and — when a gRPC URL is configured — a Sui client for zkLogin signatures. Shared by every
 // route that checks credentials so they all apply the same settings.
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ClientWithCoreApi } from '@mysten/sui/client';
 import * as z from 'zod';
 import { COMMON_ENV } from '../runtime/env';
@@ -42,9 +43,10 @@ function grpcZkLoginClient(network: SuiNetwork, grpcUrl: string): ClientWithCore
   return lazyZkLoginClient(() => import('../sui/client').then((m) => m.createSuiClient({ network, grpcUrl })));
 }
 
-export function tokenCheckerFromEnv(env: TokenCheckEnv): TokenChecker {
+/** `client`: the function's DynamoDB client, with its timeouts (`awsClientConfig`). */
+export function tokenCheckerFromEnv(env: TokenCheckEnv, client?: DynamoDBClient): TokenChecker {
   return createTokenChecker({
-    index: new DynamoIndexRepository({ tableName: env.TABLE_NAME }),
+    index: new DynamoIndexRepository({ tableName: env.TABLE_NAME, client }),
     clusterId: env.CLUSTER_ID,
     cacheSize: env.TOKEN_CACHE_SIZE,
     zkLoginClient: env.SUI_GRPC_URL ? grpcZkLoginClient(env.SUI_NETWORK, env.SUI_GRPC_URL) : undefined,
