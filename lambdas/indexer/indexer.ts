@@ -107,6 +107,11 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
       log.info('evicted nodes of an inactive stake', { stakeId, ...eviction });
     }
     if (eviction.refused.length > 0) log.error('nodes of a foreign group under a slashed stake left running', { stakeId, refused: eviction.refused });
+    if (eviction.claimedElsewhere.length > 0) {
+      // Another run holds the claim: look again next run, until every node is marked (or its claim is stale).
+      swept.add(stakeId);
+      log.warn('eviction claimed by another run; checking again next run', { stakeId, claimedElsewhere: eviction.claimedElsewhere });
+    }
   };
 
   // Second look at the previous run's slashed/withdrawn stakes (GSI lag); their list is then cleared.

@@ -58,6 +58,11 @@ export interface NodeRecord {
   goneAt?: string;
   /** Set once the indexer asked EC2 to terminate it (slash/withdraw eviction), so a replay never asks twice. */
   terminationRequestedAt?: string;
+  /**
+   * Set (conditionally) by the indexer run about to call TerminateInstances for it: a second run seeing
+   * a fresh claim leaves the node alone, so overlapping runs never both terminate it.
+   */
+  evictionClaimedAt?: string;
 }
 
 export interface AttestationRecord {
