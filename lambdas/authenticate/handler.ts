@@ -19,7 +19,8 @@ export const TOKEN_REVIEW_VERSIONS = ['authentication.k8s.io/v1', 'authenticatio
 const TokenReviewSchema = z.object({
   apiVersion: z.enum(TOKEN_REVIEW_VERSIONS),
   kind: z.literal('TokenReview'),
-  spec: z.object({ token: z.string().min(1), audiences: z.array(z.string()).optional() }),
+  // An empty token is a well-formed review of a bad credential: 200 authenticated:false, not 400.
+  spec: z.object({ token: z.string(), audiences: z.array(z.string()).optional() }),
 });
 
 export interface AuthenticateHandlerDeps {

@@ -93,7 +93,8 @@ export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV
   const context = joinTokenEncryptionContext(settings.CLUSTER_ID);
 
   const admit = async (event: APIGatewayProxyEventV2WithIAMAuthorizer): Promise<HttpResult> => {
-    parseJsonBody(event, BodySchema);
+    // The body is optional (docs/openapi.yaml): an absent one is `{}`.
+    parseJsonBody(event, BodySchema, { absentAs: {} });
     const instanceId = callerInstanceId(event, settings.WORKER_ROLE_NAME);
 
     const reservation = await deps.ec2

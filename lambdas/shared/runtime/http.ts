@@ -49,14 +49,24 @@ export function rawBody(event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64En
   return bytes;
 }
 
-/** Parses and validates a JSON body; 413 oversize, 400 `invalid_json` / `invalid_request` naming the field. */
-export function parseJsonBody<S extends z.ZodType>(event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>, schema: S): z.infer<S> {
+/**
+ * Parses and validates a JSON body; 413 oversize, 400 `invalid_json` / `invalid_request` naming the field.
+ * `absentAs`: for a route whose body is optional, what an absent (or empty) body stands for.
+ */
+export function parseJsonBody<S extends z.ZodType>(
+  event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>,
+  schema: S,
+  options: { absentAs?: unknown } = {},
+): z.infer<S> {
   const bytes = rawBody(event);
   let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'invalid_json', 'request body is not valid JSON');
+  if (bytes.length === 0 && options.absentAs !== undefined) value = options.absentAs;
+  else {
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw new HttpError(400, 'invalid_json', 'request body is not valid JSON');
+    }
   }
   const result = schema.safeParse(value);
   if (!result.success) {
