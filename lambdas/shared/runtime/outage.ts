@@ -31,11 +31,15 @@ const THROTTLING_NAMES = new Set([
 // Service-side "try again" errors that come back with a 4xx status.
 const UNAVAILABLE_NAMES = new Set(['ServiceUnavailable', 'ServiceUnavailableException', 'InternalServerError', 'InternalFailure', 'DependencyTimeoutException', 'KMSInternalException', 'KeyUnavailableException', 'TransactionInProgressException']);
 
-type ErrorLike = { name?: unknown; code?: unknown; $fault?: unknown; $retryable?: unknown; $metadata?: { httpStatusCode?: unknown }; cause?: unknown };
+type ErrorLike = { name?: unknown; code?: unknown; $fault?: unknown; $retryable?: unknown; $metadata?: { httpStatusCode?: unknown; attempts?: unknown }; cause?: unknown };
 
 function looksTransient(error: ErrorLike): boolean {
   const status = error.$metadata?.httpStatusCode;
+  // The SDK's retry layer stamps `$metadata` on every failure; one without an HTTP status never got an
+  // answer from the service (refused, reset, timed out), whatever shape the socket error took.
+  const noResponse = error.$metadata !== undefined && typeof error.$metadata.attempts === 'number' && status === undefined;
   return (
+    noResponse ||
     (typeof error.name === 'string' && (TIMEOUT_NAMES.has(error.name) || THROTTLING_NAMES.has(error.name) || UNAVAILABLE_NAMES.has(error.name))) ||
     (typeof error.code === 'string' && NETWORK_CODES.has(error.code)) ||
     (typeof status === 'number' && (status === 429 || status >= 500)) ||
