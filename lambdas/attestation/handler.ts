@@ -1,6 +1,7 @@
 // POST /v1/attestation (IAM, master role; DESIGN §4): the parent-host agent posts a fresh Nitro
 // attestation document with the cluster CA it binds. A document that verifies is stored as the latest
 // attestation; kubeconfigs are only issued while one is fresh. 204, or 400 with the reason code.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { MAX_DOCUMENT_BYTES, verifyClusterAttestation } from '../shared/attestation/cluster-attestation';
@@ -10,6 +11,7 @@ import { COMMON_ENV, readEnv } from '../shared/runtime/env';
 import { errorResult, noContent, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import type { ExpectedPcrs } from '../shared/attestation/pcrs';
 import { logger, logUnexpected } from '../shared/runtime/powertools';
+import { awsClientConfig } from '../shared/runtime/aws-clients';
 
 const BodySchema = z
   .object({
@@ -66,7 +68,7 @@ export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
     const env = readEnv(ATTESTATION_ENV);
     live = createHandler({
       expectedPcrs: parseExpectedPcrsEnv(env.EXPECTED_PCRS),
-      store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME }),
+      store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME, client: new DynamoDBClient(awsClientConfig('attestation')) }),
       now: () => new Date(),
       maxDocumentAgeMs: env.ATTESTATION_DOCUMENT_MAX_AGE_SECONDS * 1000,
     });

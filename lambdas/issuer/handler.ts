@@ -1,6 +1,7 @@
 // GET /v1/issuer (public; DESIGN §4): what a client needs to check a kubeconfig without trusting the
 // API: the KMS public key that signs kubeconfigs, the PCRs the platform expects, and the latest
 // verified attestation. All of it is public information.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
@@ -12,6 +13,7 @@ import { json, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import { KmsKubeconfigSigner, type KubeconfigSigner } from '../shared/kubeconfig/kms-signing-key';
 import type { ExpectedPcrs } from '../shared/attestation/pcrs';
 import { logUnexpected } from '../shared/runtime/powertools';
+import { awsClientConfig } from '../shared/runtime/aws-clients';
 
 export interface IssuerHandlerDeps {
   readonly clusterId: string;
@@ -46,9 +48,9 @@ export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
     const env = readEnv(ISSUER_ENV);
     live = createHandler({
       clusterId: env.CLUSTER_ID,
-      signer: new KmsKubeconfigSigner(new KMSClient({}), env.KUBECONFIG_SIGNING_KEY_ARN),
+      signer: new KmsKubeconfigSigner(new KMSClient(awsClientConfig('issuer')), env.KUBECONFIG_SIGNING_KEY_ARN),
       expectedPcrs: parseExpectedPcrsEnv(env.EXPECTED_PCRS),
-      store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME }),
+      store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME, client: new DynamoDBClient(awsClientConfig('issuer')) }),
     });
   }
   return live(event);

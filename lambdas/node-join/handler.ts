@@ -29,6 +29,7 @@ import type { NodeRecord } from '../shared/index/index-model';
 import { randomInt } from 'node:crypto';
 import { INSTANCE_ID_PATTERN, NodeRegistry, WORKER_GROUPS_ENV } from '../shared/nodes/node-registry';
 import { logger, logUnexpected } from '../shared/runtime/powertools';
+import { awsClientConfig } from '../shared/runtime/aws-clients';
 import { DEFAULT_MIN_STAKE_MIST } from '../shared/sui/roles';
 
 export const NODE_JOIN_ENV = {
@@ -125,7 +126,8 @@ export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV
   const groups = new Map(settings.WORKER_GROUPS.map((g) => [g.autoScalingGroup, g]));
 
   const admit = async (event: APIGatewayProxyEventV2WithIAMAuthorizer): Promise<HttpResult> => {
-    parseJsonBody(event, BodySchema);
+    // The body is optional (docs/openapi.yaml): an absent one is `{}`.
+    parseJsonBody(event, BodySchema, { absentAs: {} });
     const instanceId = callerInstanceId(event, settings.WORKER_ROLE_NAME);
 
     const reservation = await deps.ec2
@@ -248,14 +250,15 @@ let live: ReturnType<typeof createHandler> | undefined;
 export const handler = (event: APIGatewayProxyEventV2WithIAMAuthorizer): Promise<HttpResult> => {
   if (!live) {
     const settings = readEnv(NODE_JOIN_ENV);
-    const db = new DynamoDBClient({});
+    const clientConfig = awsClientConfig('node-join');
+    const db = new DynamoDBClient(clientConfig);
     live = createHandler({
       settings,
-      ec2: new EC2Client({}),
-      autoScaling: new AutoScalingClient({}),
+      ec2: new EC2Client(clientConfig),
+      autoScaling: new AutoScalingClient(clientConfig),
       registry: new NodeRegistry(db, settings.TABLE_NAME),
       stakes: new DynamoIndexRepository({ tableName: settings.TABLE_NAME, client: db }),
-      cipher: new KmsJoinTokenCipher(new KMSClient({}), settings.JOIN_TOKEN_KEY_ARN),
+      cipher: new KmsJoinTokenCipher(new KMSClient(clientConfig), settings.JOIN_TOKEN_KEY_ARN),
       attestations: new DynamoAttestationRecordStore({ tableName: settings.TABLE_NAME, client: db }),
     });
   }

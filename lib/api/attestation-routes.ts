@@ -2,7 +2,6 @@
 // master role only), GET /v1/issuer and POST /v1/kubeconfig for users. One function per route, each
 // with only the grants it uses. The expected PCRs come from the same pcrs.json that binds the
 // cluster-state key, so there is one source of truth for what enclave is trusted.
-import { Duration } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
@@ -44,7 +43,6 @@ export class AttestationRoutes extends Construct {
       ...common,
       handlerName: 'attestation',
       description: 'POST /v1/attestation: verify and record the enclave attestation',
-      timeout: Duration.seconds(15),
       environment: { ...props.commonEnvironment, EXPECTED_PCRS: expectedPcrs, ATTESTATION_DOCUMENT_MAX_AGE_SECONDS: String(DOCUMENT_MAX_AGE_SECONDS) },
     });
     this.issuerFunction = new DomainFunction(this, 'Issuer', {

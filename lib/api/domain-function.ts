@@ -8,6 +8,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import * as path from 'node:path';
+import { FUNCTION_TIMEOUT_SECONDS } from '../../lambdas/shared/runtime/aws-clients';
 
 const REPO_ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 
@@ -28,11 +29,21 @@ export interface DomainFunctionProps {
   readonly handlerName: string;
   readonly description: string;
   readonly environment?: Record<string, string>;
+  /**
+   * Only for functions outside `FUNCTION_TIMEOUT_SECONDS` (the indexer): an API function's timeout is the
+   * one its AWS clients' timeouts are sized for.
+   */
   readonly timeout?: Duration;
   readonly memorySize?: number;
   readonly reservedConcurrentExecutions?: number;
   readonly logRetentionDays: logs.RetentionDays;
   readonly production: boolean;
+}
+
+function apiFunctionTimeoutSeconds(handlerName: string): number {
+  const seconds = (FUNCTION_TIMEOUT_SECONDS as Record<string, number>)[handlerName];
+  if (seconds === undefined) throw new Error(`function ${handlerName} has no entry in FUNCTION_TIMEOUT_SECONDS and no timeout`);
+  return seconds;
 }
 
 export class DomainFunction extends NodejsFunction {
@@ -49,7 +60,7 @@ export class DomainFunction extends NodejsFunction {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       description: props.description,
-      timeout: props.timeout ?? Duration.seconds(10),
+      timeout: props.timeout ?? Duration.seconds(apiFunctionTimeoutSeconds(props.handlerName)),
       memorySize: props.memorySize ?? 512,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       logGroup,

@@ -50,7 +50,6 @@ export class NodeJoinRoutes extends Construct {
       ...common,
       handlerName: 'node-join',
       description: 'POST /v1/nodes/join: admit a worker instance backed by its group\'s node stake',
-      timeout: Duration.seconds(15),
       environment: {
         ...props.commonEnvironment,
         SERVER_URL: props.serverUrl,
@@ -63,7 +62,6 @@ export class NodeJoinRoutes extends Construct {
       ...common,
       handlerName: 'node-lifecycle',
       description: 'Worker scale-in: mark the node gone, complete the terminating lifecycle action once',
-      timeout: Duration.seconds(30),
       environment: {
         ...props.commonEnvironment,
         WORKER_GROUPS: workerGroups,

@@ -22,6 +22,7 @@ import { KmsKubeconfigSigner } from '../../lambdas/shared/kubeconfig/kms-signing
 import { createTokenChecker } from '../../lambdas/shared/credentials/token-check';
 import { synthPlatform, REPO_ROOT } from '../support/cdk-app';
 import { attestationRecordFor, createClusterCaPem } from '../support/cluster-ca';
+import { certificateSha256, NitroTestCa, TEST_PCRS } from '../support/nitro-test-ca';
 import { startFakeKms, type FakeKms } from '../support/fake-kms';
 import { CLUSTER_ID, FIXED_NOW, credentialFor, seededIndex, tokenIdOf } from '../support/token-fixtures';
 
@@ -74,6 +75,20 @@ describe('docs/openapi.yaml', () => {
     expect(documented).toEqual(deployed);
   });
 
+  it('request bodies: what the description allows and refuses is what the handlers do (spot checks of past mismatches)', () => {
+    const requestSchema = (p: string) => {
+      const body = (doc.paths[p].post as unknown as { requestBody: { required?: boolean; content: { 'application/json': { schema: unknown } } } }).requestBody;
+      return { required: body.required ?? false, check: ajv.compile(JSON.parse(JSON.stringify(body.content['application/json'].schema).replaceAll('"#/components/', `"${DOC_ID}#/components/`))) };
+    };
+    // An empty spec.token is a valid TokenReview (answered authenticated:false, see below).
+    expect(requestSchema('/v1/authenticate').check({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: '' } })).toBe(true);
+    // The join body is optional, and `{}` when present (the handler takes an absent body as `{}`).
+    expect(requestSchema('/v1/nodes/join').required).toBe(false);
+    expect(requestSchema('/v1/nodes/join').check({ nodeName: 'x' })).toBe(false);
+    // Attestation refuses keys beyond document and caCertPem, like the handler's strict schema.
+    expect(requestSchema('/v1/attestation').check({ document: 'AAAA', caCertPem: 'pem', extra: 1 })).toBe(false);
+  });
+
   describe('matches what the handlers answer', () => {
     let kms: FakeKms;
     let record: AttestationRecord;
@@ -119,8 +134,10 @@ describe('docs/openapi.yaml', () => {
         await h(post(await review(good))),
         await h(post({ kind: 'TokenReview' }, auth)),
         await authenticate({ checker: down, webhookSecret: async () => 'hook-secret' })(post(await review(good), auth)),
+        await h(post(await review(''), auth)),
       ];
-      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 401, 400, 500]);
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 401, 400, 500, 200]);
+      expect(JSON.parse(answers[6].body!).status).toEqual({ authenticated: false });
       expect(JSON.parse(answers[0].body!).status.authenticated).toBe(true);
       for (const a of answers) expectConforms('POST /v1/authenticate', a);
     });
@@ -133,8 +150,9 @@ describe('docs/openapi.yaml', () => {
         await kubeconfig({ ...deps, store: new MemoryAttestationRecordStore(record) })(post({ credential: good })),
         await kubeconfig({ ...deps, store: new MemoryAttestationRecordStore(record) })(post({ credential: 'k3sdaas.v1.a.b' })),
         await kubeconfig({ ...deps, store: new MemoryAttestationRecordStore() })(post({ credential: good })),
+        await kubeconfig({ ...deps, checkCredential: down.check, store: new MemoryAttestationRecordStore(record) })(post({ credential: good })),
       ];
-      expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 503]);
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 503, 503]);
       for (const a of answers) expectConforms('POST /v1/kubeconfig', a);
       expect(JSON.parse(answers[0].body!).kubeconfig).toContain(tokenIdOf('user'));
 
@@ -143,16 +161,27 @@ describe('docs/openapi.yaml', () => {
           expectConforms('GET /v1/issuer', await issuer({ clusterId: CLUSTER_ID, signer, expectedPcrs, store })({} as APIGatewayProxyEventV2));
         }
       }
+      const unreadable = { getLatest: async () => { throw new IndexUnavailableError('down'); }, putLatest: async () => undefined };
+      const outage = await issuer({ clusterId: CLUSTER_ID, signer, expectedPcrs: undefined, store: unreadable })({} as APIGatewayProxyEventV2);
+      expect(outage.statusCode).toBe(503);
+      expectConforms('GET /v1/issuer', outage);
     });
 
-    it('POST /v1/attestation: 400 with a reason for a bad document, 503 without an enclave build, 413', async () => {
+    it('POST /v1/attestation: 204, 400 with a reason for a bad document or an extra key, 503 without an enclave build or with the index down, 413', async () => {
       const deps = { store: new MemoryAttestationRecordStore(), now: () => FIXED_NOW, maxDocumentAgeMs: 300_000 };
+      const nitro = await NitroTestCa.create();
+      const verified = { expectedPcrs: { 0: TEST_PCRS[0], 1: TEST_PCRS[1], 2: TEST_PCRS[2] }, now: () => nitro.now, maxDocumentAgeMs: 300_000, rootPem: nitro.rootPem };
+      const document = Buffer.from((await nitro.document({ userData: certificateSha256(record.caCertPem) })).bytes).toString('base64');
+      const unwritable = { getLatest: async () => undefined, putLatest: async () => { throw new IndexUnavailableError('down'); } };
       const answers = [
+        await attestation({ ...verified, store: new MemoryAttestationRecordStore() })(post({ document, caCertPem: record.caCertPem })),
         await attestation({ ...deps, expectedPcrs: { 0: 'aa'.repeat(48) } })(post({ document: 'AAAA', caCertPem: record.caCertPem })),
+        await attestation({ ...deps, expectedPcrs: { 0: 'aa'.repeat(48) } })(post({ document: 'AAAA', caCertPem: record.caCertPem, extra: 1 })),
         await attestation({ ...deps, expectedPcrs: undefined })(post({ document: 'AAAA', caCertPem: record.caCertPem })),
+        await attestation({ ...verified, store: unwritable })(post({ document, caCertPem: record.caCertPem })),
         await attestation({ ...deps, expectedPcrs: { 0: 'aa'.repeat(48) } })(post({ document: 'A'.repeat(20_000), caCertPem: '' })),
       ];
-      expect(answers.map((a) => a.statusCode)).toEqual([400, 503, 413]);
+      expect(answers.map((a) => a.statusCode)).toEqual([204, 400, 400, 503, 503, 413]);
       for (const a of answers) expectConforms('POST /v1/attestation', a);
     });
   });

@@ -11,6 +11,7 @@ import { parseSerializedSignature } from '@mysten/sui/cryptography';
 import { isValidPersonalMessageSignature, publicKeyFromRawBytes } from '@mysten/sui/verify';
 import { createPublicKey, randomBytes, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { SUI_ID_PATTERN, SUI_ID_RULE } from '../sui/ids';
+import { DependencyUnavailableError } from '../runtime/outage';
 
 export const CREDENTIAL_PREFIX = 'k3sdaas.v1.';
 /** Longest lifetime a credential may claim (`exp - iat`), in seconds. */
@@ -53,7 +54,7 @@ export interface PersonalMessageSigner {
 }
 
 /** A zkLogin (or other) verification needed a backend that could not answer: fail closed, retry later. */
-export class SignatureVerifierUnavailableError extends Error {
+export class SignatureVerifierUnavailableError extends DependencyUnavailableError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'SignatureVerifierUnavailableError';

@@ -1,12 +1,14 @@
 // How a Lambda builds its token checker from its environment (DESIGN §4): the DynamoDB index, the
 // cluster id, and — when a gRPC URL is configured — a Sui client for zkLogin signatures. Shared by every
 // route that checks credentials so they all apply the same settings.
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ClientWithCoreApi } from '@mysten/sui/client';
 import * as z from 'zod';
 import { COMMON_ENV } from '../runtime/env';
 import { DynamoIndexRepository } from '../index/index-repository-dynamodb';
 import { SUI_NETWORKS, type SuiNetwork } from '../sui/networks';
 import { createTokenChecker, type TokenChecker } from './token-check';
+import { callBudget, worstCaseCallMs } from '../runtime/aws-clients';
 
 export const TOKEN_CHECK_ENV = {
   ...COMMON_ENV,
@@ -19,10 +21,18 @@ export const TOKEN_CHECK_ENV = {
 export type TokenCheckEnv = z.infer<z.ZodObject<typeof TOKEN_CHECK_ENV>>;
 
 /**
- * A client whose gRPC stack is loaded on the first zkLogin credential only: most credentials are
- * Ed25519, and the cold start should not pay for a protobuf client they never use.
+ * How long a zkLogin verification may wait on the Sui node: the same worst case as one AWS call of the
+ * credential routes (`aws-clients.ts`), so a hanging node is answered like any outage, within the
+ * function's timeout.
  */
-export function lazyZkLoginClient(load: () => Promise<ClientWithCoreApi>): ClientWithCoreApi {
+export const ZKLOGIN_TIMEOUT_MS = worstCaseCallMs(callBudget('authenticate'));
+
+/**
+ * A client whose gRPC stack is loaded on the first zkLogin credential only: most credentials are
+ * Ed25519, and the cold start should not pay for a protobuf client they never use. A verification
+ * that does not answer within `timeoutMs` fails (the check reports the verifier unavailable).
+ */
+export function lazyZkLoginClient(load: () => Promise<ClientWithCoreApi>, timeoutMs = ZKLOGIN_TIMEOUT_MS): ClientWithCoreApi {
   let client: Promise<ClientWithCoreApi> | undefined;
   const core = {
     async verifyZkLoginSignature(options: Parameters<ClientWithCoreApi['core']['verifyZkLoginSignature']>[0]) {
@@ -31,7 +41,15 @@ export function lazyZkLoginClient(load: () => Promise<ClientWithCoreApi>): Clien
         client = undefined;
         throw error;
       });
-      return (await client).core.verifyZkLoginSignature(options);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the Sui node did not answer the zkLogin verification within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        return await Promise.race([client.then((c) => c.core.verifyZkLoginSignature(options)), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
   // Only `core.verifyZkLoginSignature` is ever called on a verification client (see credential.ts).
@@ -42,9 +60,10 @@ function grpcZkLoginClient(network: SuiNetwork, grpcUrl: string): ClientWithCore
   return lazyZkLoginClient(() => import('../sui/client').then((m) => m.createSuiClient({ network, grpcUrl })));
 }
 
-export function tokenCheckerFromEnv(env: TokenCheckEnv): TokenChecker {
+/** `client`: the function's DynamoDB client, with its timeouts (`awsClientConfig`). */
+export function tokenCheckerFromEnv(env: TokenCheckEnv, client?: DynamoDBClient): TokenChecker {
   return createTokenChecker({
-    index: new DynamoIndexRepository({ tableName: env.TABLE_NAME }),
+    index: new DynamoIndexRepository({ tableName: env.TABLE_NAME, client }),
     clusterId: env.CLUSTER_ID,
     cacheSize: env.TOKEN_CACHE_SIZE,
     zkLoginClient: env.SUI_GRPC_URL ? grpcZkLoginClient(env.SUI_NETWORK, env.SUI_GRPC_URL) : undefined,

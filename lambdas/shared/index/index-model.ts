@@ -2,6 +2,7 @@
 // One DynamoDB single table; these are its entities and keys. The repository implementations
 // (DynamoDB and in-memory) live in `index-repository*.ts` and both honour this interface.
 import type { Role } from '../sui/roles';
+import { DependencyUnavailableError } from '../runtime/outage';
 
 /** Ledger position of the last event applied to an entity; compared to apply each event once. */
 export interface EventPosition {
@@ -63,6 +64,11 @@ export interface NodeRecord {
    * per-node tokens and on `gone` records of instances that never joined.
    */
   bootstrap?: { tokenId: string; expiresAt: string; caSha256: string; ciphertext: string };
+  /**
+   * Set (conditionally) by the indexer run about to call TerminateInstances for it: a second run seeing
+   * a fresh claim leaves the node alone, so overlapping runs never both terminate it.
+   */
+  evictionClaimedAt?: string;
 }
 
 export interface AttestationRecord {
@@ -116,7 +122,7 @@ export interface TokenIndexReader {
 }
 
 /** Thrown by repositories when the backing store cannot be reached; handlers fail closed on it. */
-export class IndexUnavailableError extends Error {
+export class IndexUnavailableError extends DependencyUnavailableError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'IndexUnavailableError';

@@ -151,6 +151,37 @@ export class DynamoIndexRepository implements IndexRepository {
     }
   }
 
+  async claimEviction(instanceId: string, at: string, staleBefore: string): Promise<boolean> {
+    try {
+      await this.doc.send(new UpdateCommand({
+        TableName: this.table,
+        Key: KEYS.node(instanceId),
+        UpdateExpression: 'SET evictionClaimedAt = :at',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(terminationRequestedAt) AND (attribute_not_exists(evictionClaimedAt) OR evictionClaimedAt <= :stale)',
+        ExpressionAttributeValues: { ':at': at, ':stale': staleBefore },
+      }));
+      return true;
+    } catch (error) {
+      if (isConflict(error)) return false;
+      throw unavailable(error);
+    }
+  }
+
+  async releaseEviction(instanceId: string, at: string): Promise<void> {
+    try {
+      await this.doc.send(new UpdateCommand({
+        TableName: this.table,
+        Key: KEYS.node(instanceId),
+        UpdateExpression: 'REMOVE evictionClaimedAt',
+        ConditionExpression: 'evictionClaimedAt = :at AND attribute_not_exists(terminationRequestedAt)',
+        ExpressionAttributeValues: { ':at': at },
+      }));
+    } catch (error) {
+      if (isConflict(error)) return;
+      throw unavailable(error);
+    }
+  }
+
   async getCursor(): Promise<IndexerCursor | undefined> {
     const item = await this.get(KEYS.cursor(), true);
     if (!item) return undefined;
@@ -346,5 +377,6 @@ function nodeFromItem(i: Item): NodeRecord {
     joinedAt: i.joinedAt as string,
     ...(i.goneAt !== undefined ? { goneAt: i.goneAt as string } : {}),
     ...(i.terminationRequestedAt !== undefined ? { terminationRequestedAt: i.terminationRequestedAt as string } : {}),
+    ...(i.evictionClaimedAt !== undefined ? { evictionClaimedAt: i.evictionClaimedAt as string } : {}),
   };
 }

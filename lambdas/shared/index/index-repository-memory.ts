@@ -98,6 +98,19 @@ export class MemoryIndexRepository implements IndexRepository {
     return true;
   }
 
+  async claimEviction(instanceId: string, at: string, staleBefore: string): Promise<boolean> {
+    const node = this.nodes.get(instanceId);
+    if (!node || node.terminationRequestedAt !== undefined) return false;
+    if (node.evictionClaimedAt !== undefined && node.evictionClaimedAt > staleBefore) return false;
+    node.evictionClaimedAt = at;
+    return true;
+  }
+
+  async releaseEviction(instanceId: string, at: string): Promise<void> {
+    const node = this.nodes.get(instanceId);
+    if (node && node.terminationRequestedAt === undefined && node.evictionClaimedAt === at) delete node.evictionClaimedAt;
+  }
+
   async getCursor(): Promise<IndexerCursor | undefined> {
     return this.cursor && copy(this.cursor);
   }

@@ -67,6 +67,14 @@ export interface IndexRepository extends TokenIndexReader {
   putNode(node: NodeRecord): Promise<void>;
   /** Sets `terminationRequestedAt` unless already set; false when it was (or the node is unknown). */
   markTerminationRequested(instanceId: string, at: string): Promise<boolean>;
+  /**
+   * Claims the node's eviction for the caller: sets `evictionClaimedAt = at` unless termination was
+   * already requested or another claim newer than `staleBefore` holds (ISO times compare as strings).
+   * False when not claimed (or the node is unknown).
+   */
+  claimEviction(instanceId: string, at: string, staleBefore: string): Promise<boolean>;
+  /** Gives back the claim made at `at` when the eviction failed before TerminateInstances was sent. */
+  releaseEviction(instanceId: string, at: string): Promise<void>;
 
   getCursor(): Promise<IndexerCursor | undefined>;
   /**

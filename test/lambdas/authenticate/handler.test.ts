@@ -153,6 +153,13 @@ describe('POST /v1/authenticate: bad requests get a 4xx with a reason, never a s
     expect(result.body).not.toMatch(/\n\s+at /);
   });
 
+  it('an empty spec.token is a well-formed review of a bad credential: 200 authenticated:false, not 400', async () => {
+    const handler = await handlerWith();
+    const result = await handler(postEvent('/v1/authenticate', JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: '' } }), AUTH));
+    expect(result.statusCode).toBe(200);
+    expect(parse(result)).toEqual({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', status: { authenticated: false } });
+  });
+
   it('an unexpected failure → 500 internal_error without its message', async () => {
     const handler = createHandler({ checker: { check: async () => { throw new Error('secret detail'); } }, webhookSecret: async () => SECRET });
     const result = await handler(postEvent('/v1/authenticate', review('x'), AUTH));

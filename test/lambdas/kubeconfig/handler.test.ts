@@ -85,7 +85,7 @@ describe('POST /v1/kubeconfig', () => {
     expect(JSON.parse(res.body!).error).toBe('no_attestation');
   });
 
-  it('503 index_unavailable when the token index cannot be reached (fail closed)', async () => {
+  it('503 backend_unavailable when the token index cannot be reached (fail closed)', async () => {
     const res = await createHandler(
       deps({
         checkCredential: async () => {
@@ -94,10 +94,10 @@ describe('POST /v1/kubeconfig', () => {
       }),
     )(post({ credential: 'good' }));
     expect(res.statusCode).toBe(503);
-    expect(JSON.parse(res.body!).error).toBe('index_unavailable');
+    expect(JSON.parse(res.body!).error).toBe('backend_unavailable');
   });
 
-  it('503 index_unavailable when the zkLogin verifier (Sui node) cannot be reached (fail closed)', async () => {
+  it('503 backend_unavailable when the zkLogin verifier (Sui node) cannot be reached (fail closed)', async () => {
     const res = await createHandler(
       deps({
         checkCredential: async () => {
@@ -106,10 +106,10 @@ describe('POST /v1/kubeconfig', () => {
       }),
     )(post({ credential: 'good' }));
     expect(res.statusCode).toBe(503);
-    expect(JSON.parse(res.body!).error).toBe('index_unavailable');
+    expect(JSON.parse(res.body!).error).toBe('backend_unavailable');
   });
 
-  it('503 index_unavailable when the attestation record cannot be read (fail closed), and nothing is signed', async () => {
+  it('503 backend_unavailable when the attestation record cannot be read (fail closed), and nothing is signed', async () => {
     const signs = kms.calls.filter((c) => c.op === 'Sign').length;
     const store = {
       getLatest: async () => {
@@ -118,7 +118,7 @@ describe('POST /v1/kubeconfig', () => {
     };
     const res = await createHandler(deps({ store }))(post({ credential: 'good' }));
     expect(res.statusCode).toBe(503);
-    expect(JSON.parse(res.body!).error).toBe('index_unavailable');
+    expect(JSON.parse(res.body!).error).toBe('backend_unavailable');
     expect(kms.calls.filter((c) => c.op === 'Sign').length).toBe(signs);
   });
 

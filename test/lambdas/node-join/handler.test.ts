@@ -196,6 +196,14 @@ describe('POST /v1/nodes/join', () => {
     expect(await registry.joinedCount(STAKE_GENERAL)).toBe(1n);
   });
 
+  it('admits a join without a body as one with `{}` (the body is optional in docs/openapi.yaml)', async () => {
+    const [first, second] = instances.general;
+    expect((await call(joinEvent(first, { body: '' }))).status).toBe(200);
+    const absent = joinEvent(second);
+    delete (absent as { body?: string }).body;
+    expect(await call(absent)).toMatchObject({ status: 200, body: { server: SERVER, nodeName: second } });
+  });
+
   it('gives every instance its own token: one node\'s secret is never another node\'s', async () => {
     const ids = await Promise.all(instances.general.map(async (id) => expectPooledToken((await call(joinEvent(id))).body.token)));
     expect(new Set(ids).size).toBe(3);
@@ -481,7 +489,7 @@ describe('POST /v1/nodes/join', () => {
     expect(await call(joinEvent(id, { body: 'x'.repeat(17 * 1024) }))).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
     await fc.assert(
       fc.asyncProperty(fc.string({ maxLength: 64 }), async (body) => {
-        fc.pre(body.trim() !== '{}');
+        fc.pre(body !== '' && body.trim() !== '{}');
         const res = await handler()(joinEvent(id, { body }));
         expect(res.statusCode).toBeGreaterThanOrEqual(400);
         expect(res.statusCode).toBeLessThan(500);

@@ -55,7 +55,7 @@ describe('POST /v1/tokens/validate (DESIGN §4)', () => {
     expect({ status: result.statusCode, body: parse(result) }).toEqual({ status: 401, body: { valid: false, reason } });
   });
 
-  it('503 index_unavailable when the index cannot be reached (fail closed)', async () => {
+  it('503 backend_unavailable when the index cannot be reached (fail closed)', async () => {
     const down: TokenIndexReader = {
       getToken: async () => { throw new IndexUnavailableError('timeout'); },
       getStake: async () => { throw new IndexUnavailableError('timeout'); },
@@ -63,7 +63,7 @@ describe('POST /v1/tokens/validate (DESIGN §4)', () => {
     };
     const result = await (await handlerWith(down))(validate(await credentialFor('user')));
     expect(result.statusCode).toBe(503);
-    expect(parse(result)).toMatchObject({ error: 'index_unavailable' });
+    expect(parse(result)).toMatchObject({ error: 'backend_unavailable' });
   });
 
   it.each([

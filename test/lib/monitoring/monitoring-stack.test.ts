@@ -19,7 +19,7 @@ describe('monitoring of dev', () => {
   const platform = synthPlatform({ env: 'dev' });
   const monitoring = platform.template('monitoring');
   const alarms = STACKS.flatMap((s) =>
-    Object.entries(platform.template(s).findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>).map(([id, r]) => ({ stack: s, id, ...r.Properties })),
+    Object.entries(platform.template(s).findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>).map(([id, r]) => ({ stack: s, id, ...r.Properties }) as { stack: string; id: string } & Record<string, unknown>),
   );
   const functionCount = Object.keys(platform.template('api').findResources('AWS::Lambda::Function')).length;
 

@@ -57,6 +57,13 @@ describe('zkLogin through the Sui gRPC client', () => {
     expect(await checker.check(await zkCredential())).toEqual({ ok: false, reason: 'bad_signature' });
   });
 
+  it('a node that never answers is a backend failure too, after the bounded wait', async () => {
+    const transport = new FakeSuiGrpcTransport().on(VERIFY, () => new Promise(() => {}));
+    const zkLoginClient = lazyZkLoginClient(async () => createSuiClient({ network: 'testnet', grpcUrl: 'http://127.0.0.1:9', transport }), 50);
+    const checker = createTokenChecker({ index: await zkIndex(), clusterId: CLUSTER_ID, now: () => FIXED_NOW, zkLoginClient });
+    await expect(checker.check(await zkCredential())).rejects.toBeInstanceOf(SignatureVerifierUnavailableError);
+  });
+
   it('an unreachable node is a backend failure (the handlers answer 500/503), and is not cached', async () => {
     const { transport, zkLoginClient } = setup(() => ({ isValid: true }));
     transport.failAll();

@@ -135,6 +135,27 @@ describe.each(implementations)('index repository contract: %s', (_name, create) 
     expect(await repo.markTerminationRequested('i-unknown', '2026-06-01T00:00:00.000Z')).toBe(false);
   });
 
+  it('claims an eviction once until the claim is stale or given back; a marked node is never claimed', async () => {
+    await repo.putNode(node('i-1', id('1')));
+    const t0 = '2026-06-01T00:00:00.000Z';
+    const t1 = '2026-06-01T00:05:00.000Z';
+    expect(await repo.claimEviction('i-1', t0, '2026-05-31T23:50:00.000Z')).toBe(true);
+    // A second run while the claim is fresh: refused.
+    expect(await repo.claimEviction('i-1', t1, '2026-05-31T23:55:00.000Z')).toBe(false);
+    expect((await repo.getNode('i-1'))?.evictionClaimedAt).toBe(t0);
+    // Someone else's claim is not given back by a release naming another time.
+    await repo.releaseEviction('i-1', t1);
+    expect((await repo.getNode('i-1'))?.evictionClaimedAt).toBe(t0);
+    // Stale (older than staleBefore): taken over.
+    expect(await repo.claimEviction('i-1', t1, t0)).toBe(true);
+    await repo.releaseEviction('i-1', t1);
+    expect((await repo.getNode('i-1'))?.evictionClaimedAt).toBeUndefined();
+    expect(await repo.claimEviction('i-1', t1, t0)).toBe(true);
+    expect(await repo.markTerminationRequested('i-1', t1)).toBe(true);
+    expect(await repo.claimEviction('i-1', '2026-06-02T00:00:00.000Z', '2026-06-02T00:00:00.000Z')).toBe(false);
+    expect(await repo.claimEviction('i-unknown', t0, t0)).toBe(false);
+  });
+
   it('moves the cursor only from the value it was read at (a concurrent run cannot move it back)', async () => {
     const c1: IndexerCursor = { cursor: 'AAAAAAAAAAE=', checkpoint: 10n, eventsSeen: 5, updatedAt: 't1', lastEvent: pos(9n) };
     const c2: IndexerCursor = { cursor: 'AAAAAAAAAAI=', checkpoint: 2n ** 60n, eventsSeen: 9, updatedAt: 't2', resweepStakes: [id('1'), id('2')] };
@@ -185,6 +206,8 @@ describe('DynamoDB index repository when the table cannot be reached', () => {
     await expect(repo.putCursor(cursor, undefined)).rejects.toBeInstanceOf(IndexUnavailableError);
     await expect(repo.putCursor(cursor, cursor)).rejects.toBeInstanceOf(IndexUnavailableError);
     await expect(repo.markTerminationRequested('i-1', 't')).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.claimEviction('i-1', 't', 't')).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.releaseEviction('i-1', 't')).rejects.toBeInstanceOf(IndexUnavailableError);
     await expect(repo.tokensOfStake(id('1'))).rejects.toBeInstanceOf(IndexUnavailableError);
     await expect(repo.nodesOfStake(id('1'))).rejects.toBeInstanceOf(IndexUnavailableError);
     await expect(repo.tokensOfOwner(OWNER)).rejects.toBeInstanceOf(IndexUnavailableError);
