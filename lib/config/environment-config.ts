@@ -5,6 +5,7 @@ import { suiIdSchema } from '../../lambdas/shared/sui/ids';
 
 const hex = (n: number) => new RegExp(`^[0-9a-f]{${n}}$`);
 const objectId = suiIdSchema();
+const sha384Hex = z.string().regex(hex(96), 'must be 96 lowercase hex characters (SHA-384)');
 
 /** Instance families that support Nitro Enclaves and have enough vCPUs to give the enclave two. */
 const ENCLAVE_CAPABLE = /^(m5|m5a|m5n|m6i|m6a|m7i|m7a|m6g|m7g|c5|c5a|c6i|c6a|c7i|c6g|c7g|r5|r6i|r6a|r7i|r6g|r7g)\.(xlarge|[0-9]+xlarge)$/;
@@ -90,6 +91,14 @@ export const EnvironmentConfigSchema = z
           .optional(),
       })
       .strict(),
+    /**
+     * The enclave release being upgraded from (its `pcrs.json` measurements): its enclave may seal the
+     * cluster secrets to the new release's cluster-state key, never unseal them (docs/enclave.md).
+     */
+    previousEnclavePcrs: z
+      .object({ PCR0: sha384Hex, PCR1: sha384Hex, PCR2: sha384Hex, PCR8: sha384Hex.optional() })
+      .strict()
+      .optional(),
     /** Kubeconfigs are only issued while the latest verified attestation is younger than this. */
     attestationMaxAgeMinutes: z.number().int().min(1).max(1440),
     logRetentionDays: z.union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)]),
