@@ -8,6 +8,7 @@ import { readEnv } from '../shared/runtime/env';
 import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import { logger, logUnexpected } from '../shared/runtime/powertools';
 import { isBackendUnavailable, type Identity, type TokenChecker } from '../shared/credentials/token-check';
+import { backendFailureCode } from '../shared/index/freshness';
 import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/credentials/token-check-env';
 import { bearerMatches, cachedSecret, secretsManagerLoader, WebhookSecretUnavailableError } from './webhook-secret';
 
@@ -63,7 +64,7 @@ export function createHandler(deps: AuthenticateHandlerDeps): (event: APIGateway
     } catch (error) {
       if (!isBackendUnavailable(error)) throw error;
       logger.error('token review failed: backend unavailable', error as Error);
-      return answer(500, { authenticated: false, error: 'the token index is unavailable; retry' });
+      return answer(500, { authenticated: false, error: `the token index is ${backendFailureCode(error) === 'index_stale' ? 'stale' : 'unavailable'}; retry` });
     }
     if (!result.ok) {
       logger.info('token review refused', { reason: result.reason });

@@ -14,6 +14,7 @@ import { KmsKubeconfigSigner, type KubeconfigSigner } from '../shared/kubeconfig
 import { renderKubeconfig } from '../shared/kubeconfig/kubeconfig';
 import { logger, logUnexpected } from '../shared/runtime/powertools';
 import { isBackendUnavailable } from '../shared/credentials/token-check';
+import { backendFailureCode } from '../shared/index/freshness';
 import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/credentials/token-check-env';
 
 const BodySchema = z.object({ credential: z.string().min(1).max(8192) }).strict();
@@ -42,7 +43,7 @@ export function createHandler(deps: KubeconfigHandlerDeps): (event: APIGatewayPr
       // Fail closed but retryable: a backend outage is not the caller's fault.
       if (isBackendUnavailable(error)) {
         logger.warn('kubeconfig refused: token check backend unavailable', error as Error);
-        return errorResult(503, 'index_unavailable', 'the token index cannot be reached; retry later');
+        return errorResult(503, backendFailureCode(error), 'the token index cannot be reached or is stale; retry later');
       }
       throw error;
     }

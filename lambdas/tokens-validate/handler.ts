@@ -1,11 +1,12 @@
 // POST /v1/tokens/validate (DESIGN §4): lets a user (or a tool) ask whether a credential is accepted and
-// as whom. 200 `{valid: true, identity}`, 401 `{valid: false, reason}`; 503 when the index is down.
+// as whom. 200 `{valid: true, identity}`, 401 `{valid: false, reason}`; 503 when the index is down or stale.
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { readEnv } from '../shared/runtime/env';
 import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import { logger, logUnexpected } from '../shared/runtime/powertools';
 import { isBackendUnavailable, type TokenChecker } from '../shared/credentials/token-check';
+import { backendFailureCode } from '../shared/index/freshness';
 import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/credentials/token-check-env';
 
 // No length cap here: an over-long string is a malformed credential (401 with the reason, DESIGN §4), and
@@ -25,7 +26,7 @@ export function createHandler(deps: ValidateHandlerDeps): (event: APIGatewayProx
     } catch (error) {
       if (!isBackendUnavailable(error)) throw error;
       logger.error('token validation failed: backend unavailable', error as Error);
-      return errorResult(503, 'index_unavailable', 'the token index cannot be reached; retry later');
+      return errorResult(503, backendFailureCode(error), 'the token index cannot be reached or is stale; retry later');
     }
     if (!result.ok) return json(401, { valid: false, reason: result.reason });
     const { username, uid, groups, address, tokenId, role, expiresAt } = result.identity;

@@ -23,7 +23,7 @@ import { createTokenChecker } from '../../lambdas/shared/credentials/token-check
 import { synthPlatform, REPO_ROOT } from '../support/cdk-app';
 import { attestationRecordFor, createClusterCaPem } from '../support/cluster-ca';
 import { startFakeKms, type FakeKms } from '../support/fake-kms';
-import { CLUSTER_ID, FIXED_NOW, credentialFor, seededIndex, tokenIdOf } from '../support/token-fixtures';
+import { CLUSTER_ID, FIXED_NOW, credentialFor, seededIndex, TEST_FRESHNESS, tokenIdOf } from '../support/token-fixtures';
 
 type Operation = { security?: Record<string, string[]>[]; responses: Record<string, { $ref?: string; content?: { 'application/json': { schema: unknown } } }> };
 const doc = parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'openapi.yaml'), 'utf8')) as {
@@ -82,7 +82,7 @@ describe('docs/openapi.yaml', () => {
 
     beforeAll(async () => {
       kms = await startFakeKms();
-      checker = createTokenChecker({ index: await seededIndex(), clusterId: CLUSTER_ID, now: () => FIXED_NOW });
+      checker = createTokenChecker({ index: await seededIndex(), clusterId: CLUSTER_ID, freshness: TEST_FRESHNESS, now: () => FIXED_NOW });
       const caCertPem = await createClusterCaPem();
       record = attestationRecordFor(caCertPem, FIXED_NOW);
     });

@@ -162,7 +162,8 @@ describe('POST /v1/kubeconfig with the real token checker over the index', () =>
         record: { tokenId: TOKEN, stakeId: STAKE, owner: owner.toSuiAddress(), role: 'user', permissions: ['read'], clusterId: 'k3s-daas-dev', expiresAtMs: NOW.getTime() + 86_400_000, revoked: false, invalidated: false, lastEvent: pos },
       },
     ]);
-    const checker = createTokenChecker({ index, clusterId: 'k3s-daas-dev', now: () => NOW });
+    await index.putCursor({ cursor: 'c', checkpoint: 1n, eventsSeen: 0, updatedAt: NOW.toISOString(), coveredThroughMs: NOW.getTime() }, undefined);
+    const checker = createTokenChecker({ index, clusterId: 'k3s-daas-dev', freshness: { maxAgeMs: 300_000 }, now: () => NOW });
     deps = {
       checkCredential: (c) => checker.check(c),
       store: new MemoryAttestationRecordStore(record),

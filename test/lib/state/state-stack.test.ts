@@ -147,7 +147,8 @@ describe('cluster-state key policy (DESIGN §3, issue 12 item 3)', () => {
     const previous = { PCR0: '01'.repeat(48), PCR1: pcrs.PCR1, PCR2: '02'.repeat(48) };
     const ids = [clusterStateKeyId({}), clusterStateKeyId({ pcrs }), clusterStateKeyId({ pcrs, previousPcrs: previous }), clusterStateKeyId({ pcrs: { ...pcrs, PCR2: '04'.repeat(48) } })];
     expect(new Set(ids).size).toBe(4);
-    expect(clusterStateKeyId({ pcrs: { ...pcrs, eifSha256: '00'.repeat(32) } })).toBe(ids[1]);
+    const sameMeasurementsOtherEif = { ...pcrs, eifSha256: '00'.repeat(32) };
+    expect(clusterStateKeyId({ pcrs: sameMeasurementsOtherEif })).toBe(ids[1]);
     const prod = synthPlatform({ env: 'dev', withBuild: true }).template('state');
     expect(Object.keys(clusterStateKeys(prod))[0]).toMatch(new RegExp(`^${ids[1]}`));
   });
