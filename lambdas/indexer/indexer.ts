@@ -186,9 +186,22 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
     await repo.putCursor(next, cursor);
     cursor = next;
   }
-  report.cursor = cursor;
-  await measureLag(deps, report, cursor);
+  const coveredAtMs = await measureLag(deps, report, cursor);
+  report.cursor = await recordCoverage(repo, cursor, coveredAtMs, now);
   return report;
+}
+
+/**
+ * Stores the ledger time of the covered checkpoint on the cursor: token checks and node joins refuse
+ * while it is older than their bound (lambdas/shared/index/freshness.ts), so an indexer that stops —
+ * or a provider that stops advancing — fails closed instead of serving old state. It only moves
+ * forward, and a run that could not measure it leaves it alone (it ages, which is the point).
+ */
+async function recordCoverage(repo: IndexRepository, cursor: IndexerCursor | undefined, coveredAtMs: number | undefined, now: () => Date) {
+  if (!cursor || coveredAtMs === undefined || coveredAtMs <= (cursor.coveredThroughMs ?? -Infinity)) return cursor;
+  const next: IndexerCursor = { ...cursor, coveredThroughMs: coveredAtMs, updatedAt: now().toISOString() };
+  await repo.putCursor(next, cursor);
+  return next;
 }
 
 /**
@@ -224,21 +237,26 @@ function positionEvents(events: RawEvent[], last: EventPosition | undefined, pac
   return { positioned, lastPosition };
 }
 
-async function measureLag(deps: IndexerDeps, report: RunReport, cursor: IndexerCursor | undefined): Promise<void> {
+/** Measures the lag; returns the ledger time of the covered checkpoint (undefined when unknown). */
+async function measureLag(deps: IndexerDeps, report: RunReport, cursor: IndexerCursor | undefined): Promise<number | undefined> {
   try {
     const head = await deps.source.head();
     const covered = cursor?.checkpoint ?? 0n;
     const behind = head.checkpoint > covered ? head.checkpoint - covered : 0n;
     report.lagCheckpoints = Number(behind);
-    if (behind === 0n) report.lagSeconds = 0;
-    else {
-      const at = await deps.source.checkpointTimestampMs(covered);
-      report.lagSeconds = Math.max(0, Math.round((head.timestampMs - at) / 1000));
+    if (behind === 0n) {
+      report.lagSeconds = 0;
+      // Covered up to the head (or beyond what this provider has): the head's time is a safe lower bound.
+      return cursor ? head.timestampMs : undefined;
     }
+    const at = await deps.source.checkpointTimestampMs(covered);
+    report.lagSeconds = Math.max(0, Math.round((head.timestampMs - at) / 1000));
+    return cursor && covered > 0n ? at : undefined;
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
     report.providerErrors++;
     deps.log.warn('could not measure lag behind the chain head', { message: error.message });
+    return undefined;
   }
 }
 

@@ -15,6 +15,7 @@ import type { EnvironmentConfig } from '../config/environment-config';
 import { names } from '../shared/names';
 import type { StateStack } from '../state/state-stack';
 import { DomainFunction } from './domain-function';
+import { indexFreshnessEnvironment } from './index-freshness';
 import type { PlatformApi } from './platform-api';
 
 export interface NodeJoinRoutesProps {
@@ -56,6 +57,7 @@ export class NodeJoinRoutes extends Construct {
         JOIN_TOKEN_KEY_ARN: state.joinTokenKey.keyArn,
         WORKER_ROLE_NAME: names.workerRole(config),
         WORKER_GROUPS: workerGroups,
+        ...indexFreshnessEnvironment(config),
       },
     });
     this.lifecycleFunction = new DomainFunction(this, 'NodeLifecycle', {
@@ -76,7 +78,9 @@ export class NodeJoinRoutes extends Construct {
     const stake = KEYS.stake('*').pk;
     const nodeCount = KEYS.stakeNodeCount('*').pk;
     // The pool item holds the live node minimum that sizes a stake's node capacity (read-only here).
-    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [stake, KEYS.minStake('node').pk, KEYS.joinToken().pk, KEYS.attestation().pk]));
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [KEYS.joinToken().pk, KEYS.attestation().pk]));
+    // The stake, the node minimum and the indexer's cursor (freshness), in one BatchGetItem.
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:BatchGetItem'], state, [stake, KEYS.minStake('node').pk, KEYS.cursor().pk]));
     this.joinFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node]));
     this.joinFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [nodeCount]));
     this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [node]));

@@ -2,6 +2,7 @@
 // naming the bad field, so a typo never reaches CloudFormation.
 import { z } from 'zod';
 import { suiIdSchema } from '../../lambdas/shared/sui/ids';
+import { MAX_INDEX_MAX_AGE_SECONDS, MIN_INDEX_MAX_AGE_SECONDS } from '../../lambdas/shared/index/freshness';
 
 const hex = (n: number) => new RegExp(`^[0-9a-f]{${n}}$`);
 const objectId = suiIdSchema();
@@ -81,6 +82,12 @@ export const EnvironmentConfigSchema = z
       .object({
         scheduleMinutes: z.number().int().min(1).max(60),
         lagAlarmSeconds: z.number().int().min(60),
+        /**
+         * Token checks and node joins refuse (fail closed, `index_stale`) while the newest checkpoint the
+         * indexer covered is older than this (lambdas/shared/index/freshness.ts). It bounds how long a
+         * stopped indexer can keep serving revoked tokens and slashed stakes.
+         */
+        maxIndexAgeSeconds: z.number().int().min(MIN_INDEX_MAX_AGE_SECONDS).max(MAX_INDEX_MAX_AGE_SECONDS),
         /** Optional provider authentication: a request header and the Secrets Manager secret (name) holding its value. */
         grpcAuth: z
           .object({
@@ -105,6 +112,10 @@ export const EnvironmentConfigSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    // Between two runs the covered checkpoint ages by a whole interval: a tighter bound refuses everyone.
+    if (c.indexer.maxIndexAgeSeconds < 2 * c.indexer.scheduleMinutes * 60) {
+      ctx.addIssue({ code: 'custom', path: ['indexer', 'maxIndexAgeSeconds'], message: 'must be at least two indexer intervals (2 × scheduleMinutes × 60)' });
+    }
     c.workerGroups.forEach((g, i) => {
       if (c.workerGroups.findIndex((o) => o.name === g.name) !== i) {
         ctx.addIssue({ code: 'custom', path: ['workerGroups', i, 'name'], message: 'must be unique' });

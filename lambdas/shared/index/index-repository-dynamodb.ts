@@ -83,12 +83,14 @@ export class DynamoIndexRepository implements IndexRepository {
     // Eventually consistent like the single reads token checks always made: a second old at most.
     const items = keys.length > 0 ? await this.batchGet(keys, false) : [];
     const out: IndexReadResult = request.freshness ? { freshness: {} } : {};
+    // Told apart by key (the table's contract), not by any attribute a writer might leave out.
+    const is = (item: Item, key: Item) => item.pk === key.pk && item.sk === key.sk;
     for (const item of items) {
-      if (item.entity === 'token') out.token = tokenFromItem(item);
-      else if (item.entity === 'stake') out.stake = stakeFromItem(item);
-      else if (item.entity === 'minStake') out.minStakeMist = minStakeFromItem(item).amountMist;
-      else if (item.entity === 'admin') out.admin = adminFromItem(item);
-      else if (item.entity === 'cursor' && typeof item.coveredThroughMs === 'number') out.freshness = { coveredThroughMs: item.coveredThroughMs };
+      if (request.tokenId !== undefined && is(item, KEYS.token(request.tokenId))) out.token = tokenFromItem(item);
+      else if (request.stakeId !== undefined && is(item, KEYS.stake(request.stakeId))) out.stake = stakeFromItem(item);
+      else if (request.minStakeRole !== undefined && is(item, KEYS.minStake(request.minStakeRole))) out.minStakeMist = minStakeFromItem(item).amountMist;
+      else if (request.admin !== undefined && is(item, KEYS.admin(request.admin))) out.admin = adminFromItem(item);
+      else if (is(item, KEYS.cursor()) && typeof item.coveredThroughMs === 'number') out.freshness = { coveredThroughMs: item.coveredThroughMs };
     }
     return out;
   }

@@ -47,6 +47,7 @@ const settings: NodeJoinSettings = {
     { autoScalingGroup: GENERAL, stakeId: STAKE_GENERAL },
     { autoScalingGroup: GPU, stakeId: STAKE_GPU },
   ],
+  INDEX_MAX_AGE_SECONDS: 300,
 };
 
 function joinEvent(
@@ -99,9 +100,11 @@ function handler(admissions: NodeRegistry = registry) {
     stakes: new DynamoIndexRepository({ tableName: TABLE, client: c.db }),
     cipher,
     attestations: new DynamoAttestationRecordStore({ tableName: TABLE, client: c.db }),
-    now: () => new Date('2026-11-23T00:00:00Z'),
+    now: () => JOIN_NOW,
   });
 }
+
+const JOIN_NOW = new Date('2026-11-23T00:00:00Z');
 
 async function publishToken(token = TOKEN, context = joinTokenEncryptionContext(CLUSTER)) {
   await registry.putJoinToken(await cipher.encrypt(token, context), new Date());
@@ -155,7 +158,15 @@ beforeEach(async () => {
   await putStake(c.db, TABLE, STAKE_GPU, 1n * MIST_PER_SUI, 'active');
   await publishToken();
   await attest(attestedCaPem);
+  await markIndexed(JOIN_NOW.getTime());
 });
+
+/** As an indexer run leaves the cursor: the chain covered up to `coveredThroughMs`. */
+async function markIndexed(coveredThroughMs: number) {
+  const repo = new DynamoIndexRepository({ tableName: TABLE, client: c.db });
+  const previous = await repo.getCursor();
+  await repo.putCursor({ cursor: `c-${coveredThroughMs}`, checkpoint: 1n, eventsSeen: 0, updatedAt: JOIN_NOW.toISOString(), coveredThroughMs }, previous);
+}
 
 describe('POST /v1/nodes/join', () => {
   it('admits a running instance of a worker group with the server, the CA-pinning token and its instance id as node name', async () => {
@@ -203,6 +214,15 @@ describe('POST /v1/nodes/join', () => {
     expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 403, body: { error: 'stake_inactive' } });
     await deleteItem(KEYS.stake(STAKE_GENERAL));
     expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 403, body: { error: 'stake_inactive' } });
+  });
+
+  it('the attack of issue 12 item 7: the indexer stopped before a slash landed; the stale index is refused (503 index_stale), no slot taken', async () => {
+    // The index still shows the stake active, but it last covered the chain 301 s before the join.
+    await markIndexed(JOIN_NOW.getTime() - 301_000);
+    expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 503, body: { error: 'index_stale' } });
+    expect(await registry.joinedCount(STAKE_GENERAL)).toBe(0n);
+    await markIndexed(JOIN_NOW.getTime() - 300_000);
+    expect((await call(joinEvent(instances.general[0]))).status).toBe(200);
   });
 
   it('refuses a stake of another role (stake_wrong_role)', async () => {
