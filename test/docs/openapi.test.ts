@@ -19,7 +19,8 @@ import { MemoryAttestationRecordStore } from '../../lambdas/shared/attestation/r
 import type { HttpResult } from '../../lambdas/shared/runtime/http';
 import { IndexUnavailableError, type AttestationRecord } from '../../lambdas/shared/index/index-model';
 import { KmsKubeconfigSigner } from '../../lambdas/shared/kubeconfig/kms-signing-key';
-import { createTokenChecker } from '../../lambdas/shared/credentials/token-check';
+import { createTokenChecker, TOKEN_CHECK_REASONS } from '../../lambdas/shared/credentials/token-check';
+import { IndexStaleError } from '../../lambdas/shared/index/freshness';
 import { synthPlatform, REPO_ROOT } from '../support/cdk-app';
 import { attestationRecordFor, createClusterCaPem } from '../support/cluster-ca';
 import { startFakeKms, type FakeKms } from '../support/fake-kms';
@@ -74,11 +75,17 @@ describe('docs/openapi.yaml', () => {
     expect(documented).toEqual(deployed);
   });
 
+  it('lists exactly the token checker\'s reason codes', () => {
+    const reason = (doc as unknown as { components: { schemas: { Reason: { enum: string[] } } } }).components.schemas.Reason;
+    expect([...reason.enum].sort()).toEqual([...TOKEN_CHECK_REASONS].sort());
+  });
+
   describe('matches what the handlers answer', () => {
     let kms: FakeKms;
     let record: AttestationRecord;
     let checker: ReturnType<typeof createTokenChecker>;
     const down = { check: async () => { throw new IndexUnavailableError('down'); } };
+    const stale = { check: async () => { throw new IndexStaleError('behind', 600_000); } };
 
     beforeAll(async () => {
       kms = await startFakeKms();
@@ -102,8 +109,10 @@ describe('docs/openapi.yaml', () => {
         await h(post({}, {}, '{')),
         await h(post({ credential: 'x'.repeat(20_000) })),
         await validate({ checker: down })(post({ credential: good })),
+        await validate({ checker: stale })(post({ credential: good })),
       ];
-      expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 401, 400, 413, 503]);
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 401, 400, 413, 503, 503]);
+      expect(JSON.parse(answers[6].body!).error).toBe('index_stale');
       for (const a of answers) expectConforms('POST /v1/tokens/validate', a);
     });
 
@@ -119,8 +128,9 @@ describe('docs/openapi.yaml', () => {
         await h(post(await review(good))),
         await h(post({ kind: 'TokenReview' }, auth)),
         await authenticate({ checker: down, webhookSecret: async () => 'hook-secret' })(post(await review(good), auth)),
+        await authenticate({ checker: stale, webhookSecret: async () => 'hook-secret' })(post(await review(good), auth)),
       ];
-      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 401, 400, 500]);
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 401, 400, 500, 500]);
       expect(JSON.parse(answers[0].body!).status.authenticated).toBe(true);
       for (const a of answers) expectConforms('POST /v1/authenticate', a);
     });
