@@ -174,12 +174,18 @@ fun remove_cluster_forgets_pcrs_and_enclave() {
     let (mut sc, clock) = setup();
     set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
     register(&mut sc, b"prod", vector[0], vector[pcr(1)], option::some(x"04aa"), NOW_MS, &clock);
+    open(&mut sc, b"prod", USER_DATA);
     sc.next_tx(ADMIN);
     let mut registry = sc.take_shared<EnclaveRegistry>();
     let cap = sc.take_from_sender<AdminCap>();
     enclave_registry::remove_cluster(&cap, &mut registry, b"prod".to_string());
     assert!(!enclave_registry::has_expected_pcrs(&registry, b"prod".to_string()));
     assert!(!enclave_registry::has_enclave(&registry, b"prod".to_string()));
+    assert!(!enclave_registry::has_open_registration(&registry, b"prod".to_string()));
+    assert_eq!(
+        event::events_by_type<enclave_registry::EnclaveDeregistered>(),
+        vector[enclave_registry::enclave_deregistered_for_testing(b"prod".to_string())],
+    );
     sc.return_to_sender(cap);
     ts::return_shared(registry);
     finish(sc, clock);
