@@ -1,7 +1,8 @@
 // The token-check route group (DESIGN §2 step 3, §4, §6): POST /v1/authenticate for kube-apiserver's
 // webhook and POST /v1/tokens/validate for users. Every kubectl request the apiserver has not cached
-// lands on the first, so both functions are small and read only what a check needs: GetItem on token
-// and stake items of the index table, and (authenticate) the webhook bearer secret.
+// lands on the first, so both functions are small and read only what a check needs: BatchGetItem on the
+// token, stake, pool-minimum, admin and cursor items of the index table, and (authenticate) the webhook
+// bearer secret.
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';

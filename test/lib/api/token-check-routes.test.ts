@@ -1,8 +1,8 @@
 // The token-check route group in the synthesized Api stack: both routes exist and reach their
-// functions, and each function can read only token/stake items and (authenticate only) the webhook secret.
+// functions, and each function can read only the items a check needs and (authenticate only) the webhook secret.
+import { describe, expect, it } from '@jest/globals';
 import { INDEX_FRESHNESS_ENV } from '../../../lambdas/shared/index/freshness';
 import { readEnv } from '../../../lambdas/shared/runtime/env';
-import { describe, expect, it } from '@jest/globals';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { synthPlatform } from '../../support/cdk-app';
 
