@@ -195,4 +195,18 @@ describe('POST /v1/kubeconfig with the real token checker over the index', () =>
     const res = await createHandler(deps)(post({ credential }));
     expect(JSON.parse(res.body!).error).toBe('wrong_audience');
   });
+
+  it('503 index_stale while the indexer last covered the chain longer ago than the bound, and nothing is signed', async () => {
+    const { credential } = await createCredential(owner, { tokenId: TOKEN, clusterId: 'k3s-daas-dev', now: NOW });
+    const current = await index.getCursor();
+    await index.putCursor({ ...current!, cursor: 'stale', coveredThroughMs: NOW.getTime() - 300_001 }, current);
+    const signs = kms.calls.filter((c) => c.op === 'Sign').length;
+    try {
+      const res = await createHandler(deps)(post({ credential }));
+      expect({ status: res.statusCode, error: JSON.parse(res.body!).error }).toEqual({ status: 503, error: 'index_stale' });
+      expect(kms.calls.filter((c) => c.op === 'Sign').length).toBe(signs);
+    } finally {
+      await index.putCursor(current!, await index.getCursor());
+    }
+  });
 });
