@@ -31,6 +31,9 @@ describe('indexer: replaying a generated history', () => {
     }
     expect(new Map(snapshot.minStakes.map((m) => [roleToU8(m.role), m.amountMist]))).toEqual(expected.minStakes);
     expect(expected.minStakes.size).toBe(3);
+    expect(new Map(snapshot.admins.map((a) => [a.address, a.approved]))).toEqual(expected.admins);
+    expect(expected.admins.size).toBe(3);
+    expect(HISTORY.counts['staking::AdminRevoked']).toBeGreaterThan(0);
     // The history exercises every rule.
     for (const name of ['staking::MinStakeChanged', 'staking::StakeSlashed', 'staking::StakeWithdrawn', 'seal_token::SealTokenRevoked', 'staking::UnstakeRequested', 'unstakeAfterSlash', 'slashAgain']) {
       expect(HISTORY.counts[name]).toBeGreaterThan(0);
