@@ -11,6 +11,7 @@ import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } fro
 import { logger, logUnexpected } from '../shared/runtime/powertools';
 import { awsClientConfig } from '../shared/runtime/aws-clients';
 import { isBackendUnavailable, type Identity, type TokenChecker } from '../shared/credentials/token-check';
+import { IndexStaleError } from '../shared/index/freshness';
 import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/credentials/token-check-env';
 import { bearerMatches, cachedSecret, secretsManagerLoader, WebhookSecretUnavailableError } from './webhook-secret';
 
@@ -67,7 +68,7 @@ export function createHandler(deps: AuthenticateHandlerDeps): (event: APIGateway
     } catch (error) {
       if (!isBackendUnavailable(error)) throw error;
       logger.error('token review failed: backend unavailable', error as Error);
-      return answer(500, { authenticated: false, error: 'the token index is unavailable; retry' });
+      return answer(500, { authenticated: false, error: `the token index is ${error instanceof IndexStaleError ? 'stale' : 'unavailable'}; retry` });
     }
     if (!result.ok) {
       logger.info('token review refused', { reason: result.reason });

@@ -225,7 +225,8 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
     cursor = next;
   }
   report.cursor = cursor;
-  await measureLag(deps, report, cursor, callBudget);
+  const coveredAtMs = await measureLag(deps, report, cursor, callBudget);
+  report.cursor = await recordCoverage(repo, cursor, coveredAtMs, now);
   return report;
 }
 
@@ -249,6 +250,19 @@ function chainTip(source: EventSource, callBudget: () => number) {
     },
   };
   return state;
+}
+
+/**
+ * Stores the ledger time of the covered checkpoint on the cursor: token checks and node joins refuse
+ * while it is older than their bound (lambdas/shared/index/freshness.ts), so an indexer that stops —
+ * or a provider that stops advancing — fails closed instead of serving old state. It only moves
+ * forward, and a run that could not measure it leaves it alone (it ages, which is the point).
+ */
+async function recordCoverage(repo: IndexRepository, cursor: IndexerCursor | undefined, coveredAtMs: number | undefined, now: () => Date) {
+  if (!cursor || coveredAtMs === undefined || coveredAtMs <= (cursor.coveredThroughMs ?? -Infinity)) return cursor;
+  const next: IndexerCursor = { ...cursor, coveredThroughMs: coveredAtMs, updatedAt: now().toISOString() };
+  await repo.putCursor(next, cursor);
+  return next;
 }
 
 /**
@@ -288,9 +302,10 @@ function positionEvents(events: RawEvent[], last: EventPosition | undefined, pac
  * Lag = how far the chain tip is ahead of what the index has fully covered. A covered checkpoint beyond
  * the tip is not "no lag": the cursor is not backed by the chain (a lagging replica answered, or a bad
  * watermark was stored before such pages were refused), so nothing is published and the lag alarm, which
- * treats silence as breaching, fires.
+ * treats silence as breaching, fires. Returns the ledger time of the covered checkpoint (undefined when
+ * unknown), which recordCoverage stores for the freshness bound.
  */
-async function measureLag(deps: IndexerDeps, report: RunReport, cursor: IndexerCursor | undefined, callBudget: () => number): Promise<void> {
+async function measureLag(deps: IndexerDeps, report: RunReport, cursor: IndexerCursor | undefined, callBudget: () => number): Promise<number | undefined> {
   try {
     const head = await deps.source.head(callBudget());
     const covered = cursor?.checkpoint ?? 0n;
@@ -299,21 +314,24 @@ async function measureLag(deps: IndexerDeps, report: RunReport, cursor: IndexerC
       deps.log.error('the stored cursor is beyond the chain tip: lag unknown, not published', {
         cursorCheckpoint: covered.toString(), tipCheckpoint: head.checkpoint.toString(),
       });
-      return;
+      return undefined;
     }
     const behind = head.checkpoint - covered;
     if (behind === 0n) {
       report.lagCheckpoints = 0;
       report.lagSeconds = 0;
-      return;
+      // Covered up to the tip: the tip's time is what the index covers.
+      return cursor ? head.timestampMs : undefined;
     }
     const at = await deps.source.checkpointTimestampMs(covered, callBudget());
     report.lagCheckpoints = Number(behind);
     report.lagSeconds = Math.max(0, Math.round((head.timestampMs - at) / 1000));
+    return cursor && covered > 0n ? at : undefined;
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
     report.providerErrors++;
     deps.log.warn('could not measure lag behind the chain head', { message: error.message });
+    return undefined;
   }
 }
 

@@ -28,8 +28,9 @@ import {
 import type { NodeRecord } from '../shared/index/index-model';
 import { randomInt } from 'node:crypto';
 import { INSTANCE_ID_PATTERN, NodeRegistry, WORKER_GROUPS_ENV } from '../shared/nodes/node-registry';
-import { logger, logUnexpected } from '../shared/runtime/powertools';
+import { countIndexStale, logger, logUnexpected } from '../shared/runtime/powertools';
 import { awsClientConfig } from '../shared/runtime/aws-clients';
+import { assertIndexFresh, IndexStaleError, INDEX_FRESHNESS_ENV } from '../shared/index/freshness';
 import { DEFAULT_MIN_STAKE_MIST } from '../shared/sui/roles';
 
 export const NODE_JOIN_ENV = {
@@ -40,6 +41,7 @@ export const NODE_JOIN_ENV = {
   /** The fixed worker role name: only sessions of this role are callers at all. */
   WORKER_ROLE_NAME: z.string().min(1),
   WORKER_GROUPS: WORKER_GROUPS_ENV,
+  ...INDEX_FRESHNESS_ENV,
 };
 
 export type NodeJoinSettings = z.infer<z.ZodObject<typeof NODE_JOIN_ENV>>;
@@ -53,8 +55,8 @@ export interface NodeJoinDeps {
    * Stake records and the pool's node minimum as the indexer wrote them: read through the index
    * repository, the one decoder of those items.
    */
-  stakes: Pick<TokenIndexReader, 'getStake' | 'getMinStake'>;
   /** Opens pool entries (the join function may decrypt only with the bootstrap-token context). */
+  stakes: Pick<TokenIndexReader, 'readItems'>;
   cipher: JoinTokenCipher;
   /** The latest verified enclave attestation: the join token pins the CA it attests. */
   attestations: Pick<AttestationRecordStore, 'getLatest'>;
@@ -151,13 +153,21 @@ export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV
       throw forbidden('instance_not_running', `instance ${instanceId} is ${membership.LifecycleState} in its group`);
     }
 
-    const stake = await deps.stakes.getStake(group.stakeId);
+    // One round trip: the stake, the live node minimum and how current the index is (a stale index
+    // may still show a slashed or unstaked stake as active: refuse, retryable).
+    const { stake, minStakeMist, freshness } = await deps.stakes.readItems({ stakeId: group.stakeId, minStakeRole: 'node', freshness: true });
+    try {
+      assertIndexFresh(freshness, now().getTime(), { maxAgeMs: settings.INDEX_MAX_AGE_SECONDS * 1000, onStale: countIndexStale });
+    } catch (error) {
+      if (error instanceof IndexStaleError) throw new HttpError(503, error.code, error.message);
+      throw error;
+    }
     if (!stake || stake.status !== 'active') {
       throw forbidden('stake_inactive', `the node stake of group ${group.autoScalingGroup} is ${stake?.status ?? 'not in the index'}`);
     }
     if (stake.role !== 'node') throw forbidden('stake_wrong_role', `the stake of group ${group.autoScalingGroup} is a ${stake.role} stake`);
     // The live node minimum once the pool changed it on chain, else the publish-time default.
-    const nodeMinimum = (await deps.stakes.getMinStake('node')) ?? DEFAULT_MIN_STAKE_MIST.node;
+    const nodeMinimum = minStakeMist ?? DEFAULT_MIN_STAKE_MIST.node;
     const maxNodes = stake.amountMist / nodeMinimum;
 
     const attested = await deps.attestations.getLatest();

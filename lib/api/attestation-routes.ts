@@ -12,6 +12,8 @@ import type { EnvironmentConfig } from '../config/environment-config';
 import type { EnclaveArtifacts } from '../shared/enclave-artifacts';
 import type { StateStack } from '../state/state-stack';
 import { DomainFunction } from './domain-function';
+import { indexFreshnessEnvironment } from './index-freshness';
+import { TOKEN_CHECK_LEADING_KEYS } from './token-check-routes';
 import type { PlatformApi } from './platform-api';
 
 export interface AttestationRoutesProps {
@@ -61,6 +63,7 @@ export class AttestationRoutes extends Construct {
         KUBECONFIG_SIGNING_KEY_ARN: signingKeyArn,
         SERVER_URL: props.serverUrl,
         ATTESTATION_MAX_AGE_SECONDS: String(config.attestationMaxAgeMinutes * 60),
+        ...indexFreshnessEnvironment(config),
       },
     });
 
@@ -68,9 +71,8 @@ export class AttestationRoutes extends Construct {
     const attestationKey = KEYS.attestation().pk;
     this.attestationFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [attestationKey]));
     this.issuerFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [attestationKey]));
-    this.kubeconfigFunction.addToRolePolicy(
-      tableItems(['dynamodb:GetItem'], state, [attestationKey, KEYS.token('*').pk, KEYS.stake('*').pk, KEYS.minStake('user').pk]),
-    );
+    this.kubeconfigFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [attestationKey]));
+    this.kubeconfigFunction.addToRolePolicy(tableItems(['dynamodb:BatchGetItem'], state, TOKEN_CHECK_LEADING_KEYS));
     this.issuerFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GetPublicKey'], resources: [signingKeyArn] }));
     this.kubeconfigFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Sign'], resources: [signingKeyArn] }));
 

@@ -15,6 +15,7 @@ import type { EnvironmentConfig } from '../config/environment-config';
 import { names } from '../shared/names';
 import type { StateStack } from '../state/state-stack';
 import { DomainFunction } from './domain-function';
+import { indexFreshnessEnvironment } from './index-freshness';
 import type { PlatformApi } from './platform-api';
 
 export interface NodeJoinRoutesProps {
@@ -56,6 +57,7 @@ export class NodeJoinRoutes extends Construct {
         JOIN_TOKEN_KEY_ARN: state.joinTokenKey.keyArn,
         WORKER_ROLE_NAME: names.workerRole(config),
         WORKER_GROUPS: workerGroups,
+        ...indexFreshnessEnvironment(config),
       },
     });
     this.lifecycleFunction = new DomainFunction(this, 'NodeLifecycle', {
@@ -76,10 +78,11 @@ export class NodeJoinRoutes extends Construct {
     const nodeCount = KEYS.stakeNodeCount('*').pk;
     const pool = KEYS.bootstrapPool().pk;
     const claim = KEYS.bootstrapClaim('*').pk;
-    // The pool item holds the live node minimum that sizes a stake's node capacity (read-only here). The
-    // join reads its own node record (a retry whose answer was lost), lists the bootstrap-token pool and
-    // takes one entry out of it, recording the claim in a partition only it may write.
-    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [stake, KEYS.minStake('node').pk, KEYS.attestation().pk, node]));
+    // The join reads the attestation and its own node record (a retry whose answer was lost), lists the
+    // bootstrap-token pool and takes one entry out of it, recording the claim in a partition only it may write.
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [KEYS.attestation().pk, node]));
+    // The stake, the node minimum (the POOL item, read-only here) and the indexer's cursor (freshness), in one BatchGetItem.
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:BatchGetItem'], state, [stake, KEYS.minStake('node').pk, KEYS.cursor().pk]));
     this.joinFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node, claim]));
     this.joinFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [nodeCount]));
     this.joinFunction.addToRolePolicy(tableItems(['dynamodb:Query', 'dynamodb:DeleteItem'], state, [pool]));

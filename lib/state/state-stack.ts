@@ -14,7 +14,7 @@ import { TABLE_INDEXES } from '../../lambdas/shared/index/index-model';
 import type { EnvironmentConfig } from '../config/environment-config';
 import type { EnclaveArtifacts } from '../shared/enclave-artifacts';
 import { names } from '../shared/names';
-import { clusterStateKeyPolicy } from './cluster-state-key-policy';
+import { clusterStateKeyId, clusterStateKeyPolicy } from './cluster-state-key-policy';
 
 export interface StateStackProps extends StackProps {
   readonly config: EnvironmentConfig;
@@ -50,12 +50,19 @@ export class StateStack extends Stack {
       description: 'K3s-DaaS workers: may only call POST /v1/nodes/join',
     });
 
-    this.clusterStateKey = new kms.Key(this, 'ClusterStateKey', {
+    // Its policy can never change (cluster-state-key-policy.ts): a new release or upgrade source is a
+    // new key, and the old one is always retained, since the running enclave still unseals with it until
+    // it has re-sealed to the new key (docs/enclave.md, "Upgrading the enclave image").
+    const keyPolicyInputs = { pcrs: enclave.pcrs, previousPcrs: config.previousEnclavePcrs };
+    this.clusterStateKey = new kms.Key(this, clusterStateKeyId(keyPolicyInputs), {
       description: `K3s-DaaS ${config.name} cluster state: decrypts only inside the measured enclave`,
       enableKeyRotation: true,
-      removalPolicy: retain,
-      policy: clusterStateKeyPolicy({ accountId: config.account, masterRoleArn: this.masterRole.roleArn, pcrs: enclave.pcrs }),
+      removalPolicy: RemovalPolicy.RETAIN,
+      policy: clusterStateKeyPolicy({ masterRoleArn: this.masterRole.roleArn, ...keyPolicyInputs }),
     });
+    // The policy denies kms:PutKeyPolicy to everyone, deploying principal included: KMS's lockout check
+    // would refuse to create such a key, and that refusal is exactly the guarantee we want.
+    (this.clusterStateKey.node.defaultChild as kms.CfnKey).bypassPolicyLockoutSafetyCheck = true;
     this.kubeconfigSigningKey = new kms.Key(this, 'KubeconfigSigningKey', {
       description: `K3s-DaaS ${config.name} kubeconfig signatures (ECDSA P-256)`,
       keySpec: kms.KeySpec.ECC_NIST_P256,

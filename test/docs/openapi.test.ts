@@ -19,12 +19,13 @@ import { MemoryAttestationRecordStore } from '../../lambdas/shared/attestation/r
 import type { HttpResult } from '../../lambdas/shared/runtime/http';
 import { IndexUnavailableError, type AttestationRecord } from '../../lambdas/shared/index/index-model';
 import { KmsKubeconfigSigner } from '../../lambdas/shared/kubeconfig/kms-signing-key';
-import { createTokenChecker } from '../../lambdas/shared/credentials/token-check';
+import { createTokenChecker, TOKEN_CHECK_REASONS } from '../../lambdas/shared/credentials/token-check';
+import { IndexStaleError } from '../../lambdas/shared/index/freshness';
 import { synthPlatform, REPO_ROOT } from '../support/cdk-app';
 import { attestationRecordFor, createClusterCaPem } from '../support/cluster-ca';
 import { certificateSha256, NitroTestCa, TEST_PCRS } from '../support/nitro-test-ca';
 import { startFakeKms, type FakeKms } from '../support/fake-kms';
-import { CLUSTER_ID, FIXED_NOW, credentialFor, seededIndex, tokenIdOf } from '../support/token-fixtures';
+import { CLUSTER_ID, FIXED_NOW, credentialFor, seededIndex, TEST_FRESHNESS, tokenIdOf } from '../support/token-fixtures';
 
 type Operation = { security?: Record<string, string[]>[]; responses: Record<string, { $ref?: string; content?: { 'application/json': { schema: unknown } } }> };
 const doc = parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'openapi.yaml'), 'utf8')) as {
@@ -89,15 +90,21 @@ describe('docs/openapi.yaml', () => {
     expect(requestSchema('/v1/attestation').check({ document: 'AAAA', caCertPem: 'pem', extra: 1 })).toBe(false);
   });
 
+  it('lists exactly the token checker\'s reason codes', () => {
+    const reason = (doc as unknown as { components: { schemas: { Reason: { enum: string[] } } } }).components.schemas.Reason;
+    expect([...reason.enum].sort()).toEqual([...TOKEN_CHECK_REASONS].sort());
+  });
+
   describe('matches what the handlers answer', () => {
     let kms: FakeKms;
     let record: AttestationRecord;
     let checker: ReturnType<typeof createTokenChecker>;
     const down = { check: async () => { throw new IndexUnavailableError('down'); } };
+    const stale = { check: async () => { throw new IndexStaleError('behind', 600_000); } };
 
     beforeAll(async () => {
       kms = await startFakeKms();
-      checker = createTokenChecker({ index: await seededIndex(), clusterId: CLUSTER_ID, now: () => FIXED_NOW });
+      checker = createTokenChecker({ index: await seededIndex(), clusterId: CLUSTER_ID, freshness: TEST_FRESHNESS, now: () => FIXED_NOW });
       const caCertPem = await createClusterCaPem();
       record = attestationRecordFor(caCertPem, FIXED_NOW);
     });
@@ -117,8 +124,10 @@ describe('docs/openapi.yaml', () => {
         await h(post({}, {}, '{')),
         await h(post({ credential: 'x'.repeat(20_000) })),
         await validate({ checker: down })(post({ credential: good })),
+        await validate({ checker: stale })(post({ credential: good })),
       ];
-      expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 401, 400, 413, 503]);
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 401, 400, 413, 503, 503]);
+      expect(JSON.parse(answers[6].body!).error).toBe('index_stale');
       for (const a of answers) expectConforms('POST /v1/tokens/validate', a);
     });
 
@@ -135,8 +144,9 @@ describe('docs/openapi.yaml', () => {
         await h(post({ kind: 'TokenReview' }, auth)),
         await authenticate({ checker: down, webhookSecret: async () => 'hook-secret' })(post(await review(good), auth)),
         await h(post(await review(''), auth)),
+        await authenticate({ checker: stale, webhookSecret: async () => 'hook-secret' })(post(await review(good), auth)),
       ];
-      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 401, 400, 500, 200]);
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 401, 400, 500, 200, 500]);
       expect(JSON.parse(answers[6].body!).status).toEqual({ authenticated: false });
       expect(JSON.parse(answers[0].body!).status.authenticated).toBe(true);
       for (const a of answers) expectConforms('POST /v1/authenticate', a);

@@ -6,9 +6,12 @@ import type { ClientWithCoreApi } from '@mysten/sui/client';
 import * as z from 'zod';
 import { COMMON_ENV } from '../runtime/env';
 import { DynamoIndexRepository } from '../index/index-repository-dynamodb';
+import { INDEX_FRESHNESS_ENV, type FreshnessPolicy } from '../index/freshness';
+import { countIndexStale } from '../runtime/powertools';
 import { SUI_NETWORKS, type SuiNetwork } from '../sui/networks';
 import { createTokenChecker, type TokenChecker } from './token-check';
 import { callBudget, worstCaseCallMs } from '../runtime/aws-clients';
+import { SignatureVerifierUnavailableError } from './credential';
 
 export const TOKEN_CHECK_ENV = {
   ...COMMON_ENV,
@@ -16,6 +19,7 @@ export const TOKEN_CHECK_ENV = {
   /** Without it zkLogin credentials are refused (never accepted unchecked). */
   SUI_GRPC_URL: z.url({ protocol: /^https?$/ }).optional(),
   TOKEN_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  ...INDEX_FRESHNESS_ENV,
 } as const;
 
 export type TokenCheckEnv = z.infer<z.ZodObject<typeof TOKEN_CHECK_ENV>>;
@@ -37,9 +41,10 @@ export function lazyZkLoginClient(load: () => Promise<ClientWithCoreApi>, timeou
   const core = {
     async verifyZkLoginSignature(options: Parameters<ClientWithCoreApi['core']['verifyZkLoginSignature']>[0]) {
       // A failed load is forgotten, so one bad cold start does not refuse every zkLogin user until recycle.
+      // It is unavailability (retry), never a verdict on the signature.
       client ??= load().catch((error: unknown) => {
         client = undefined;
-        throw error;
+        throw new SignatureVerifierUnavailableError('the zkLogin verifier client could not be loaded', { cause: error });
       });
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -56,15 +61,34 @@ export function lazyZkLoginClient(load: () => Promise<ClientWithCoreApi>, timeou
   return { core } as unknown as ClientWithCoreApi;
 }
 
-function grpcZkLoginClient(network: SuiNetwork, grpcUrl: string): ClientWithCoreApi {
-  return lazyZkLoginClient(() => import('../sui/client').then((m) => m.createSuiClient({ network, grpcUrl })));
+/**
+ * fetch for the zkLogin verifier: a request that got no answer at all (connection refused or reset, DNS,
+ * TLS) becomes an HTTP 503, which the gRPC-web transport reports as UNAVAILABLE. Without this the
+ * transport reports it as INTERNAL, indistinguishable from the node's own INTERNAL answer, and only
+ * unavailability may count as "verifier unavailable" (credential.ts). Aborts stay aborts.
+ */
+export function networkErrorsAsUnavailable(fetchImpl: typeof globalThis.fetch = globalThis.fetch): typeof globalThis.fetch {
+  return async (input, init) => {
+    try {
+      return await fetchImpl(input, init);
+    } catch (error) {
+      if (init?.signal?.aborted) throw error;
+      const reason = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
+      return new Response(null, { status: 503, statusText: `network error: ${reason}`.replace(/[^\x20-\x7e]/g, ' ').slice(0, 200) });
+    }
+  };
 }
 
-/** `client`: the function's DynamoDB client, with its timeouts (`awsClientConfig`). */
-export function tokenCheckerFromEnv(env: TokenCheckEnv, client?: DynamoDBClient): TokenChecker {
+function grpcZkLoginClient(network: SuiNetwork, grpcUrl: string): ClientWithCoreApi {
+  return lazyZkLoginClient(() => import('../sui/client').then((m) => m.createSuiClient({ network, grpcUrl, fetch: networkErrorsAsUnavailable() })));
+}
+
+/** `client`: the function's DynamoDB client, with its timeouts (`awsClientConfig`); `onStale` counts stale-index refusals. */
+export function tokenCheckerFromEnv(env: TokenCheckEnv, client?: DynamoDBClient, onStale: FreshnessPolicy['onStale'] = countIndexStale): TokenChecker {
   return createTokenChecker({
     index: new DynamoIndexRepository({ tableName: env.TABLE_NAME, client }),
     clusterId: env.CLUSTER_ID,
+    freshness: { maxAgeMs: env.INDEX_MAX_AGE_SECONDS * 1000, onStale },
     cacheSize: env.TOKEN_CACHE_SIZE,
     zkLoginClient: env.SUI_GRPC_URL ? grpcZkLoginClient(env.SUI_NETWORK, env.SUI_GRPC_URL) : undefined,
   });

@@ -47,6 +47,43 @@ export interface MinStakeRecord {
   lastEvent: EventPosition;
 }
 
+/** Whether an address may hold admin stakes and tokens, as the pool last announced (`AdminApproved`/`AdminRevoked`). */
+export interface AdminRecord {
+  address: string;
+  approved: boolean;
+  lastEvent: EventPosition;
+}
+
+/** How current the index is: what the indexer last recorded on its cursor item. */
+export interface IndexFreshness {
+  /**
+   * Ledger time (ms since the epoch) of the newest checkpoint the indexer has fully covered: every event
+   * up to then is in the index. Undefined until the indexer has recorded one.
+   */
+  coveredThroughMs?: number;
+}
+
+/** Point reads a token check or a node join needs at one moment; whatever is named is read in one round trip. */
+export interface IndexReadRequest {
+  tokenId?: string;
+  stakeId?: string;
+  minStakeRole?: Role;
+  /** An address whose admin approval is wanted. */
+  admin?: string;
+  freshness?: boolean;
+}
+
+export interface IndexReadResult {
+  token?: SealTokenRecord;
+  stake?: StakeRecord;
+  /** The role's minimum as last changed on chain; undefined while the publish-time default holds. */
+  minStakeMist?: bigint;
+  /** Undefined when the pool never announced anything about the address. */
+  admin?: AdminRecord;
+  /** Present when asked for (empty when the indexer never recorded a cursor). */
+  freshness?: IndexFreshness;
+}
+
 export type NodeStatus = 'joined' | 'gone';
 
 export interface NodeRecord {
@@ -99,6 +136,8 @@ export const KEYS = {
   bootstrapClaim: (tokenId: string) => ({ pk: `BOOTSTRAP_CLAIM#${tokenId}`, sk: 'CLAIM' }),
   /** The pool's live minimum of a role; absent until the pool changes it from the publish-time default. */
   minStake: (role: Role) => ({ pk: 'POOL', sk: `MIN_STAKE#${role}` }),
+  /** An address's admin approval (absent until the pool announced one). */
+  admin: (address: string) => ({ pk: `ADMIN#${address}`, sk: 'ADMIN' }),
   /**
    * Joined-node counter of a node stake: the join route admits atomically against it (node-registry.ts).
    * Its own partition, so the join and lifecycle functions may update it without being able to update
@@ -113,12 +152,14 @@ export const KEYS = {
 
 export const TABLE_INDEXES = { byOwner: 'gsi1', byStake: 'gsi2' } as const;
 
-/** What token checks need: read-only point reads. */
+/** What token checks and node joins need: read-only point reads. */
 export interface TokenIndexReader {
   getToken(tokenId: string): Promise<SealTokenRecord | undefined>;
   getStake(stakeId: string): Promise<StakeRecord | undefined>;
   /** The role's minimum as last changed on chain; undefined while the publish-time default holds. */
   getMinStake(role: Role): Promise<bigint | undefined>;
+  /** Every item the request names, in one round trip (DynamoDB: one BatchGetItem). */
+  readItems(request: IndexReadRequest): Promise<IndexReadResult>;
 }
 
 /** Thrown by repositories when the backing store cannot be reached; handlers fail closed on it. */

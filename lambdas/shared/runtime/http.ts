@@ -3,7 +3,7 @@
 // trace.
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
-import { isDependencyOutage, OUTAGE_CODE } from './outage';
+import { isDependencyOutage, OUTAGE_CODE, outageCode } from './outage';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
@@ -102,7 +102,9 @@ export function withHttpErrors<E>(
       if (error instanceof HttpError) return errorResult(error.statusCode, error.code, error.message, error.extra);
       onUnexpected(error);
       if (isDependencyOutage(error)) {
-        return errorResult(options.outageStatus ?? 503, OUTAGE_CODE, 'a backend service of the platform cannot be reached; retry later');
+        return outageCode(error) === OUTAGE_CODE
+          ? errorResult(options.outageStatus ?? 503, OUTAGE_CODE, 'a backend service of the platform cannot be reached; retry later')
+          : errorResult(options.outageStatus ?? 503, outageCode(error), (error as Error).message);
       }
       return errorResult(500, 'internal_error', 'the request could not be processed');
     }

@@ -16,8 +16,14 @@ export class DependencyUnavailableError extends Error {
   }
 }
 
-/** The reason code of every outage answer. */
+/** The reason code of an outage answer, unless the error names a more precise one (`index_stale`). */
 export const OUTAGE_CODE = 'backend_unavailable';
+
+/** The reason code to answer an outage with: the domain error's own `code` (e.g. `index_stale`), else `backend_unavailable`. */
+export function outageCode(error: unknown): string {
+  const code = error instanceof DependencyUnavailableError ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && /^[a-z][a-z_]*$/.test(code) ? code : OUTAGE_CODE;
+}
 
 // What the SDK's own retry classification treats as transient (`@smithy/core` retry: TimeoutError,
 // socket errors, 5xx, throttling); after the bounded retries are spent, the same errors are an outage.

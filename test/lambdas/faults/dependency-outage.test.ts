@@ -31,7 +31,7 @@ import { refusingEndpoint, startHangingEndpoint, type HangingEndpoint } from '..
 import { startFakeKms, type FakeKms } from '../../support/fake-kms';
 import { startMoto, type Moto } from '../../support/moto';
 import { certificateSha256, NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
-import { CLUSTER_ID, credentialFor, FIXED_NOW, postEvent, seededIndex } from '../../support/token-fixtures';
+import { CLUSTER_ID, credentialFor, FIXED_NOW, postEvent, seededIndex, TEST_FRESHNESS } from '../../support/token-fixtures';
 import { ACCOUNT, clients, createIndexTable, createWorkerGroup, putStake, REGION } from '../../support/worker-fixtures';
 
 const TABLE = 'index';
@@ -88,6 +88,7 @@ describe('POST /v1/nodes/join with one AWS dependency down', () => {
     JOIN_TOKEN_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/join',
     WORKER_ROLE_NAME: WORKER_ROLE,
     WORKER_GROUPS: [{ autoScalingGroup: GROUP, stakeId: STAKE }],
+    INDEX_MAX_AGE_SECONDS: 300,
   };
   const join = (instanceId: string): APIGatewayProxyEventV2WithIAMAuthorizer =>
     ({
@@ -171,7 +172,7 @@ describe('POST /v1/attestation with DynamoDB down', () => {
 
 describe('credential routes with the index or KMS down', () => {
   const unreachableIndex = (endpoint: string, fn: ApiFunctionName) =>
-    createTokenChecker({ index: new DynamoIndexRepository({ tableName: TABLE, client: client(DynamoDBClient, fn, endpoint) }), clusterId: CLUSTER_ID, now: () => FIXED_NOW });
+    createTokenChecker({ index: new DynamoIndexRepository({ tableName: TABLE, client: client(DynamoDBClient, fn, endpoint) }), clusterId: CLUSTER_ID, freshness: TEST_FRESHNESS, now: () => FIXED_NOW });
 
   it('POST /v1/tokens/validate and POST /v1/kubeconfig: 503 backend_unavailable; POST /v1/authenticate: 500', async () => {
     const credential = await credentialFor('user', { now: FIXED_NOW });
@@ -202,7 +203,7 @@ describe('credential routes with the index or KMS down', () => {
 
   it('POST /v1/kubeconfig with KMS down (the credential and attestation fine): 503 backend_unavailable', async () => {
     const credential = await credentialFor('user', { now: FIXED_NOW });
-    const checker = createTokenChecker({ index: await seededIndex(), clusterId: CLUSTER_ID, now: () => FIXED_NOW });
+    const checker = createTokenChecker({ index: await seededIndex(), clusterId: CLUSTER_ID, freshness: TEST_FRESHNESS, now: () => FIXED_NOW });
     for (const [how, endpoint] of outages()) {
       const kc = kubeconfig({
         checkCredential: (c) => checker.check(c),

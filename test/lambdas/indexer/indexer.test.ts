@@ -3,7 +3,7 @@ import { RpcError } from '@protobuf-ts/runtime-rpc';
 import { MemoryIndexRepository } from '../../../lambdas/shared/index/index-repository-memory';
 import { roleToU8 } from '../../../lambdas/shared/sui/roles';
 import { InstanceApiError } from '../../../lambdas/indexer/eviction';
-import { generateHistory, prng, type GeneratedHistory } from '../../support/event-history';
+import { checkpointTimeMs, generateHistory, prng, type GeneratedHistory } from '../../support/event-history';
 import { createHarness, FaultPlan, InjectedFault } from '../../support/indexer-harness';
 
 const HISTORY = generateHistory({ seed: 42, transactions: 400 });
@@ -31,6 +31,9 @@ describe('indexer: replaying a generated history', () => {
     }
     expect(new Map(snapshot.minStakes.map((m) => [roleToU8(m.role), m.amountMist]))).toEqual(expected.minStakes);
     expect(expected.minStakes.size).toBe(3);
+    expect(new Map(snapshot.admins.map((a) => [a.address, a.approved]))).toEqual(expected.admins);
+    expect(expected.admins.size).toBe(3);
+    expect(HISTORY.counts['staking::AdminRevoked']).toBeGreaterThan(0);
     // The history exercises every rule.
     for (const name of ['staking::MinStakeChanged', 'staking::StakeSlashed', 'staking::StakeWithdrawn', 'seal_token::SealTokenRevoked', 'staking::UnstakeRequested', 'unstakeAfterSlash', 'slashAgain']) {
       expect(HISTORY.counts[name]).toBeGreaterThan(0);
@@ -179,6 +182,25 @@ describe('indexer: replaying a generated history', () => {
     expect(report.lagCheckpoints).toBe(Number(HISTORY.headCheckpoint - covered));
     expect(report.lagSeconds).toBe(Math.round((Number(HISTORY.headCheckpoint - covered) * 250) / 1000));
     expect(report.lagCheckpoints).toBeGreaterThan(0);
+  });
+
+  it('records on the cursor the ledger time it has covered: the covered checkpoint\'s while behind, the head\'s once caught up', async () => {
+    const h = await createHarness(HISTORY);
+    const partial = await h.run({ remainingMs: () => (h.node.listEventsCalls < 2 ? 60_000 : 0) });
+    expect(partial.cursor!.coveredThroughMs).toBe(checkpointTimeMs(partial.cursor!.checkpoint));
+    expect((await h.repo.getCursor())?.coveredThroughMs).toBe(checkpointTimeMs(partial.cursor!.checkpoint));
+    await h.runUntilCaughtUp();
+    expect((await h.repo.getCursor())?.coveredThroughMs).toBe(checkpointTimeMs(HISTORY.headCheckpoint));
+  });
+
+  it('a run that cannot measure the chain head leaves the covered time alone, so it ages and token checks fail closed', async () => {
+    const h = await createHarness(HISTORY);
+    await h.runUntilCaughtUp();
+    const before = await h.repo.getCursor();
+    h.node.transport.on('sui.rpc.v2.LedgerService/GetServiceInfo', () => { throw new RpcError('down', 'UNAVAILABLE'); });
+    const report = await h.run({});
+    expect(report.providerErrors).toBeGreaterThan(0);
+    expect((await h.repo.getCursor())?.coveredThroughMs).toBe(before?.coveredThroughMs);
   });
 });
 

@@ -162,7 +162,8 @@ describe('POST /v1/kubeconfig with the real token checker over the index', () =>
         record: { tokenId: TOKEN, stakeId: STAKE, owner: owner.toSuiAddress(), role: 'user', permissions: ['read'], clusterId: 'k3s-daas-dev', expiresAtMs: NOW.getTime() + 86_400_000, revoked: false, invalidated: false, lastEvent: pos },
       },
     ]);
-    const checker = createTokenChecker({ index, clusterId: 'k3s-daas-dev', now: () => NOW });
+    await index.putCursor({ cursor: 'c', checkpoint: 1n, eventsSeen: 0, updatedAt: NOW.toISOString(), coveredThroughMs: NOW.getTime() }, undefined);
+    const checker = createTokenChecker({ index, clusterId: 'k3s-daas-dev', freshness: { maxAgeMs: 300_000 }, now: () => NOW });
     deps = {
       checkCredential: (c) => checker.check(c),
       store: new MemoryAttestationRecordStore(record),
@@ -193,5 +194,19 @@ describe('POST /v1/kubeconfig with the real token checker over the index', () =>
     const { credential } = await createCredential(owner, { tokenId: TOKEN, clusterId: 'other-cluster', now: NOW });
     const res = await createHandler(deps)(post({ credential }));
     expect(JSON.parse(res.body!).error).toBe('wrong_audience');
+  });
+
+  it('503 index_stale while the indexer last covered the chain longer ago than the bound, and nothing is signed', async () => {
+    const { credential } = await createCredential(owner, { tokenId: TOKEN, clusterId: 'k3s-daas-dev', now: NOW });
+    const current = await index.getCursor();
+    await index.putCursor({ ...current!, cursor: 'stale', coveredThroughMs: NOW.getTime() - 300_001 }, current);
+    const signs = kms.calls.filter((c) => c.op === 'Sign').length;
+    try {
+      const res = await createHandler(deps)(post({ credential }));
+      expect({ status: res.statusCode, error: JSON.parse(res.body!).error }).toEqual({ status: 503, error: 'index_stale' });
+      expect(kms.calls.filter((c) => c.op === 'Sign').length).toBe(signs);
+    } finally {
+      await index.putCursor(current!, await index.getCursor());
+    }
   });
 });

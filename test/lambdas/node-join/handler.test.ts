@@ -50,6 +50,7 @@ const settings: NodeJoinSettings = {
     { autoScalingGroup: GENERAL, stakeId: STAKE_GENERAL },
     { autoScalingGroup: GPU, stakeId: STAKE_GPU },
   ],
+  INDEX_MAX_AGE_SECONDS: 300,
 };
 
 function joinEvent(
@@ -171,8 +172,16 @@ beforeEach(async () => {
   pool = new Map();
   for (let i = 0; i < 3; i++) await mint();
   await attest(attestedCaPem);
+  await markIndexed(NOW.getTime());
   // Three moto ASGs per test: generous on a shared, loaded machine; no outcome depends on it.
 }, 180_000);
+
+/** As an indexer run leaves the cursor: the chain covered up to `coveredThroughMs`. */
+async function markIndexed(coveredThroughMs: number) {
+  const repo = new DynamoIndexRepository({ tableName: TABLE, client: c.db });
+  const previous = await repo.getCursor();
+  await repo.putCursor({ cursor: `c-${coveredThroughMs}`, checkpoint: 1n, eventsSeen: 0, updatedAt: NOW.toISOString(), coveredThroughMs }, previous);
+}
 
 describe('POST /v1/nodes/join', () => {
   it('admits a running instance of a worker group with the server, a pooled bootstrap token pinning the attested CA and its instance id as node name', async () => {
@@ -332,6 +341,15 @@ describe('POST /v1/nodes/join', () => {
     expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 403, body: { error: 'stake_inactive' } });
     await deleteItem(KEYS.stake(STAKE_GENERAL));
     expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 403, body: { error: 'stake_inactive' } });
+  });
+
+  it('the attack of issue 12 item 7: the indexer stopped before a slash landed; the stale index is refused (503 index_stale), no slot taken', async () => {
+    // The index still shows the stake active, but it last covered the chain 301 s before the join.
+    await markIndexed(NOW.getTime() - 301_000);
+    expect(await call(joinEvent(instances.general[0]))).toMatchObject({ status: 503, body: { error: 'index_stale' } });
+    expect(await registry.joinedCount(STAKE_GENERAL)).toBe(0n);
+    await markIndexed(NOW.getTime() - 300_000);
+    expect((await call(joinEvent(instances.general[0]))).status).toBe(200);
   });
 
   it('refuses a stake of another role (stake_wrong_role)', async () => {

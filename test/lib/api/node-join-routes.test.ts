@@ -78,7 +78,9 @@ describe('node join routes', () => {
   it('table grants are limited to the node, stake, pool-minimum and bootstrap-token items, with no scans and queries of the pool only', () => {
     const leading = (statements: Statement[], action: string) =>
       withAction(statements, action).flatMap((s) => [s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']].flat());
-    expect(leading(joinStatements, 'dynamodb:GetItem').sort()).toEqual(['ATTESTATION', 'NODE#*', 'POOL', 'STAKE#*']);
+    expect(leading(joinStatements, 'dynamodb:GetItem').sort()).toEqual(['ATTESTATION', 'NODE#*']);
+    // The stake, the node minimum and the indexer cursor (index freshness, issue 12 item 7) in one batch.
+    expect(leading(joinStatements, 'dynamodb:BatchGetItem').sort()).toEqual(['INDEXER', 'POOL', 'STAKE#*']);
     expect(leading(joinStatements, 'dynamodb:PutItem').sort()).toEqual(['BOOTSTRAP_CLAIM#*', 'NODE#*']);
     expect(leading(joinStatements, 'dynamodb:UpdateItem')).toEqual(['NODECOUNT#*']);
     expect(leading(joinStatements, 'dynamodb:Query')).toEqual(['BOOTSTRAP']);
@@ -98,7 +100,7 @@ describe('node join routes', () => {
     }
     for (const s of [...joinStatements, ...lifecycleStatements]) {
       for (const a of actions(s).filter((x) => x.startsWith('dynamodb:'))) {
-        expect(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query']).toContain(a);
+        expect(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query']).toContain(a);
         expect(s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']).toBeDefined();
       }
     }
