@@ -45,6 +45,8 @@ let nodeA: WorkerNode;
 let nodeB: WorkerNode;
 let rotated: typeof handler;
 
+// kubectl's words for a 401.
+const UNAUTHORIZED = /You must be logged in to the server \((Unauthorized|the server has asked for the client to provide credentials)\)/;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const instanceId = () => `i-0${Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString('hex')}`;
 
@@ -107,7 +109,8 @@ interface Rule { verbs: string[]; apiGroups?: string[]; resources?: string[]; re
 /** Everything the authorizer lets this person do in a namespace (SelfSubjectRulesReview, what `can-i --list` shows). */
 async function rulesOf(person: Person, namespace = 'default'): Promise<Rule[]> {
   const review = JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace } });
-  const out = await person.kubectl(['create', '-f', '-', '-o', 'json'], review);
+  // --validate=false: kubectl's client-side validation would list CRDs first, which no tier but admin may.
+  const out = await person.kubectl(['create', '--validate=false', '-f', '-', '-o', 'json'], review);
   if (out.code !== 0) throw new Error(`SelfSubjectRulesReview as ${person.name}: ${out.stderr}`);
   const status = (JSON.parse(out.stdout) as { status: { resourceRules: Rule[]; nonResourceRules: Rule[]; incomplete: boolean } }).status;
   expect(status.incomplete).toBe(false);
@@ -223,10 +226,12 @@ describe('node operators manage their own workers', () => {
   });
 
   it('an operator cannot cordon, label or delete another operator\'s node', async () => {
+    // `kubectl cordon` exits 0 even when its patch is refused (it only prints the error), so the verdict
+    // is read from stderr and from the node itself.
     for (const args of [['cordon', nodeB.name], ['label', 'node', nodeB.name, 'maintenance=planned'], ['delete', 'node', nodeB.name]]) {
       const out = await operatorA.kubectl(args);
-      expect([args.join(' '), out.code === 0]).toEqual([args.join(' '), false]);
-      expect(out.stderr).toContain('node operators may only change nodes admitted under their own stake');
+      expect([args.join(' '), out.stderr]).toEqual([args.join(' '), expect.stringContaining('node operators may only change nodes admitted under their own stake')]);
+      if (args[0] !== 'cordon') expect(out.code).not.toBe(0);
     }
     const node = JSON.parse((await admin.kubectl(['get', 'node', nodeB.name, '-o', 'json'])).stdout) as { spec: { unschedulable?: boolean }; metadata: { labels: Record<string, string> } };
     expect(node.spec.unschedulable).toBeUndefined();
@@ -243,8 +248,9 @@ describe('node operators manage their own workers', () => {
 
   it('a user-tier person cannot touch any node', async () => {
     const out = await user.kubectl(['cordon', nodeA.name]);
-    expect(out.code).not.toBe(0);
-    expect(out.stderr).toContain('Forbidden');
+    expect(out.stderr).toContain(`cannot patch resource "nodes"`);
+    const node = JSON.parse((await admin.kubectl(['get', 'node', nodeA.name, '-o', 'json'])).stdout) as { spec: { unschedulable?: boolean } };
+    expect(node.spec.unschedulable).toBeUndefined();
   });
 });
 
@@ -333,7 +339,7 @@ describe('failures close the door (DESIGN §6)', () => {
       api.route('/v1/authenticate', handler);
     }
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain('Unauthorized');
+    expect(refused.stderr).toMatch(UNAUTHORIZED);
     const seen = api.exchanges.slice(before).filter((e) => e.token !== undefined);
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.every((e) => e.status === 401 && e.authenticated !== true)).toBe(true);
@@ -352,7 +358,7 @@ describe('failures close the door (DESIGN §6)', () => {
       relay.restore();
     }
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain('Unauthorized');
+    expect(refused.stderr).toMatch(UNAUTHORIZED);
     const seen = api.exchanges.slice(before).filter((e) => e.token !== undefined);
     // The apiserver's webhook backoff retried the 500s; none of them was taken as an answer.
     expect(seen.length).toBeGreaterThan(1);

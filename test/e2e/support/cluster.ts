@@ -43,7 +43,7 @@ function k3sApiserverFlags(o: { pki: Pki; serving: { cert: string; key: string }
     ['service-node-port-range', '30000-32767'],
     ['service-account-issuer', 'https://kubernetes.default.svc.cluster.local'],
     ['api-audiences', 'https://kubernetes.default.svc.cluster.local,k3s'],
-    ['service-account-key-file', o.pki.serviceAccountKey],
+    ['service-account-key-file', o.pki.serviceAccountPub],
     ['service-account-signing-key-file', o.pki.serviceAccountKey],
     ['client-ca-file', o.pki.caCert],
     ['tls-cert-file', o.serving.cert],

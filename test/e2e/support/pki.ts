@@ -9,6 +9,7 @@ export interface Pki {
   readonly caCert: string;
   readonly caKey: string;
   readonly serviceAccountKey: string;
+  readonly serviceAccountPub: string;
   /** Certificate + key paths of a leaf signed by the CA. */
   leaf(name: string, subject: string, usage: 'serverAuth' | 'clientAuth'): { cert: string; key: string };
 }
@@ -24,10 +25,13 @@ export function createPki(dir: string): Pki {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   openssl(['req', '-x509', ...ec, '-keyout', caKey, '-out', caCert, '-days', '7', '-subj', '/CN=k3s-daas-e2e-ca',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
+  // SEC1 "EC PRIVATE KEY" for signing and its public half for verifying, the forms kube-apiserver reads.
   const serviceAccountKey = path.join(dir, 'service-account.key');
-  openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', serviceAccountKey], dir);
+  const serviceAccountPub = path.join(dir, 'service-account.pub');
+  openssl(['ecparam', '-genkey', '-name', 'prime256v1', '-noout', '-out', serviceAccountKey], dir);
+  openssl(['ec', '-in', serviceAccountKey, '-pubout', '-out', serviceAccountPub], dir);
   return {
-    dir, caCert, caKey, serviceAccountKey,
+    dir, caCert, caKey, serviceAccountKey, serviceAccountPub,
     leaf(name, subject, usage) {
       const cert = path.join(dir, `${name}.crt`);
       const key = path.join(dir, `${name}.key`);
