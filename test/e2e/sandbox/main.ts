@@ -11,9 +11,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadKeypair } from '../../../cli/keys';
-import { GrpcEventSource } from '../../../lambdas/indexer/event-source';
-import { Evictor, type InstanceTerminator } from '../../../lambdas/indexer/eviction';
-import { runIndexer } from '../../../lambdas/indexer/indexer';
 import { DynamoIndexRepository } from '../../../lambdas/shared/index/index-repository-dynamodb';
 import { renderKubeconfig } from '../../../lambdas/shared/kubeconfig/kubeconfig';
 import { DEFAULT_MIN_STAKE_MIST, roleToU8, TIER_PERMISSIONS } from '../../../lambdas/shared/sui/roles';
@@ -37,9 +34,6 @@ async function personKey(): Promise<{ keypair: Keypair; generated: boolean }> {
     return { keypair: Ed25519Keypair.generate(), generated: true };
   }
 }
-
-// No EC2 here: a node stake's eviction would have nothing to terminate.
-const noInstances: InstanceTerminator = { describeStates: async () => new Map(), terminate: async () => {} };
 
 async function main(): Promise<void> {
   say('k3s-daas sandbox — LOCAL ONLY:');
@@ -102,9 +96,7 @@ async function main(): Promise<void> {
     } }]);
     const repo = new DynamoIndexRepository({ tableName: TABLE, client: db });
     const log = { info() {}, warn: (m: string) => say(`indexer: ${m}`), error: (m: string) => say(`indexer: ${m}`) };
-    const indexOnce = () => runIndexer({
-      repo, source: new GrpcEventSource(ledger.client, ledger.packageId), evictor: new Evictor(repo, noInstances, new Set()), packageId: ledger.packageId, log,
-    }, { remainingMs: () => 60_000 });
+    const indexOnce = () => ledger.index(repo, log);
     await indexOnce();
     // As the EventBridge schedule does, less often than on AWS is not needed here.
     indexerTimer = setInterval(() => void indexOnce().catch((e: unknown) => say(`indexer run failed: ${String(e)}`)), 10_000);

@@ -1,6 +1,7 @@
-// People of the e2e suite and the sandbox: a Sui key, a stake and a seal token in the index (written by
-// the indexer's DynamoDB repository, as the indexer records them), a HOME for the credential plugin's
-// cache, and the kubeconfig the project's renderer makes, whose exec user is the project's CLI.
+// People of the e2e suite: a Sui key, a stake and a seal token in the index (either recorded on the local
+// ledger and indexed by the real indexer, or written with the indexer's DynamoDB repository), a HOME for
+// the credential plugin's cache, and the kubeconfig the project's renderer makes, whose exec user is the
+// project's CLI.
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -9,7 +10,8 @@ import { build } from 'esbuild';
 import type { SealTokenRecord, StakeRecord } from '../../../lambdas/shared/index/index-model';
 import type { IndexRepository } from '../../../lambdas/shared/index/index-repository';
 import { renderKubeconfig } from '../../../lambdas/shared/kubeconfig/kubeconfig';
-import { DEFAULT_MIN_STAKE_MIST, TIER_PERMISSIONS, type Role } from '../../../lambdas/shared/sui/roles';
+import { DEFAULT_MIN_STAKE_MIST, roleToU8, TIER_PERMISSIONS, type Role } from '../../../lambdas/shared/sui/roles';
+import type { LocalLedger } from '../sandbox/local-ledger';
 import { REPO_ROOT, runKubectl, type KubectlResult } from './cluster';
 
 export const suiId = () => `0x${randomBytes(32).toString('hex')}`;
@@ -55,7 +57,7 @@ export interface PeopleContext {
   kubectlPath: string;
 }
 
-export async function createPerson(ctx: PeopleContext, name: string, role: Role, opts: { tokenExpiresAtMs?: number; keypair?: Ed25519Keypair } = {}): Promise<Person> {
+export async function createPerson(ctx: PeopleContext, name: string, role: Role, opts: { tokenExpiresAtMs?: number; keypair?: Ed25519Keypair; ledger?: LocalLedger } = {}): Promise<Person> {
   const keypair = opts.keypair ?? Ed25519Keypair.generate();
   const address = keypair.toSuiAddress();
   const stakeId = suiId();
@@ -65,7 +67,17 @@ export async function createPerson(ctx: PeopleContext, name: string, role: Role,
     expiresAtMs: opts.tokenExpiresAtMs ?? Date.now() + 30 * 86_400_000, revoked: false, invalidated: false, lastEvent: position,
   };
   const stake: StakeRecord = { stakeId, owner: address, role, amountMist: DEFAULT_MIN_STAKE_MIST[role], status: 'active', nodeId: role === 'node' ? `${name}-machines` : '', lastEvent: position };
-  await ctx.repo.writeEntities([{ kind: 'stake', record: stake, expectedRev: 0 }, { kind: 'token', record: token, expectedRev: 0 }]);
+  if (opts.ledger) {
+    // What `k3s-daas stake` and `k3s-daas token issue` make the package emit, then one indexer run.
+    opts.ledger.record([{ name: 'staking::StakeDeposited', data: { stake_id: stakeId, owner: address, role: roleToU8(role), amount: stake.amountMist, node_id: stake.nodeId } }]);
+    opts.ledger.record([{ name: 'seal_token::SealTokenIssued', data: {
+      token_id: tokenId, stake_id: stakeId, owner: address, role: roleToU8(role), permissions: token.permissions, cluster_id: ctx.clusterId, expires_at_ms: BigInt(token.expiresAtMs),
+    } }]);
+    const report = await opts.ledger.index(ctx.repo);
+    if (report.stoppedBecause !== 'caught_up') throw new Error(`indexing ${name}'s stake and token stopped: ${report.stoppedBecause}`);
+  } else {
+    await ctx.repo.writeEntities([{ kind: 'stake', record: stake, expectedRev: 0 }, { kind: 'token', record: token, expectedRev: 0 }]);
+  }
 
   const home = path.join(ctx.dir, 'people', name);
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
