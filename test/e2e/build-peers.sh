@@ -60,7 +60,8 @@ started=$SECONDS
 echo "build-peers: building into $out (first build takes 10-40 minutes on 2 cores)" >&2
 cd "$peers"
 # nice: the build competes with everything else on a small machine.
-build() { nice -n 10 go build -trimpath -ldflags="$ldflags" -o "$work/$1" "$2"; echo "build-peers: built $1 ($((SECONDS - started)) s)" >&2; }
+# -buildvcs=false: the module sits inside the project repository, whose VCS state says nothing about the peers.
+build() { nice -n 10 go build -trimpath -buildvcs=false -ldflags="$ldflags" -o "$work/$1" "$2"; echo "build-peers: built $1 ($((SECONDS - started)) s)" >&2; }
 build etcd ./etcd
 build aggregator ./aggregator
 build kubectl k8s.io/kubernetes/cmd/kubectl
