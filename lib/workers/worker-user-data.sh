@@ -39,6 +39,11 @@ WORK_DIR="$(mktemp -d)"
 readonly WORK_DIR
 trap 'rm -rf "${WORK_DIR}"' EXIT
 
+# The stake id becomes node labels (below): a label value holds at most 63 characters and a Sui id has
+# 66, so it is carried as its two 32-hex-digit halves, which the node-operator admission policy joins
+# back ('0x' + hi + lo). Checked before anything is installed or joined.
+[[ "${STAKE_ID}" =~ ^0x[0-9a-f]{64}$ ]] || die "STAKE_ID ${STAKE_ID} is not a Sui object id (0x + 64 lowercase hex)"
+
 # ---- kernel settings K3s needs (overlay filesystem, bridged traffic through iptables, forwarding) ----
 log "configuring kernel modules and sysctls for K3s"
 install -d -m 0755 "${MODULES_DIR}" "${SYSCTL_DIR}"
@@ -192,7 +197,8 @@ cat > "${K3S_CONFIG_DIR}/config.yaml" <<CONFIG
 node-label:
   - "k3s-daas.io/cluster=${CLUSTER_ID}"
   - "k3s-daas.io/worker-group=${WORKER_GROUP}"
-  - "k3s-daas.io/stake-id=${STAKE_ID}"
+  - "k3s-daas.io/stake-id-hi=${STAKE_ID:2:32}"
+  - "k3s-daas.io/stake-id-lo=${STAKE_ID:34:32}"
 kubelet-arg:
   # Graceful node shutdown: on scale-in the kubelet terminates pods before the instance powers off.
   - "shutdown-grace-period=90s"

@@ -244,7 +244,8 @@ describe('worker user-data bootstrap', () => {
     expect(run.read('k3s-env')).not.toContain(TOKEN);
 
     const config = fs.readFileSync(path.join(run.dirs.K3S_DAAS_K3S_CONFIG_DIR, 'config.yaml'), 'utf8');
-    expect(config).toContain(`"k3s-daas.io/stake-id=${STAKE_ID}"`);
+    expect(config).toContain(`"k3s-daas.io/stake-id-hi=${STAKE_ID.slice(2, 34)}"`);
+    expect(config).toContain(`"k3s-daas.io/stake-id-lo=${STAKE_ID.slice(34)}"`);
     expect(config).toContain('"k3s-daas.io/worker-group=general"');
     expect(run.read('modprobe')).toBe('overlay\nbr_netfilter\n');
     expect(run.read('sysctl')).toBe('--system\n');
