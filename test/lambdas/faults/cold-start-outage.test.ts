@@ -43,6 +43,7 @@ beforeAll(async () => {
     WORKER_ROLE_NAME: WORKER_ROLE,
     WORKER_GROUPS: JSON.stringify([{ autoScalingGroup: GROUP, stakeId: '0x' + 'c'.repeat(64) }]),
     LIFECYCLE_HOOK_NAME: 'k3s-daas-leave',
+    INDEX_MAX_AGE_SECONDS: '300',
   });
 });
 
