@@ -1,6 +1,6 @@
 // POST /v1/nodes/join against moto (EC2 instances launched by real moto ASGs, the index table in moto's
 // DynamoDB) with a local KMS stand-in: one test per admission rule, plus the malformed-request paths.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, expect, it } from '@jest/globals';
 import { DeleteItemCommand, GetItemCommand, QueryCommand, TransactWriteItemsCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
@@ -14,7 +14,7 @@ import { joinTokenEncryptionContext } from '../../../lambdas/shared/nodes/join-t
 import { NodeRegistry } from '../../../lambdas/shared/nodes/node-registry';
 import { MIST_PER_SUI } from '../../../lambdas/shared/sui/roles';
 import { createClusterCaPem } from '../../support/cluster-ca';
-import { startMoto, type Moto } from '../../support/moto';
+import { describeWithMoto, startMoto, type Moto } from '../../support/moto';
 import { ACCOUNT, clients, createIndexTable, createWorkerGroup, FakeKmsCipher, putStake } from '../../support/worker-fixtures';
 
 const TABLE = 'index';
@@ -135,7 +135,7 @@ beforeAll(async () => {
   attestedCaPem = await createClusterCaPem();
   TOKEN = pinning(attestedCaPem);
   moto = await startMoto();
-}, 60_000);
+});
 afterAll(async () => {
   await moto?.stop();
 });
@@ -157,7 +157,7 @@ beforeEach(async () => {
   await attest(attestedCaPem);
 });
 
-describe('POST /v1/nodes/join', () => {
+describeWithMoto('POST /v1/nodes/join', () => {
   it('admits a running instance of a worker group with the server, the CA-pinning token and its instance id as node name', async () => {
     const id = instances.general[0];
     expect(await call(joinEvent(id))).toEqual({ status: 200, body: { server: SERVER, token: TOKEN, nodeName: id } });
