@@ -3,7 +3,7 @@
 // settings) so a handler's own construct only says what differs: its entry, settings and grants.
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import * as path from 'node:path';
@@ -67,6 +67,9 @@ export class DomainFunction extends NodejsFunction {
         sourceMap: true,
         banner: LAMBDA_BUNDLE.banner,
         externalModules: [...LAMBDA_BUNDLE.external],
+        // esbuild's default (info) prints a size table per function: dozens of lines on every synth.
+        // Warnings and errors still show.
+        logLevel: LogLevel.WARNING,
       },
     });
     Validations.of(this).acknowledge({
