@@ -9,7 +9,7 @@ import { REPO_ROOT } from '../support/cdk-app';
 import { encodeCose, NitroTestCa, TEST_PCRS } from '../support/nitro-test-ca';
 import { makeHarness } from './sui-cli-harness';
 
-const NITRO_DIR = path.join(REPO_ROOT, '..', 'shared', 'testdata', 'nitro');
+const NITRO_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'nitro');
 const REAL_DOC = path.join(NITRO_DIR, 'attestation-doc-us-east-1-debug.b64');
 const AWS_ROOT = path.join(NITRO_DIR, 'aws-nitro-root-g1.pem');
 

@@ -27,7 +27,7 @@ export class LocalLedger {
     this.packageId = packageId;
     this.history = {
       packageId, ledger: [], nodes: [], expectedTerminations: [], headCheckpoint: 1n, counts: {},
-      expected: { stakes: new Map(), tokens: new Map(), minStakes: new Map() },
+      expected: { stakes: new Map(), tokens: new Map(), minStakes: new Map(), admins: new Map() },
     };
     this.node = new FakeSuiNode(this.history);
     this.client = new SuiGrpcClient({ network: 'localnet', transport: this.node.transport });
