@@ -30,6 +30,10 @@ const CLUSTER_ID = 'e2e-cluster';
 const TABLE = 'k3s-daas-index';
 const SECRET = 'e2e-webhook-secret-0123456789abcdef';
 const TTL_MS = WEBHOOK_CACHE_TTL_SECONDS * 1000;
+/** The deployed default (lib/config `indexer.maxIndexAgeSeconds`). */
+const INDEX_MAX_AGE_SECONDS = 300;
+/** The indexer's schedule here: runs like the EventBridge one (every minute on AWS), more often. */
+const INDEXER_INTERVAL_MS = 10_000;
 const saved = { ...process.env };
 
 let dir: string;
@@ -47,6 +51,16 @@ let nodeA: WorkerNode;
 let nodeB: WorkerNode;
 let rotated: typeof handler;
 let ledger: LocalLedger;
+let indexerTimer: NodeJS.Timeout | undefined;
+
+/** The indexer's schedule, which the stale-index test stops. */
+function startIndexerSchedule(): void {
+  indexerTimer = setInterval(() => void ledger.index(repo).catch((e: unknown) => process.stderr.write(`scheduled indexer run failed: ${String(e)}\n`)), INDEXER_INTERVAL_MS);
+}
+function stopIndexerSchedule(): void {
+  clearInterval(indexerTimer);
+  indexerTimer = undefined;
+}
 
 // kubectl's words for a 401.
 const UNAUTHORIZED = /You must be logged in to the server \((Unauthorized|the server has asked for the client to provide credentials)\)/;
@@ -70,6 +84,7 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL: moto.endpoint, AWS_ENDPOINT_URL_DYNAMODB: relay.endpoint, AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
     TABLE_NAME: TABLE, CLUSTER_ID, SUI_NETWORK: 'testnet', WEBHOOK_SECRET_ARN: ARN,
+    INDEX_MAX_AGE_SECONDS: String(INDEX_MAX_AGE_SECONDS),
   });
 
   const pki = createPki(path.join(dir, 'pki'));
@@ -81,10 +96,11 @@ beforeAll(async () => {
   cluster = await startCluster({ dir: path.join(dir, 'cluster'), apiUrl: api.url, webhookSecret: SECRET, pki, apiserverEnv: { SSL_CERT_FILE: pki.caCert } });
   await applyRbac(cluster);
 
-  people = { dir, repo, clusterId: CLUSTER_ID, serverUrl: cluster.serverUrl, caCertPem: fs.readFileSync(pki.caCert, 'utf8'), cliBinDir: await installCli(path.join(dir, 'cli')), kubectlPath: cluster.kubectlPath };
+  people = { dir, repo, ledger, clusterId: CLUSTER_ID, serverUrl: cluster.serverUrl, caCertPem: fs.readFileSync(pki.caCert, 'utf8'), cliBinDir: await installCli(path.join(dir, 'cli')), kubectlPath: cluster.kubectlPath };
   [user, operatorA, operatorB, admin] = await Promise.all([
     createPerson(people, 'user', 'user'), createPerson(people, 'operator-a', 'node'), createPerson(people, 'operator-b', 'node'), createPerson(people, 'admin', 'admin'),
   ]);
+  startIndexerSchedule();
   nodeA = workerNode(dir, { clusterId: CLUSTER_ID, workerGroup: 'general', stakeId: operatorA.stakeId, instanceId: instanceId() });
   nodeB = workerNode(dir, { clusterId: CLUSTER_ID, workerGroup: 'general', stakeId: operatorB.stakeId, instanceId: instanceId() });
   for (const node of [nodeA, nodeB]) {
@@ -94,6 +110,7 @@ beforeAll(async () => {
 }, 30 * 60_000);
 
 afterAll(async () => {
+  stopIndexerSchedule();
   await cluster?.stop();
   await api?.close();
   await relay?.close();
@@ -307,7 +324,7 @@ describe('revocation, token expiry and slashing take effect within the cache TTL
   const timeout = TTL_MS + 5 * 60_000;
 
   it('a revoked seal token (SealTokenRevoked on the ledger, one indexer run)', async () => {
-    const person = await createPerson(people, 'revoked', 'user', { ledger });
+    const person = await createPerson(people, 'revoked', 'user');
     const result = await probeAfterChange(person, async () => {
       ledger.record([{ name: 'seal_token::SealTokenRevoked', data: { token_id: person.tokenId } }]);
       expect((await ledger.index(repo)).stoppedBecause).toBe('caught_up');
@@ -316,7 +333,7 @@ describe('revocation, token expiry and slashing take effect within the cache TTL
   }, timeout);
 
   it('a slashed stake (StakeSlashed on the ledger, one indexer run)', async () => {
-    const person = await createPerson(people, 'slashed', 'node', { ledger });
+    const person = await createPerson(people, 'slashed', 'node');
     const result = await probeAfterChange(person, async () => {
       const amount = DEFAULT_MIN_STAKE_MIST.node;
       ledger.record([{ name: 'staking::StakeSlashed', data: { stake_id: person.stakeId, amount: amount / 2n, remaining: amount / 2n, reason: 'e2e' } }]);
@@ -328,7 +345,7 @@ describe('revocation, token expiry and slashing take effect within the cache TTL
   it('a seal token reaching its expires_at_ms right after the cache was filled', async () => {
     // Issued to expire 45 s from now (room for a slow machine to set up); the cache is filled 3 s before.
     const expiresAtMs = Date.now() + 45_000;
-    const person = await createPerson(people, 'expiring', 'user', { ledger, tokenExpiresAtMs: expiresAtMs });
+    const person = await createPerson(people, 'expiring', 'user', { tokenExpiresAtMs: expiresAtMs });
     await sleep(Math.max(0, expiresAtMs - 3_000 - Date.now()));
     const result = await probeAfterChange(person, () => sleep(Math.max(0, expiresAtMs - Date.now())));
     expectWithinBound(result);
@@ -373,5 +390,35 @@ describe('failures close the door (DESIGN §6)', () => {
     expect(seen.every((e) => e.status === 500 && e.authenticated === false)).toBe(true);
     // The outage was not cached as a refusal either.
     expect((await person.kubectl(['get', 'ns'])).code).toBe(0);
+  }, 5 * 60_000);
+
+  it('a stale index (indexer stopped past INDEX_MAX_AGE_SECONDS): the function answers 500 index_stale, the apiserver refuses, nothing is cached', async () => {
+    const person = await createPerson(people, 'stale', 'user');
+    stopIndexerSchedule();
+    try {
+      await ledger.settled();
+      // The index as it stands once the indexer has been stopped for longer than the bound: its cursor
+      // covers the chain only up to a time more than INDEX_MAX_AGE_SECONDS ago. (Waiting the bound out in
+      // real time would add five minutes; the check compares the same two numbers either way.)
+      const cursor = await repo.getCursor();
+      expect(cursor?.coveredThroughMs).toBeDefined();
+      await repo.putCursor({ ...cursor!, coveredThroughMs: Date.now() - (INDEX_MAX_AGE_SECONDS + 60) * 1000 }, cursor);
+      const before = api.exchanges.length;
+      const refused = await person.kubectl(['get', 'ns']);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(UNAUTHORIZED);
+      const seen = api.exchanges.slice(before).filter((e) => e.token !== undefined);
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((e) => e.status === 500 && e.authenticated === false)).toBe(true);
+      // Still refused on a second request: no answer of the stale index became a cached acceptance.
+      expect((await person.kubectl(['get', 'ns'])).code).not.toBe(0);
+      expect(api.exchanges.slice(before).some((e) => e.authenticated === true)).toBe(false);
+      // The indexer runs again (the chain's tip has moved on): the same credential works at once, so the
+      // refusal was not cached either.
+      expect((await ledger.index(repo)).stoppedBecause).toBe('caught_up');
+      expect((await person.kubectl(['get', 'ns'])).code).toBe(0);
+    } finally {
+      startIndexerSchedule();
+    }
   }, 5 * 60_000);
 });

@@ -234,6 +234,8 @@ export interface FakeNodeOptions {
   scanLimit?: number;
   /** Omit `transactionIndex` from events (older servers), exercising the stream-order fallback. */
   withoutTransactionIndex?: boolean;
+  /** Ledger time of a checkpoint (default `checkpointTimeMs`, a fixed past epoch); a live ledger stamps its own. */
+  checkpointTimeMs?: (checkpoint: bigint) => number;
 }
 
 /** A fake full node: ListEvents, GetServiceInfo and GetCheckpoint over the generated ledger. */
@@ -247,6 +249,7 @@ export class FakeSuiNode {
     readonly history: GeneratedHistory,
     private readonly options: FakeNodeOptions = {},
   ) {
+    const timeOf = options.checkpointTimeMs ?? checkpointTimeMs;
     this.transport
       .on('sui.rpc.v2.LedgerService/ListEvents', async (request: ListEventsRequestLike) => {
         this.listEventsCalls++;
@@ -255,11 +258,11 @@ export class FakeSuiNode {
       })
       .on('sui.rpc.v2.LedgerService/GetServiceInfo', () => ({
         checkpointHeight: history.headCheckpoint,
-        timestamp: toTimestamp(checkpointTimeMs(history.headCheckpoint)),
+        timestamp: toTimestamp(timeOf(history.headCheckpoint)),
       }))
       .on('sui.rpc.v2.LedgerService/GetCheckpoint', (request: { checkpointId?: { sequenceNumber?: bigint } }) => {
         const seq = request.checkpointId?.sequenceNumber ?? 0n;
-        return { checkpoint: { sequenceNumber: seq, summary: { timestamp: toTimestamp(checkpointTimeMs(seq)) } } };
+        return { checkpoint: { sequenceNumber: seq, summary: { timestamp: toTimestamp(timeOf(seq)) } } };
       });
   }
 

@@ -83,6 +83,8 @@ async function main(): Promise<void> {
     Object.assign(process.env, {
       AWS_ENDPOINT_URL: moto.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
       TABLE_NAME: TABLE, CLUSTER_ID, SUI_NETWORK: 'testnet', WEBHOOK_SECRET_ARN: ARN, POWERTOOLS_LOG_LEVEL: 'WARN',
+      // The deployed default bound; the indexer below runs every 10 s, so the index stays well inside it.
+      INDEX_MAX_AGE_SECONDS: '300',
     });
 
     // The person's stake and seal token, as `k3s-daas stake` and `k3s-daas token issue` would emit them.

@@ -1,13 +1,13 @@
-// People of the e2e suite: a Sui key, a stake and a seal token in the index (either recorded on the local
-// ledger and indexed by the real indexer, or written with the indexer's DynamoDB repository), a HOME for
-// the credential plugin's cache, and the kubeconfig the project's renderer makes, whose exec user is the
+// People of the e2e suite: a Sui key, a stake and a seal token (and, for the admin tier, the admin
+// approval) recorded on the local ledger and indexed by the real indexer — which also records how far it
+// covered the chain, without which every token check refuses as index_stale — a HOME for the credential
+// plugin's cache, and the kubeconfig the project's renderer makes, whose exec user is the
 // project's CLI.
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { build } from 'esbuild';
-import type { SealTokenRecord, StakeRecord } from '../../../lambdas/shared/index/index-model';
 import type { IndexRepository } from '../../../lambdas/shared/index/index-repository';
 import { renderKubeconfig } from '../../../lambdas/shared/kubeconfig/kubeconfig';
 import { DEFAULT_MIN_STAKE_MIST, roleToU8, TIER_PERMISSIONS, type Role } from '../../../lambdas/shared/sui/roles';
@@ -45,11 +45,10 @@ export interface Person {
   kubectl(args: string[], input?: string): Promise<KubectlResult>;
 }
 
-const position = { checkpoint: 1n, txOrdinal: 0, eventIndex: 0, txDigest: 'e2e' };
-
 export interface PeopleContext {
   dir: string;
   repo: IndexRepository;
+  ledger: LocalLedger;
   clusterId: string;
   serverUrl: string;
   caCertPem: string;
@@ -57,27 +56,23 @@ export interface PeopleContext {
   kubectlPath: string;
 }
 
-export async function createPerson(ctx: PeopleContext, name: string, role: Role, opts: { tokenExpiresAtMs?: number; keypair?: Ed25519Keypair; ledger?: LocalLedger } = {}): Promise<Person> {
+export async function createPerson(ctx: PeopleContext, name: string, role: Role, opts: { tokenExpiresAtMs?: number; keypair?: Ed25519Keypair } = {}): Promise<Person> {
   const keypair = opts.keypair ?? Ed25519Keypair.generate();
   const address = keypair.toSuiAddress();
   const stakeId = suiId();
   const tokenId = suiId();
-  const token: SealTokenRecord = {
-    tokenId, stakeId, owner: address, role, permissions: [...TIER_PERMISSIONS[role]], clusterId: ctx.clusterId,
-    expiresAtMs: opts.tokenExpiresAtMs ?? Date.now() + 30 * 86_400_000, revoked: false, invalidated: false, lastEvent: position,
-  };
-  const stake: StakeRecord = { stakeId, owner: address, role, amountMist: DEFAULT_MIN_STAKE_MIST[role], status: 'active', nodeId: role === 'node' ? `${name}-machines` : '', lastEvent: position };
-  if (opts.ledger) {
-    // What `k3s-daas stake` and `k3s-daas token issue` make the package emit, then one indexer run.
-    opts.ledger.record([{ name: 'staking::StakeDeposited', data: { stake_id: stakeId, owner: address, role: roleToU8(role), amount: stake.amountMist, node_id: stake.nodeId } }]);
-    opts.ledger.record([{ name: 'seal_token::SealTokenIssued', data: {
-      token_id: tokenId, stake_id: stakeId, owner: address, role: roleToU8(role), permissions: token.permissions, cluster_id: ctx.clusterId, expires_at_ms: BigInt(token.expiresAtMs),
-    } }]);
-    const report = await opts.ledger.index(ctx.repo);
-    if (report.stoppedBecause !== 'caught_up') throw new Error(`indexing ${name}'s stake and token stopped: ${report.stoppedBecause}`);
-  } else {
-    await ctx.repo.writeEntities([{ kind: 'stake', record: stake, expectedRev: 0 }, { kind: 'token', record: token, expectedRev: 0 }]);
-  }
+  const expiresAtMs = opts.tokenExpiresAtMs ?? Date.now() + 30 * 86_400_000;
+  const amount = DEFAULT_MIN_STAKE_MIST[role];
+  const nodeId = role === 'node' ? `${name}-machines` : '';
+  // What `k3s-daas stake` and `k3s-daas token issue` make the package emit (and, for an admin, what the
+  // package admin's approval emits: admin-tier tokens need the owner approved), then one indexer run.
+  ctx.ledger.record([{ name: 'staking::StakeDeposited', data: { stake_id: stakeId, owner: address, role: roleToU8(role), amount, node_id: nodeId } }]);
+  if (role === 'admin') ctx.ledger.record([{ name: 'staking::AdminApproved', data: { admin: address } }]);
+  ctx.ledger.record([{ name: 'seal_token::SealTokenIssued', data: {
+    token_id: tokenId, stake_id: stakeId, owner: address, role: roleToU8(role), permissions: [...TIER_PERMISSIONS[role]], cluster_id: ctx.clusterId, expires_at_ms: BigInt(expiresAtMs),
+  } }]);
+  const report = await ctx.ledger.index(ctx.repo);
+  if (report.stoppedBecause !== 'caught_up') throw new Error(`indexing ${name}'s stake and token stopped: ${report.stoppedBecause}`);
 
   const home = path.join(ctx.dir, 'people', name);
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
