@@ -12,6 +12,7 @@ import { HttpError, json, parseJsonBody, withHttpErrors, type HttpResult } from 
 import type { TokenIndexReader } from '../shared/index/index-model';
 import { DynamoIndexRepository } from '../shared/index/index-repository-dynamodb';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
+import { EnvPlatformSettings, PLATFORM_SETTINGS_ENV, servesCluster, SettingsUnavailableError, type PlatformSettingsSource } from '../shared/attestation/platform-settings';
 import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext, joinTokenPinsCa, KmsJoinTokenCipher, type JoinTokenCipher } from '../shared/nodes/join-token';
 import { INSTANCE_ID_PATTERN, NodeRegistry, WORKER_GROUPS_ENV } from '../shared/nodes/node-registry';
 import { logger, logUnexpected } from '../shared/runtime/powertools';
@@ -19,6 +20,7 @@ import { DEFAULT_MIN_STAKE_MIST } from '../shared/sui/roles';
 
 export const NODE_JOIN_ENV = {
   ...COMMON_ENV,
+  ...PLATFORM_SETTINGS_ENV,
   /** `https://<nlb>:6443`, returned to the agent as its server. */
   SERVER_URL: z.url({ protocol: /^https$/ }),
   JOIN_TOKEN_KEY_ARN: z.string().min(1),
@@ -42,6 +44,8 @@ export interface NodeJoinDeps {
   cipher: JoinTokenCipher;
   /** The latest verified enclave attestation: the join token must pin the CA it attests. */
   attestations: Pick<AttestationRecordStore, 'getLatest'>;
+  /** The platform's own enclave boot settings: a cluster attested with other ones gets no workers. */
+  platformSettings: PlatformSettingsSource;
   now?: () => Date;
 }
 
@@ -138,6 +142,12 @@ export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV
     if (!JOIN_TOKEN_PATTERN.test(token)) throw forbidden('no_join_token', 'the stored join token is not in the CA-pinning K10 format');
     const attested = await deps.attestations.getLatest();
     if (!attested) throw forbidden('no_attestation', 'no verified attestation of the control-plane enclave yet');
+    const platform = await deps.platformSettings.current().catch((error: unknown) => {
+      if (error instanceof SettingsUnavailableError) throw new HttpError(503, 'settings_unavailable', "the platform's own settings cannot be computed right now; retry later");
+      throw error;
+    });
+    const serves = servesCluster(attested, platform.digest);
+    if (!serves.ok) throw forbidden(serves.reason, serves.message);
     if (!joinTokenPinsCa(token, attested.caCertPem)) {
       throw forbidden('ca_not_attested', 'the published join token does not pin the cluster CA the enclave attested');
     }
@@ -174,14 +184,16 @@ export const handler = (event: APIGatewayProxyEventV2WithIAMAuthorizer): Promise
   if (!live) {
     const settings = readEnv(NODE_JOIN_ENV);
     const db = new DynamoDBClient({});
+    const kms = new KMSClient({});
     live = createHandler({
       settings,
       ec2: new EC2Client({}),
       autoScaling: new AutoScalingClient({}),
       registry: new NodeRegistry(db, settings.TABLE_NAME),
       stakes: new DynamoIndexRepository({ tableName: settings.TABLE_NAME, client: db }),
-      cipher: new KmsJoinTokenCipher(new KMSClient({}), settings.JOIN_TOKEN_KEY_ARN),
+      cipher: new KmsJoinTokenCipher(kms, settings.JOIN_TOKEN_KEY_ARN),
       attestations: new DynamoAttestationRecordStore({ tableName: settings.TABLE_NAME, client: db }),
+      platformSettings: new EnvPlatformSettings(settings, kms),
     });
   }
   return live(event);
