@@ -10,6 +10,9 @@ import { createHandler, type NodeJoinSettings } from '../../../lambdas/node-join
 import { KEYS, TABLE_INDEXES } from '../../../lambdas/shared/index/index-model';
 import { DynamoIndexRepository } from '../../../lambdas/shared/index/index-repository-dynamodb';
 import { DynamoAttestationRecordStore } from '../../../lambdas/shared/attestation/record-store';
+import { StaticPlatformSettings, type PlatformSettingsSource } from '../../../lambdas/shared/attestation/platform-settings';
+import { settingsDigest } from '../../../lambdas/shared/attestation/enclave-claims';
+import { TEST_SETTINGS, testSettings } from '../../support/enclave-settings';
 import { joinTokenEncryptionContext } from '../../../lambdas/shared/nodes/join-token';
 import { NodeRegistry } from '../../../lambdas/shared/nodes/node-registry';
 import { MIST_PER_SUI } from '../../../lambdas/shared/sui/roles';
@@ -42,6 +45,10 @@ const settings: NodeJoinSettings = {
   CLUSTER_ID: CLUSTER,
   SERVER_URL: SERVER,
   JOIN_TOKEN_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/join',
+  API_URL: TEST_SETTINGS.apiUrl,
+  CLUSTER_STATE_KEY_ID: TEST_SETTINGS.clusterStateKeyId,
+  JOIN_TOKEN_KEY_ID: TEST_SETTINGS.joinTokenKeyId,
+  KUBECONFIG_SIGNING_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/signing',
   WORKER_ROLE_NAME: WORKER_ROLE,
   WORKER_GROUPS: [
     { autoScalingGroup: GENERAL, stakeId: STAKE_GENERAL },
@@ -99,6 +106,7 @@ function handler(admissions: NodeRegistry = registry) {
     stakes: new DynamoIndexRepository({ tableName: TABLE, client: c.db }),
     cipher,
     attestations: new DynamoAttestationRecordStore({ tableName: TABLE, client: c.db }),
+    platformSettings,
     now: () => new Date('2026-11-23T00:00:00Z'),
   });
 }
@@ -119,8 +127,12 @@ async function call(event: APIGatewayProxyEventV2WithIAMAuthorizer) {
 /** K3s's token hash is over the CA PEM it serves; the attestation record keeps the CA as canonical PEM. */
 const pinning = (caPem: string) => `K10${createHash('sha256').update(caPem).digest('hex')}::${SECRET}`;
 
+/** The platform's own enclave boot settings; a test may swap them to act as a redeployed platform. */
+let platformSettings: PlatformSettingsSource = new StaticPlatformSettings(TEST_SETTINGS);
+
 async function attest(caPem: string) {
   await new DynamoAttestationRecordStore({ tableName: TABLE, client: c.db }).putLatest({
+    settingsSha256: settingsDigest(TEST_SETTINGS).toString('hex'),
     pcrs: { PCR0: '00'.repeat(48) },
     caSha256: createHash('sha256').update(new X509Certificate(caPem).raw).digest('hex'),
     // As verifyClusterAttestation stores it.
@@ -337,6 +349,17 @@ describe('POST /v1/nodes/join', () => {
     // A refusal does not use up the instance's one join.
     await publishToken();
     expect(await call(joinEvent(id))).toMatchObject({ status: 200, body: { token: TOKEN } });
+  });
+
+  it('attack: an attestation from an enclave booted with other settings than the platform\'s admits no worker (settings_mismatch)', async () => {
+    platformSettings = new StaticPlatformSettings(testSettings({ apiUrl: 'https://attacker.example.net' }));
+    try {
+      const id = instances.general[0];
+      expect(await call(joinEvent(id))).toMatchObject({ status: 403, body: { error: 'settings_mismatch' } });
+      expect(await registry.getNode(id)).toBeUndefined();
+    } finally {
+      platformSettings = new StaticPlatformSettings(TEST_SETTINGS);
+    }
   });
 
   it('refuses while no enclave attestation has been verified (no_attestation)', async () => {
