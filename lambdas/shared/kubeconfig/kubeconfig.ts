@@ -38,6 +38,12 @@ export function credentialExecArgs(tokenId: string, clusterId: string): string[]
   return ['credential', '--token', tokenId, '--cluster', clusterId];
 }
 
+/** The server as written: scheme and host lowercased by URL parsing (an NLB name may arrive in mixed case), no trailing slash. */
+function canonicalServer(serverUrl: string): string {
+  const url = new URL(serverUrl);
+  return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
+}
+
 function check(input: KubeconfigInput): void {
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(input.clusterId)) throw new KubeconfigInputError('clusterId must be 1-63 lowercase letters, digits and dashes');
   if (!/^0x[0-9a-f]{64}$/.test(input.tokenId)) throw new KubeconfigInputError('tokenId must be 0x followed by 64 lowercase hex characters');
@@ -76,7 +82,7 @@ export function renderKubeconfig(input: KubeconfigInput): string {
         {
           name,
           cluster: {
-            server: input.serverUrl,
+            server: canonicalServer(input.serverUrl),
             'certificate-authority-data': Buffer.from(new X509Certificate(input.caCertPem).toString(), 'utf8').toString('base64'),
           },
         },
