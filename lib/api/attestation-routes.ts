@@ -75,7 +75,8 @@ export class AttestationRoutes extends Construct {
 
     // Table access is limited to the items each function touches (partition keys), not the whole table.
     const attestationKey = KEYS.attestation().pk;
-    this.attestationFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [attestationKey]));
+    // GetItem too: a refused conditional write is classified against the stored record (CA pin, snapshot counter).
+    this.attestationFunction.addToRolePolicy(tableItems(['dynamodb:PutItem', 'dynamodb:GetItem'], state, [attestationKey]));
     this.issuerFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [attestationKey]));
     this.kubeconfigFunction.addToRolePolicy(
       tableItems(['dynamodb:GetItem'], state, [attestationKey, KEYS.token('*').pk, KEYS.stake('*').pk, KEYS.minStake('user').pk]),
