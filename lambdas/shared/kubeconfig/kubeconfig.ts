@@ -15,7 +15,7 @@ export interface AttestationSummary {
   readonly pcrs: Record<string, string>;
   /** NSM time of the document, ISO 8601. */
   readonly timestamp: string;
-  /** SHA-256 (hex) of the CA certificate's DER, the document's `user_data`. */
+  /** SHA-256 (hex) of the CA certificate's DER, as bound in the document's `user_data` (enclave-claims.ts). */
   readonly caSha256: string;
 }
 
