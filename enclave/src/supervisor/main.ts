@@ -17,7 +17,7 @@ import type { BootSettings } from '../common/host-protocol';
 import { PARENT_CID, VSOCK_PORTS, forwardTcpToVsock, forwardVsockToTcp, socatVsock, type Closeable, type VsockNetwork } from '../common/vsock';
 import { createAttestationServer } from './attestation-server';
 import { HostClient } from './host-client';
-import { DEFAULT_PATHS, renderHosts, writeK3sConfig, type K3sPaths } from './k3s-config';
+import { DEFAULT_PATHS, authenticateUrl, renderHosts, writeK3sConfig, type K3sPaths } from './k3s-config';
 import { EnclaveKms, enclaveKmsClient, sdkKmsApi, type KmsApi } from './kms-client';
 import { encryptJoinToken, formatAgentJoinToken } from './join-token';
 import { Nsm, openNsmDevice } from './nsm';
@@ -112,6 +112,8 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
   const host = new HostClient(`http://${deps.loopback.host}:${hostBridge.port}`);
   const boot = await retry(deps, 'boot settings from the host agent', () => host.boot());
   log('boot settings received', { clusterId: boot.clusterId, apiUrl: boot.apiUrl, region: boot.region });
+  // Settings that could never be attested (a key alias, a bad SAN) stop the boot before anything is sealed with them.
+  canonicalSettings({ ...boot, kubeconfigSigningKeySpkiSha256: '0'.repeat(64) });
   await fs.writeFile(deps.hostsFile, renderHosts({ [`kms.${boot.region}.amazonaws.com`]: deps.loopback.kms, [new URL(boot.apiUrl).hostname]: deps.loopback.api }));
 
   const kms = new EnclaveKms(deps.kmsApi(boot, host.credentialProvider()), RecipientKey.generate(), deps.nsm.attester);
@@ -142,6 +144,8 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
     tlsSans: boot.tlsSans,
     kubeconfigSigningKeySpkiSha256: view.signingKeySpkiSha256,
   });
+  // The attested webhook URL must be the one kube-apiserver is configured with, byte for byte.
+  if (authenticateUrl(secrets.apiUrl) !== settings.webhookUrl) throw new Error(`webhook URL ${authenticateUrl(secrets.apiUrl)} differs from the attested ${settings.webhookUrl}`);
   const settingsSha256 = settingsDigest(settings);
   log('boot settings', { settingsSha256: settingsSha256.toString('hex'), committedSnapshot: view.committed ?? null });
 

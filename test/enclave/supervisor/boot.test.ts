@@ -305,4 +305,15 @@ describe('enclave boot', () => {
       await running.stop();
     }
   });
+
+  it('a host that names a key alias (re-pointable after the digest is taken) stops the boot before anything is sealed', async () => {
+    const secrets = stored.secrets;
+    hostBoot = { ...BOOT, clusterStateKeyId: 'arn:aws:kms:us-east-1:111111111111:alias/state' };
+    try {
+      await expect(runSupervisor(deps(TEST_PCRS))).rejects.toThrow(/boot setting clusterStateKeyId is invalid/);
+      expect(stored.secrets).toBe(secrets);
+    } finally {
+      hostBoot = BOOT;
+    }
+  });
 });
