@@ -10,5 +10,6 @@ const code = await runCli(process.argv.slice(2), {
   homeDir: os.homedir(),
   now: () => new Date(),
   fetch: globalThis.fetch,
+  errIsTTY: process.stderr.isTTY === true,
 });
 process.exitCode = code;

@@ -12,11 +12,9 @@ export interface CliContext {
   readonly fetch: typeof fetch;
   /** Builds the Sui gRPC client; tests pass one over a fake transport. Default: `createSuiClient`. */
   readonly suiClient?: (options: SuiClientOptions) => SuiGrpcClient;
+  /** stderr is a terminal: progress is drawn there (a spinner); on a pipe nothing is. Default false. */
+  readonly errIsTTY?: boolean;
 }
 
-/** An error meant for the user: printed as one line `k3s-daas: <message>`, exit code 1. */
-export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
-  }
-}
+// The error classes live in ./errors; re-exported so commands keep one import for "what a command may use".
+export { CliError, ConfigError, NetworkError, RefusedError, UsageError, VerificationError, ExitCode } from './errors';

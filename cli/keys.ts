@@ -1,14 +1,14 @@
 // Loads the user's Sui signing key (DESIGN §9): `SUI_PRIVATE_KEY` (`suiprivkey1…`) first, else the Sui CLI
-// keystore under `~/.sui/sui_config`. Errors name the file or variable but never echo key material.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// keystore that client.yaml names (under `SUI_CONFIG_DIR`, default `~/.sui/sui_config`), choosing
+// `--address` or client.yaml's `active_address`. Errors name the file or variable but never echo key material.
 import { decodeSuiPrivateKey, type Keypair } from '@mysten/sui/cryptography';
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import { Secp256k1Keypair } from '@mysten/sui/keypairs/secp256k1';
 import { Secp256r1Keypair } from '@mysten/sui/keypairs/secp256r1';
 import { fromBase64, isValidSuiAddress, normalizeSuiAddress } from '@mysten/sui/utils';
-import { parse as parseYaml } from 'yaml';
-import { CliError, type CliContext } from './context';
+import type { CliContext } from './context';
+import { ConfigError, UsageError } from './errors';
+import { readOptional, readSuiClientConfig } from './sui-config';
 
 // Keystore entries are base64 of `flag ‖ 32-byte secret`; the flag is the signature scheme.
 const KEYPAIR_BY_FLAG: Record<number, (secret: Uint8Array) => Keypair> = {
@@ -28,68 +28,58 @@ export interface LoadKeypairOptions {
   readonly address?: string;
 }
 
-export function suiConfigDir(ctx: CliContext): string {
-  return join(ctx.homeDir, '.sui', 'sui_config');
-}
-
 export async function loadKeypair(ctx: CliContext, opts: LoadKeypairOptions = {}): Promise<Keypair> {
   const wanted = opts.address === undefined ? undefined : parseAddress(opts.address);
   const fromEnv = ctx.env.SUI_PRIVATE_KEY?.trim();
   if (fromEnv) {
     const keypair = keypairFromBech32(fromEnv, 'SUI_PRIVATE_KEY');
     if (wanted && keypair.toSuiAddress() !== wanted) {
-      throw new CliError(`SUI_PRIVATE_KEY is the key of ${keypair.toSuiAddress()}, not of ${wanted}`);
+      throw new ConfigError(`SUI_PRIVATE_KEY is the key of ${keypair.toSuiAddress()}, not of ${wanted}`);
     }
     return keypair;
   }
   return loadFromKeystore(ctx, wanted);
 }
 
+/**
+ * The address a read-only command acts for: `--address` as given (no key needed to look), else the
+ * address of the key the signing commands would use (SUI_PRIVATE_KEY, client.yaml active_address, or
+ * the keystore's only key).
+ */
+export async function callerAddress(ctx: CliContext, address: string | undefined): Promise<string> {
+  if (address !== undefined) return parseAddress(address);
+  if (ctx.env.SUI_PRIVATE_KEY?.trim()) return (await loadKeypair(ctx)).toSuiAddress();
+  const { activeAddress } = await readSuiClientConfig(ctx);
+  return activeAddress ?? (await loadKeypair(ctx)).toSuiAddress();
+}
+
 async function loadFromKeystore(ctx: CliContext, wanted: string | undefined): Promise<Keypair> {
-  const dir = suiConfigDir(ctx);
-  const keystorePath = join(dir, 'sui.keystore');
+  const config = await readSuiClientConfig(ctx);
+  const { keystorePath } = config;
   const raw = await readOptional(keystorePath);
   if (raw === undefined) {
-    throw new CliError(`no Sui key: set SUI_PRIVATE_KEY (suiprivkey1…) or create a keystore with the Sui CLI (${keystorePath} not found)`);
+    throw new ConfigError(`no Sui key: set SUI_PRIVATE_KEY (suiprivkey1…) or create a keystore with the Sui CLI (${keystorePath} not found)`);
   }
   let entries: unknown;
   try {
     entries = JSON.parse(raw);
   } catch {
-    throw new CliError(`unreadable Sui keystore ${keystorePath}: not JSON`);
+    throw new ConfigError(`unreadable Sui keystore ${keystorePath}: not JSON`);
   }
   if (!Array.isArray(entries) || !entries.every((e) => typeof e === 'string')) {
-    throw new CliError(`unreadable Sui keystore ${keystorePath}: expected a JSON array of keys`);
+    throw new ConfigError(`unreadable Sui keystore ${keystorePath}: expected a JSON array of keys`);
   }
   const keypairs = entries.map((entry, i) => keystoreEntry(entry, `${keystorePath} entry ${i + 1}`));
-  if (keypairs.length === 0) throw new CliError(`no Sui key: the keystore ${keystorePath} is empty`);
+  if (keypairs.length === 0) throw new ConfigError(`no Sui key: the keystore ${keystorePath} is empty`);
 
-  const address = wanted ?? (await activeAddress(dir));
+  const address = wanted ?? config.activeAddress;
   if (address === undefined) {
     if (keypairs.length === 1) return keypairs[0];
-    throw new CliError(`several keys in ${keystorePath} and no active_address in client.yaml: pass --address`);
+    throw new ConfigError(`several keys in ${keystorePath} and no active_address in client.yaml: pass --address`);
   }
   const match = keypairs.find((kp) => kp.toSuiAddress() === address);
-  if (!match) throw new CliError(`address ${address} is not in the Sui keystore ${keystorePath}`);
+  if (!match) throw new ConfigError(`address ${address} is not in the Sui keystore ${keystorePath}`);
   return match;
-}
-
-async function activeAddress(dir: string): Promise<string | undefined> {
-  const path = join(dir, 'client.yaml');
-  const raw = await readOptional(path);
-  if (raw === undefined) return undefined;
-  let doc: unknown;
-  try {
-    doc = parseYaml(raw);
-  } catch {
-    throw new CliError(`unreadable Sui client config ${path}: not YAML`);
-  }
-  const value = (doc as { active_address?: unknown } | null)?.active_address;
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || !isValidSuiAddress(normalizeSuiAddress(value))) {
-    throw new CliError(`unreadable Sui client config ${path}: active_address is not a Sui address`);
-  }
-  return normalizeSuiAddress(value);
 }
 
 function keystoreEntry(entry: string, where: string): Keypair {
@@ -98,16 +88,16 @@ function keystoreEntry(entry: string, where: string): Keypair {
   try {
     bytes = fromBase64(entry);
   } catch {
-    throw new CliError(`unreadable Sui keystore: ${where} is not base64`);
+    throw new ConfigError(`unreadable Sui keystore: ${where} is not base64`);
   }
   const make = KEYPAIR_BY_FLAG[bytes[0]];
   if (bytes.length !== 33 || !make) {
-    throw new CliError(`unreadable Sui keystore: ${where} is not a flag byte followed by a 32-byte key`);
+    throw new ConfigError(`unreadable Sui keystore: ${where} is not a flag byte followed by a 32-byte key`);
   }
   try {
     return make(bytes.slice(1));
   } catch {
-    throw new CliError(`unreadable Sui keystore: ${where} holds an invalid key`);
+    throw new ConfigError(`unreadable Sui keystore: ${where} holds an invalid key`);
   }
 }
 
@@ -117,30 +107,21 @@ function keypairFromBech32(value: string, where: string): Keypair {
     decoded = decodeSuiPrivateKey(value);
   } catch {
     // The decoder's message can quote the input; keep the key out of terminals and logs.
-    throw new CliError(`${where} is not a valid suiprivkey1… private key`);
+    throw new ConfigError(`${where} is not a valid suiprivkey1… private key`);
   }
   const make = KEYPAIR_BY_SCHEME[decoded.scheme];
-  if (!make) throw new CliError(`${where} uses the ${decoded.scheme} scheme; only Ed25519, Secp256k1 and Secp256r1 keys are supported`);
+  if (!make) throw new ConfigError(`${where} uses the ${decoded.scheme} scheme; only Ed25519, Secp256k1 and Secp256r1 keys are supported`);
   try {
     return make(decoded.secretKey);
   } catch {
-    throw new CliError(`${where} holds an invalid ${decoded.scheme} key`);
+    throw new ConfigError(`${where} holds an invalid ${decoded.scheme} key`);
   }
 }
 
 function parseAddress(value: string): string {
   const normalized = normalizeSuiAddress(value.trim());
   if (!/^0x[0-9a-fA-F]{1,64}$/.test(value.trim()) || !isValidSuiAddress(normalized)) {
-    throw new CliError(`--address ${value} is not a Sui address (0x followed by up to 64 hex digits)`);
+    throw new UsageError(`--address ${value} is not a Sui address (0x followed by up to 64 hex digits)`);
   }
   return normalized;
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new CliError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'I/O error'}`);
-  }
 }

@@ -8,6 +8,9 @@ import { verifyAttestationDocument, type AttestationDocument } from '../../lambd
 import { expectedPcrsOf, parsePcrFile, PcrFileError, type ExpectedPcrs } from '../../lambdas/shared/attestation/pcrs';
 import { decodeClaims } from '../../lambdas/shared/attestation/enclave-claims';
 import { CliError, type CliContext } from '../context';
+import { UsageError, VerificationError } from '../errors';
+import { examples } from '../help';
+import { warn } from '../output';
 
 interface VerifyFlags {
   document: string;
@@ -16,6 +19,7 @@ interface VerifyFlags {
   at?: string;
   nonce?: string;
   maxAge?: string;
+  json?: boolean;
 }
 
 async function readInput(path: string, what: string): Promise<Buffer> {
@@ -77,12 +81,12 @@ function claimsSummary(userData: Uint8Array | undefined): Record<string, unknown
 async function verify(flags: VerifyFlags, ctx: CliContext): Promise<void> {
   const at = flags.at === undefined ? ctx.now() : new Date(flags.at);
   if (Number.isNaN(at.getTime()) || (flags.at !== undefined && !/^\d{4}-\d{2}-\d{2}T/.test(flags.at))) {
-    throw new CliError(`--at must be an ISO 8601 time such as 2023-09-07T15:56:02Z, not "${flags.at}"`);
+    throw new UsageError(`--at must be an ISO 8601 time such as 2023-09-07T15:56:02Z, not "${flags.at}"`);
   }
-  if (flags.nonce !== undefined && !/^([0-9a-fA-F]{2})+$/.test(flags.nonce)) throw new CliError('--nonce must be hex');
+  if (flags.nonce !== undefined && !/^([0-9a-fA-F]{2})+$/.test(flags.nonce)) throw new UsageError('--nonce must be hex');
   let maxAgeMs: number | undefined;
   if (flags.maxAge !== undefined) {
-    if (!/^\d+$/.test(flags.maxAge)) throw new CliError('--max-age must be a whole number of seconds');
+    if (!/^\d+$/.test(flags.maxAge)) throw new UsageError('--max-age must be a whole number of seconds');
     maxAgeMs = Number(flags.maxAge) * 1000;
   }
   let rootPem: string | undefined;
@@ -91,7 +95,7 @@ async function verify(flags: VerifyFlags, ctx: CliContext): Promise<void> {
     try {
       new X509Certificate(rootPem);
     } catch {
-      throw new CliError(`${flags.root} is not a PEM certificate`);
+      throw new UsageError(`${flags.root} is not a PEM certificate`);
     }
   }
   const expectedPcrs = flags.pcrs === undefined ? null : await loadExpectedPcrs(flags.pcrs);
@@ -103,12 +107,18 @@ async function verify(flags: VerifyFlags, ctx: CliContext): Promise<void> {
     rootPem,
     nonce: flags.nonce === undefined ? undefined : Buffer.from(flags.nonce, 'hex'),
   });
-  if (!result.ok) throw new CliError(`attestation rejected: ${result.reason}: ${result.message}`);
+  if (!result.ok) throw new VerificationError(`attestation rejected: ${result.reason}: ${result.message}`, { reason: result.reason });
+  if (result.document.debugMode) {
+    warn(ctx, 'this document comes from an enclave in debug mode (all-zero PCRs): it proves no measurement, and the parent instance can read the enclave\'s memory');
+  }
   ctx.out(`${JSON.stringify(summary(result.document, expectedPcrs !== null), null, 2)}\n`);
 }
 
 export function register(program: Command, ctx: CliContext): void {
-  const attestation = program.command('attestation').description('Verify AWS Nitro Enclaves attestation documents');
+  const attestation = program
+    .command('attestation')
+    .description('Verify AWS Nitro Enclaves attestation documents')
+    .addHelpText('after', examples(['k3s-daas attestation verify --document att.b64 --pcrs enclave/pcrs.json']));
   attestation
     .command('verify')
     .description('Verify a Nitro attestation document: signature, certificate chain to the AWS Nitro root, PCRs, nonce')
@@ -118,5 +128,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--at <iso time>', 'verify as of this time (default: now)')
     .option('--nonce <hex>', 'the nonce the document must carry')
     .option('--max-age <seconds>', 'refuse documents older than this')
+    .option('--json', 'print any error as JSON too (the summary always is)')
+    .addHelpText('after', examples([
+      'k3s-daas attestation verify --document att.b64 --pcrs enclave/pcrs.json',
+      'k3s-daas attestation verify --document att.cbor --nonce 0102 --max-age 300',
+      'k3s-daas attestation verify --document att.b64 --at 2023-09-07T15:56:02Z',
+    ]))
     .action((flags: VerifyFlags) => verify(flags, ctx));
 }

@@ -7,7 +7,10 @@ import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/pro
 import { dirname, join } from 'node:path';
 import { createCredential, MAX_LIFETIME_S, parseCredential } from '../../lambdas/shared/credentials/credential';
 import { CliError, type CliContext } from '../context';
+import { UsageError } from '../errors';
+import { examples } from '../help';
 import { loadKeypair } from '../keys';
+import { warn } from '../output';
 import { canonicalSuiId } from '../../lambdas/shared/sui/ids';
 
 export const EXEC_CREDENTIAL_V1 = 'client.authentication.k8s.io/v1';
@@ -19,6 +22,8 @@ interface CredentialFlags {
   token: string;
   cluster?: string;
   lifetime: string;
+  address?: string;
+  json?: boolean;
 }
 
 export interface ExecCredential {
@@ -33,13 +38,13 @@ export function cacheDir(ctx: CliContext): string {
 
 function parseTokenId(raw: string): string {
   const id = canonicalSuiId(raw);
-  if (!id) throw new CliError(`--token must be a seal token object id (0x followed by 64 hex characters), not "${raw}"`);
+  if (!id) throw new UsageError(`--token must be a seal token object id (0x followed by 64 hex characters), not "${raw}"`);
   return id;
 }
 
 function parseLifetime(raw: string): number {
   const seconds = Number(raw);
-  if (!/^\d+$/.test(raw) || seconds < 1 || seconds > MAX_LIFETIME_S) throw new CliError(`--lifetime must be whole seconds between 1 and ${MAX_LIFETIME_S}, not "${raw}"`);
+  if (!/^\d+$/.test(raw) || seconds < 1 || seconds > MAX_LIFETIME_S) throw new UsageError(`--lifetime must be whole seconds between 1 and ${MAX_LIFETIME_S}, not "${raw}"`);
   return seconds;
 }
 
@@ -92,9 +97,9 @@ async function writeCached(dir: string, file: string, content: string): Promise<
 export async function credential(ctx: CliContext, flags: CredentialFlags): Promise<ExecCredential> {
   const tokenId = parseTokenId(flags.token);
   const clusterId = flags.cluster ?? ctx.env.K3S_DAAS_CLUSTER_ID;
-  if (!clusterId) throw new CliError('no cluster: pass --cluster <id> or set K3S_DAAS_CLUSTER_ID');
+  if (!clusterId) throw new UsageError('no cluster: pass --cluster <id> or set K3S_DAAS_CLUSTER_ID');
   const lifetimeSeconds = parseLifetime(flags.lifetime);
-  const keypair = await loadKeypair(ctx);
+  const keypair = await loadKeypair(ctx, { address: flags.address });
   const address = keypair.toSuiAddress();
   const apiVersion = requestedApiVersion(ctx);
 
@@ -116,7 +121,7 @@ export async function credential(ctx: CliContext, flags: CredentialFlags): Promi
     await writeCached(dir, file, `${JSON.stringify(execCredential(EXEC_CREDENTIAL_V1, created.credential, created.expiresAt))}\n`);
   } catch (error) {
     // The credential is still good; kubectl just asks us to sign again next time.
-    ctx.err(`k3s-daas: warning: cannot cache the credential in ${dir} (${error instanceof Error ? error.message : String(error)})\n`);
+    warn(ctx, `cannot cache the credential in ${dir} (${error instanceof Error ? error.message : String(error)})`);
   }
   return answer;
 }
@@ -128,6 +133,12 @@ export function register(program: Command, ctx: CliContext): void {
     .requiredOption('--token <id>', 'seal token object id')
     .option('--cluster <id>', 'cluster id (env K3S_DAAS_CLUSTER_ID)')
     .option('--lifetime <seconds>', `credential lifetime, at most ${MAX_LIFETIME_S}`, String(MAX_LIFETIME_S))
+    .option('--address <address>', 'keystore address whose key signs (default: client.yaml active_address)')
+    .option('--json', 'print any error as JSON too (the credential always is)')
+    .addHelpText('after', examples([
+      'k3s-daas credential --token 0x7ab… --cluster prod-eu',
+      'kubectl config set-credentials k3s-daas --exec-api-version=client.authentication.k8s.io/v1 --exec-command=k3s-daas --exec-arg=credential --exec-arg=--token=0x7ab…',
+    ]))
     .action(async (flags: CredentialFlags) => {
       ctx.out(`${JSON.stringify(await credential(ctx, flags))}\n`);
     });

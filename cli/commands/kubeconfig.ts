@@ -14,7 +14,10 @@ import { canonicalApiUrl, CLUSTER_ID_PATTERN } from '../../lambdas/shared/attest
 import { createCredential } from '../../lambdas/shared/credentials/credential';
 import { KubeconfigAnswerError, verifyKubeconfigAnswer } from '../../lambdas/shared/kubeconfig/verify-answer';
 import { CliError, type CliContext } from '../context';
+import { asVerificationFailure, ConfigError, RefusedError, UsageError, VerificationError } from '../errors';
+import { examples } from '../help';
 import { loadKeypair } from '../keys';
+import { apiBase, apiUrl, requestJson, timeoutMs, withTimeoutOption } from '../network';
 import { loadExpectedPcrs } from './attestation';
 import { canonicalSuiId } from '../../lambdas/shared/sui/ids';
 
@@ -28,45 +31,15 @@ interface KubeconfigFlags {
   force?: boolean;
   settingsSha256?: string;
   trustFirstUse?: boolean;
+  address?: string;
+  timeout?: string;
+  json?: boolean;
 }
 
 /** The repository's own build output, used when --pcrs is not given (run from a checkout). */
 const REPO_PCRS_FILE = join('enclave', 'pcrs.json');
 /** The credential only has to live for this one request. */
 const CREDENTIAL_LIFETIME_S = 120;
-
-function apiBase(raw: string): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new CliError(`--api must be a URL such as https://abc.execute-api.us-east-1.amazonaws.com, not "${raw}"`);
-  }
-  const local = url.hostname === 'localhost' || url.hostname === '127.0.0.1';
-  if (url.protocol !== 'https:' && !(local && url.protocol === 'http:')) throw new CliError('--api must use https');
-  return url;
-}
-
-async function call(ctx: CliContext, url: URL, init: RequestInit, what: string): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await ctx.fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
-  } catch (error) {
-    throw new CliError(`${what}: cannot reach ${url.origin} (${error instanceof Error ? error.message : String(error)})`);
-  }
-  const text = await res.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new CliError(`${what}: ${res.status} with a body that is not JSON`);
-  }
-  if (!res.ok) {
-    const err = body as { error?: unknown; message?: unknown };
-    throw new CliError(`${what} refused (${res.status} ${String(err.error ?? 'error')}): ${String(err.message ?? '')}`.trimEnd());
-  }
-  return body;
-}
 
 /** Oldest attestation document the CLI accepts (NSM time); the route already refuses records older than its own bound. */
 const MAX_DOCUMENT_AGE_MS = 24 * 3600_000;
@@ -84,14 +57,14 @@ async function readPins(ctx: CliContext): Promise<Pins> {
     text = await readFile(pinsFile(ctx), 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new CliError(`cannot read ${pinsFile(ctx)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new ConfigError(`cannot read ${pinsFile(ctx)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
   }
   try {
     const pins = JSON.parse(text) as Pins;
     if (typeof pins !== 'object' || pins === null || Array.isArray(pins)) throw new Error('not an object');
     return pins;
   } catch {
-    throw new CliError(`${pinsFile(ctx)} is not a pin file; remove it to pin again`);
+    throw new ConfigError(`${pinsFile(ctx)} is not a pin file; remove it to pin again`);
   }
 }
 
@@ -137,58 +110,64 @@ export async function writePrivate(path: string, text: string, force: boolean): 
 
 async function kubeconfig(flags: KubeconfigFlags, ctx: CliContext): Promise<void> {
   const base = apiBase(flags.api);
-  let apiUrl: string;
+  const deadline = timeoutMs(ctx, flags.timeout);
+  let askedApiUrl: string;
   try {
-    apiUrl = canonicalApiUrl(base.toString());
+    askedApiUrl = canonicalApiUrl(base.toString());
   } catch (error) {
-    throw new CliError(`--api: ${(error as Error).message}`);
+    // http is only ever to this machine (apiBase): no enclave attests such a URL, so verification refuses it later.
+    if (base.protocol !== 'http:') throw new UsageError(`--api: ${(error as Error).message}`);
+    askedApiUrl = base.href.replace(/\/+$/, '');
   }
   const tokenId = canonicalSuiId(flags.token);
-  if (!tokenId) throw new CliError(`--token must be a seal token object id (0x followed by 64 hex characters), not "${flags.token}"`);
-  if (flags.settingsSha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(flags.settingsSha256)) throw new CliError('--settings-sha256 must be 64 hex characters');
+  if (!tokenId) throw new UsageError(`--token must be a seal token object id (0x followed by 64 hex characters), not "${flags.token}"`);
+  if (flags.settingsSha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(flags.settingsSha256)) throw new UsageError('--settings-sha256 must be 64 hex characters');
   const pcrsFile = flags.pcrs ?? REPO_PCRS_FILE;
   if (flags.pcrs === undefined && !(await exists(pcrsFile))) {
-    throw new CliError(`no expected PCRs: pass --pcrs <pcrs.json> (${pcrsFile} not found in this directory)`);
+    throw new ConfigError(`no expected PCRs: pass --pcrs <pcrs.json> (${pcrsFile} not found in this directory)`);
   }
   const expectedPcrs = await loadExpectedPcrs(pcrsFile);
   let rootPem: string | undefined;
   if (flags.root !== undefined) {
     rootPem = await readFile(flags.root, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      throw new CliError(`cannot read root certificate ${flags.root}: ${error.code ?? 'error'}`);
+      throw new ConfigError(`cannot read root certificate ${flags.root}: ${error.code ?? 'error'}`);
     });
     try {
       new X509Certificate(rootPem);
     } catch {
-      throw new CliError(`${flags.root} is not a PEM certificate`);
+      throw new ConfigError(`${flags.root} is not a PEM certificate`);
     }
   }
 
   let clusterId = flags.cluster;
   if (clusterId === undefined) {
     // Only a default: whatever the API names is checked against the attested settings below.
-    const issuer = (await call(ctx, new URL('/v1/issuer', base), { method: 'GET' }, 'GET /v1/issuer')) as { clusterId?: unknown };
-    if (typeof issuer?.clusterId !== 'string') throw new CliError('the issuer does not name its cluster: pass --cluster <id>');
-    clusterId = issuer.clusterId;
+    const issuerBody = await requestJson(ctx, apiUrl(base, 'v1/issuer'), { method: 'GET' }, { what: 'GET /v1/issuer', waitingFor: 'fetching the cluster id', timeoutMs: deadline });
+    const named = (issuerBody as { clusterId?: unknown } | null)?.clusterId;
+    if (typeof named !== 'string') throw new UsageError('the issuer does not name its cluster: pass --cluster <id>');
+    // The id goes into a file name, a credential audience and the exec arguments: one strict shape.
+    if (!CLUSTER_ID_PATTERN.test(named)) throw new RefusedError(`the issuer names cluster ${JSON.stringify(named.slice(0, 80))}, which is not 1-63 lowercase letters, digits and dashes`);
+    clusterId = named;
+  } else if (!CLUSTER_ID_PATTERN.test(clusterId)) {
+    throw new UsageError(`--cluster ${JSON.stringify(clusterId.slice(0, 80))} is not 1-63 lowercase letters, digits and dashes`);
   }
-  // The id goes into a file name, a credential audience and the exec arguments: one strict shape.
-  if (!CLUSTER_ID_PATTERN.test(clusterId)) throw new CliError(`cluster id ${JSON.stringify(clusterId.slice(0, 80))} is not 1-63 lowercase letters, digits and dashes`);
   const output = resolve(flags.output ?? join(ctx.homeDir, '.kube', `k3s-daas-${clusterId}.yaml`));
   if (!flags.force && (await exists(output))) throw new CliError(`${output} exists: pass --force to replace it`);
   const pins = await readPins(ctx);
-  const pinned = flags.settingsSha256?.toLowerCase() ?? pins[pinKey(apiUrl, clusterId)]?.settingsSha256;
+  const pinned = flags.settingsSha256?.toLowerCase() ?? pins[pinKey(askedApiUrl, clusterId)]?.settingsSha256;
 
-  const keypair = await loadKeypair(ctx);
+  const keypair = await loadKeypair(ctx, { address: flags.address });
   const { credential } = await createCredential(keypair, { tokenId, clusterId, now: ctx.now(), lifetimeSeconds: CREDENTIAL_LIFETIME_S });
-  const answer = await call(
+  const answer = await requestJson(
     ctx,
-    new URL('/v1/kubeconfig', base),
+    apiUrl(base, 'v1/kubeconfig'),
     { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ credential }) },
-    'POST /v1/kubeconfig',
+    { what: 'POST /v1/kubeconfig', waitingFor: 'fetching the kubeconfig', timeoutMs: deadline },
   );
   let verified;
   try {
     verified = await verifyKubeconfigAnswer(answer, {
-      apiUrl,
+      apiUrl: askedApiUrl,
       clusterId,
       tokenId,
       expectedPcrs,
@@ -198,32 +177,36 @@ async function kubeconfig(flags: KubeconfigFlags, ctx: CliContext): Promise<void
       pinnedSettingsSha256: pinned,
     });
   } catch (error) {
-    if (error instanceof KubeconfigAnswerError) throw new CliError(`${error.message}: refusing to write the kubeconfig`);
-    throw error;
+    // An answer missing contract fields is the server's failure (exit 5); one that does not verify is exit 6.
+    if (error instanceof KubeconfigAnswerError && error.kind === 'malformed') throw new RefusedError(`POST /v1/kubeconfig: ${error.message}`);
+    if (error instanceof KubeconfigAnswerError) throw new VerificationError(`${error.message}: refusing to write the kubeconfig`);
+    throw asVerificationFailure(error);
   }
   const { settings, settingsSha256 } = verified;
   if (pinned === undefined && !flags.trustFirstUse) {
-    throw new CliError(
-      `first use of ${apiUrl} cluster ${clusterId}: the attested enclave settings are ${settingsSha256} ` +
+    // Nothing to verify the settings against yet: a verification failure until the user pins them.
+    throw new VerificationError(
+      `first use of ${askedApiUrl} cluster ${clusterId}: the attested enclave settings are ${settingsSha256} ` +
         `(cluster-state key ${settings.clusterStateKeyId}, join-token key ${settings.joinTokenKeyId}, apiserver ${settings.tlsSans.join(',')}); ` +
         'if these are your platform\'s, run again with --trust-first-use (or --settings-sha256 <digest> from your operator)',
+      { reason: 'settings_not_pinned' },
     );
   }
   await writePrivate(output, verified.kubeconfig, flags.force === true);
-  if (pins[pinKey(apiUrl, clusterId)]?.settingsSha256 !== settingsSha256) {
-    const next = { ...pins, [pinKey(apiUrl, clusterId)]: { settingsSha256, pinnedAt: ctx.now().toISOString() } };
+  if (pins[pinKey(askedApiUrl, clusterId)]?.settingsSha256 !== settingsSha256) {
+    const next = { ...pins, [pinKey(askedApiUrl, clusterId)]: { settingsSha256, pinnedAt: ctx.now().toISOString() } };
     await writePrivate(pinsFile(ctx), `${JSON.stringify(next, null, 2)}\n`, true);
-    ctx.err(`pinned enclave settings ${settingsSha256} for ${apiUrl} cluster ${clusterId} (${pinsFile(ctx)})\n`);
+    ctx.err(`pinned enclave settings ${settingsSha256} for ${askedApiUrl} cluster ${clusterId} (${pinsFile(ctx)})\n`);
   }
   ctx.err(`verified: enclave attested at ${verified.attestedAt} with the expected PCRs and settings ${settingsSha256}; signed by the attested key\n`);
   ctx.out(`${output}\n`);
 }
 
 export function register(program: Command, ctx: CliContext): void {
-  program
+  const command = program
     .command('kubeconfig')
     .description('Fetch a kubeconfig for a seal token, verify it against the Nitro root, pcrs.json and the attested settings, write it (0600)')
-    .requiredOption('--api <url>', 'platform HTTP API base URL')
+    .requiredOption('--api <url>', 'platform HTTP API base URL, stage path included (e.g. https://…/prod)')
     .requiredOption('--token <id>', 'seal token object id')
     .option('--cluster <id>', 'cluster id (default: the one the API serves)')
     .option('--pcrs <pcrs.json>', `expected enclave PCRs (default: ./${REPO_PCRS_FILE})`)
@@ -232,5 +215,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--trust-first-use', 'pin the attested enclave settings on first use (later runs refuse other settings)')
     .option('--output <path>', 'where to write the kubeconfig (default: ~/.kube/k3s-daas-<cluster>.yaml)')
     .option('--force', 'replace an existing file')
-    .action((flags: KubeconfigFlags) => kubeconfig(flags, ctx));
+    .option('--address <address>', 'keystore address whose key signs the request (default: client.yaml active_address)')
+    .option('--json', 'print any error as JSON')
+    .addHelpText('after', examples([
+      'k3s-daas kubeconfig --api https://abc.execute-api.eu-west-1.amazonaws.com/prod --token 0x7ab… --pcrs enclave/pcrs.json',
+      'k3s-daas kubeconfig --api https://api.example.com --token 0x7ab… --output ~/.kube/config --force',
+    ]));
+  withTimeoutOption(command);
+  command.action((flags: KubeconfigFlags) => kubeconfig(flags, ctx));
 }

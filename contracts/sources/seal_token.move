@@ -26,6 +26,8 @@ const EInsufficientStake: u64 = 104;
 const EForeignReceipt: u64 = 105;
 /// admin tokens are reserved to approved admins
 const ENotApprovedAdmin: u64 = 106;
+/// only the stake's owner can issue tokens against it
+const ENotStakeOwner: u64 = 107;
 
 public struct SealToken has key {
     id: UID,
@@ -53,7 +55,8 @@ public struct SealTokenRevoked has copy, drop {
     token_id: ID,
 }
 
-/// Issues a token for `cluster_id` backed by the receipt's stake and sends it to the caller.
+/// Issues a token for `cluster_id` backed by the receipt's stake and sends it to the caller, who must be
+/// the stake's owner: holding (or borrowing a shared) receipt is not enough, so one stake backs one person.
 public fun issue(
     pool: &StakingPool,
     receipt: &StakeReceipt,
@@ -73,6 +76,7 @@ public fun issue(
     assert!(staking::stake_amount(pool, receipt) >= staking::min_stake(pool, role), EInsufficientStake);
 
     let owner = ctx.sender();
+    assert!(staking::stake_owner(pool, receipt) == owner, ENotStakeOwner);
     assert!(role != staking::role_admin() || staking::is_approved_admin(pool, owner), ENotApprovedAdmin);
     let issued_at_ms = clock.timestamp_ms();
     let expires_at_ms = issued_at_ms + ttl_ms;

@@ -109,7 +109,8 @@ public struct Stake has store {
     unlock_at_ms: u64,
 }
 
-/// Proof of a stake; its object id is the stake id.
+/// Proof of a stake; its object id is the stake id. It may be handed on (`store`): the holder can then
+/// unstake and withdraw, but only the stake's owner (who deposited it) can issue seal tokens against it.
 public struct StakeReceipt has key, store {
     id: UID,
     pool_id: ID,
@@ -147,6 +148,16 @@ public struct MinStakeChanged has copy, drop {
     amount: u64,
 }
 
+/// `admin` may now hold admin stakes and tokens (also emitted for the publisher at publish).
+public struct AdminApproved has copy, drop {
+    admin: address,
+}
+
+/// `admin` is no longer approved: the index refuses their admin tokens from then on.
+public struct AdminRevoked has copy, drop {
+    admin: address,
+}
+
 fun init(ctx: &mut TxContext) {
     let pool = StakingPool {
         id: object::new(ctx),
@@ -157,6 +168,8 @@ fun init(ctx: &mut TxContext) {
         approved_admins: vec_set::singleton(ctx.sender()),
     };
     let cap = AdminCap { id: object::new(ctx), pool_id: object::id(&pool) };
+    // The index learns approvals only from events, so the publisher's approval is announced too.
+    event::emit(AdminApproved { admin: ctx.sender() });
     transfer::share_object(pool);
     transfer::transfer(cap, ctx.sender());
 }
@@ -289,14 +302,16 @@ public fun approve_admin(cap: &AdminCap, pool: &mut StakingPool, admin: address)
     assert!(cap.pool_id == object::id(pool), EWrongPool);
     assert!(!pool.approved_admins.contains(&admin), EAlreadyApprovedAdmin);
     pool.approved_admins.insert(admin);
+    event::emit(AdminApproved { admin });
 }
 
-/// Stops `admin` from staking or issuing as admin. Existing admin tokens stay until they expire or the
-/// stake is slashed: slash the stake to cut them off at once.
+/// Stops `admin` from staking or issuing as admin. Their existing admin tokens stay on chain until they
+/// expire, but the index applies `AdminRevoked` and token checks refuse them from the next indexer run.
 public fun revoke_admin(cap: &AdminCap, pool: &mut StakingPool, admin: address) {
     assert!(cap.pool_id == object::id(pool), EWrongPool);
     assert!(pool.approved_admins.contains(&admin), ENotApprovedAdmin);
     pool.approved_admins.remove(&admin);
+    event::emit(AdminRevoked { admin });
 }
 
 public fun is_approved_admin(pool: &StakingPool, admin: address): bool { pool.approved_admins.contains(&admin) }
@@ -397,6 +412,12 @@ public fun stake_slashed_for_testing(stake_id: ID, amount: u64, remaining: u64, 
 public fun min_stake_changed_for_testing(role: u8, amount: u64): MinStakeChanged {
     MinStakeChanged { role, amount }
 }
+
+#[test_only]
+public fun admin_approved_for_testing(admin: address): AdminApproved { AdminApproved { admin } }
+
+#[test_only]
+public fun admin_revoked_for_testing(admin: address): AdminRevoked { AdminRevoked { admin } }
 
 #[test_only]
 /// A receipt that names `pool` but that `pool` never issued (cannot exist on chain; tests the guard).

@@ -34,11 +34,34 @@ fun set_pcrs(sc: &mut Scenario, cluster: vector<u8>, indices: vector<u8>, values
     ts::return_shared(registry);
 }
 
-fun register(sc: &mut Scenario, cluster: vector<u8>, indices: vector<u8>, values: vector<vector<u8>>, key: Option<vector<u8>>, at_ms: u64, clock: &Clock) {
+const USER_DATA: vector<u8> = x"c0ffee";
+
+/// The admin opens the cluster's registration for `user_data`; returns the registry's nonce.
+fun open(sc: &mut Scenario, cluster: vector<u8>, user_data: vector<u8>): vector<u8> {
+    sc.next_tx(ADMIN);
+    let mut registry = sc.take_shared<EnclaveRegistry>();
+    let cap = sc.take_from_sender<AdminCap>();
+    let nonce = enclave_registry::open_registration(&cap, &mut registry, cluster.to_string(), user_data, sc.ctx());
+    sc.return_to_sender(cap);
+    ts::return_shared(registry);
+    nonce
+}
+
+/// A document's decisions with the given binding (nonce, user data).
+fun register_bound(
+    sc: &mut Scenario, cluster: vector<u8>, indices: vector<u8>, values: vector<vector<u8>>, key: Option<vector<u8>>,
+    user_data: Option<vector<u8>>, nonce: Option<vector<u8>>, at_ms: u64, clock: &Clock,
+) {
     sc.next_tx(HOST);
     let mut registry = sc.take_shared<EnclaveRegistry>();
-    enclave_registry::register_attested(&mut registry, cluster.to_string(), indices, values, key, at_ms, clock);
+    enclave_registry::register_attested(&mut registry, cluster.to_string(), indices, values, key, user_data, nonce, at_ms, clock);
     ts::return_shared(registry);
+}
+
+/// Opens a registration and registers a document carrying its nonce and USER_DATA.
+fun register(sc: &mut Scenario, cluster: vector<u8>, indices: vector<u8>, values: vector<vector<u8>>, key: Option<vector<u8>>, at_ms: u64, clock: &Clock) {
+    let nonce = open(sc, cluster, USER_DATA);
+    register_bound(sc, cluster, indices, values, key, option::some(USER_DATA), option::some(nonce), at_ms, clock);
 }
 
 fun finish(sc: Scenario, clock: Clock) {
@@ -151,12 +174,18 @@ fun remove_cluster_forgets_pcrs_and_enclave() {
     let (mut sc, clock) = setup();
     set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
     register(&mut sc, b"prod", vector[0], vector[pcr(1)], option::some(x"04aa"), NOW_MS, &clock);
+    open(&mut sc, b"prod", USER_DATA);
     sc.next_tx(ADMIN);
     let mut registry = sc.take_shared<EnclaveRegistry>();
     let cap = sc.take_from_sender<AdminCap>();
     enclave_registry::remove_cluster(&cap, &mut registry, b"prod".to_string());
     assert!(!enclave_registry::has_expected_pcrs(&registry, b"prod".to_string()));
     assert!(!enclave_registry::has_enclave(&registry, b"prod".to_string()));
+    assert!(!enclave_registry::has_open_registration(&registry, b"prod".to_string()));
+    assert_eq!(
+        event::events_by_type<enclave_registry::EnclaveDeregistered>(),
+        vector[enclave_registry::enclave_deregistered_for_testing(b"prod".to_string())],
+    );
     sc.return_to_sender(cap);
     ts::return_shared(registry);
     finish(sc, clock);
@@ -277,4 +306,171 @@ fun expected_pcrs_of_an_unknown_cluster_aborts() {
     enclave_registry::expected_pcrs(&registry, b"prod".to_string());
     ts::return_shared(registry);
     finish(sc, clock);
+}
+
+// === binding to the cluster (issue 12 item 9) ===
+
+#[test]
+fun binding_matches_wants_exactly_the_open_nonce_and_user_data() {
+    let (n, u) = (x"0102", x"aabb");
+    assert!(enclave_registry::binding_matches(&n, &u, &option::some(n), &option::some(u)));
+    assert!(!enclave_registry::binding_matches(&n, &u, &option::some(x"0103"), &option::some(u)));
+    assert!(!enclave_registry::binding_matches(&n, &u, &option::some(n), &option::some(x"aabc")));
+    assert!(!enclave_registry::binding_matches(&n, &u, &option::none(), &option::some(u)));
+    assert!(!enclave_registry::binding_matches(&n, &u, &option::some(n), &option::none()));
+    assert!(!enclave_registry::binding_matches(&vector[], &u, &option::some(vector[]), &option::some(copy u)));
+    assert!(!enclave_registry::binding_matches(&n, &vector[], &option::some(copy n), &option::some(vector[])));
+}
+
+#[test]
+fun open_registration_announces_a_fresh_nonce_per_opening() {
+    let (mut sc, clock) = setup();
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
+    let first = open(&mut sc, b"prod", USER_DATA);
+    assert_eq!(
+        event::events_by_type<enclave_registry::RegistrationOpened>(),
+        vector[enclave_registry::registration_opened_for_testing(b"prod".to_string(), first)],
+    );
+    let second = open(&mut sc, b"prod", USER_DATA);
+    assert_eq!(first.length(), 32);
+    assert!(first != second);
+    sc.next_tx(ADMIN);
+    let registry = sc.take_shared<EnclaveRegistry>();
+    assert!(enclave_registry::has_open_registration(&registry, b"prod".to_string()));
+    ts::return_shared(registry);
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = enclave_registry::EUnknownCluster)]
+fun open_registration_for_a_cluster_without_pcrs_aborts() {
+    let (mut sc, clock) = setup();
+    open(&mut sc, b"prod", USER_DATA);
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = enclave_registry::EInvalidUserData)]
+fun open_registration_without_user_data_aborts() {
+    let (mut sc, clock) = setup();
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
+    open(&mut sc, b"prod", vector[]);
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = enclave_registry::EInvalidUserData)]
+fun open_registration_with_more_than_512_bytes_of_user_data_aborts() {
+    let (mut sc, clock) = setup();
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
+    open(&mut sc, b"prod", vector::tabulate!(513, |_| 7u8));
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = enclave_registry::ENoOpenRegistration)]
+fun a_matching_document_without_an_open_registration_cannot_register() {
+    let (mut sc, clock) = setup();
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
+    register_bound(&mut sc, b"prod", vector[0], vector[pcr(1)], option::some(x"04"), option::some(USER_DATA), option::some(x"00"), NOW_MS, &clock);
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = enclave_registry::ENoOpenRegistration)]
+fun replaying_the_registering_document_cannot_overwrite_the_registration() {
+    // The attack: anyone resubmits a matching document (or one from another host's enclave of the same
+    // image with the same binding) to overwrite the cluster's enclave. The opening is single-use.
+    let (mut sc, clock) = setup();
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
+    let nonce = open(&mut sc, b"prod", USER_DATA);
+    register_bound(&mut sc, b"prod", vector[0], vector[pcr(1)], option::some(x"04aa"), option::some(USER_DATA), option::some(nonce), NOW_MS, &clock);
+    register_bound(&mut sc, b"prod", vector[0], vector[pcr(1)], option::some(x"04bb"), option::some(USER_DATA), option::some(nonce), NOW_MS, &clock);
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = enclave_registry::EBindingMismatch)]
+fun another_enclave_of_the_same_image_cannot_register_with_its_own_user_data() {
+    // Same PCRs, the open nonce (it is public), but its own CA and settings, hence other user data.
+    let (mut sc, clock) = setup();
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
+    let nonce = open(&mut sc, b"prod", USER_DATA);
+    register_bound(&mut sc, b"prod", vector[0], vector[pcr(1)], option::some(x"04"), option::some(x"bad0"), option::some(nonce), NOW_MS, &clock);
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = enclave_registry::EBindingMismatch)]
+fun a_document_made_before_the_opening_cannot_register() {
+    let (mut sc, clock) = setup();
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
+    let stale = open(&mut sc, b"prod", USER_DATA);
+    open(&mut sc, b"prod", USER_DATA);
+    register_bound(&mut sc, b"prod", vector[0], vector[pcr(1)], option::some(x"04"), option::some(USER_DATA), option::some(stale), NOW_MS, &clock);
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = enclave_registry::EBindingMismatch)]
+fun a_registration_opened_for_one_cluster_cannot_register_another() {
+    let (mut sc, clock) = setup();
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
+    set_pcrs(&mut sc, b"dev", vector[0], vector[pcr(1)]);
+    let for_prod = open(&mut sc, b"prod", USER_DATA);
+    open(&mut sc, b"dev", USER_DATA);
+    register_bound(&mut sc, b"dev", vector[0], vector[pcr(1)], option::some(x"04"), option::some(USER_DATA), option::some(for_prod), NOW_MS, &clock);
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = enclave_registry::EBindingMismatch)]
+fun a_document_without_a_nonce_cannot_register() {
+    let (mut sc, clock) = setup();
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
+    open(&mut sc, b"prod", USER_DATA);
+    register_bound(&mut sc, b"prod", vector[0], vector[pcr(1)], option::some(x"04"), option::some(USER_DATA), option::none(), NOW_MS, &clock);
+    finish(sc, clock);
+}
+
+// === PCR changes clear stale registrations ===
+
+#[test]
+fun new_pcrs_drop_the_old_images_enclave_and_open_registration() {
+    let (mut sc, clock) = setup();
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
+    register(&mut sc, b"prod", vector[0], vector[pcr(1)], option::some(x"04aa"), NOW_MS, &clock);
+    open(&mut sc, b"prod", USER_DATA);
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(2)]);
+    assert_eq!(
+        event::events_by_type<enclave_registry::EnclaveDeregistered>(),
+        vector[enclave_registry::enclave_deregistered_for_testing(b"prod".to_string())],
+    );
+    sc.next_tx(ADMIN);
+    let registry = sc.take_shared<EnclaveRegistry>();
+    assert!(!enclave_registry::has_enclave(&registry, b"prod".to_string()));
+    assert!(!enclave_registry::has_open_registration(&registry, b"prod".to_string()));
+    ts::return_shared(registry);
+    finish(sc, clock);
+}
+
+#[test]
+fun setting_the_same_pcrs_again_keeps_the_registration() {
+    let (mut sc, clock) = setup();
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
+    register(&mut sc, b"prod", vector[0], vector[pcr(1)], option::some(x"04aa"), NOW_MS, &clock);
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
+    assert_eq!(event::events_by_type<enclave_registry::EnclaveDeregistered>(), vector[]);
+    sc.next_tx(ADMIN);
+    let registry = sc.take_shared<EnclaveRegistry>();
+    assert_eq!(enclave_registry::enclave_public_key(&registry, b"prod".to_string()), x"04aa");
+    ts::return_shared(registry);
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = enclave_registry::EPcrMismatch)]
+fun the_old_images_enclave_cannot_register_after_the_pcrs_changed() {
+    let (mut sc, clock) = setup();
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(1)]);
+    set_pcrs(&mut sc, b"prod", vector[0], vector[pcr(2)]);
+    register(&mut sc, b"prod", vector[0], vector[pcr(1)], option::some(x"04aa"), NOW_MS, &clock);
+    finish(sc, clock);
+}
+
+#[test]
+fun registration_event_bcs_match_the_typescript_event_schema() {
+    // Same bytes as test/lambdas/shared/sui/events.test.ts "RegistrationOpened/EnclaveDeregistered match the Move BCS fixture".
+    assert_eq!(bcs::to_bytes(&enclave_registry::registration_opened_for_testing(b"dev".to_string(), x"0102")), x"03646576020102");
+    assert_eq!(bcs::to_bytes(&enclave_registry::enclave_deregistered_for_testing(b"dev".to_string())), x"03646576");
 }

@@ -253,7 +253,60 @@ fun an_admin_token_needs_an_approved_admin_at_issue_time() {
     finish(sc, clock);
 }
 
-#[test, expected_failure(abort_code = seal_token::ENotApprovedAdmin)]
+// === only the stake's owner issues (issue 12 item 8) ===
+
+#[test, expected_failure(abort_code = seal_token::ENotStakeOwner)]
+fun a_receipt_handed_to_someone_else_cannot_back_their_token() {
+    // The attack: Alice stakes 0.1 SUI once and hands the receipt to Bob so he gets a token too.
+    let (mut sc, clock) = setup();
+    stake_as(&mut sc, ALICE, SUI_MIST, 0, b"", &clock);
+    sc.next_tx(ALICE);
+    let receipt = sc.take_from_sender<StakeReceipt>();
+    transfer::public_transfer(receipt, BOB);
+    issue_as(&mut sc, BOB, b"c", HOUR_MS, &clock);
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = seal_token::ENotStakeOwner)]
+fun a_shared_receipt_cannot_back_anyone_elses_token() {
+    // Only a receipt created in the same transaction can be shared (Sui refuses to share an older object).
+    let (mut sc, clock) = setup();
+    sc.next_tx(ALICE);
+    {
+        let mut pool = sc.take_shared<StakingPool>();
+        let payment = sui::coin::mint_for_testing<sui::sui::SUI>(SUI_MIST, sc.ctx());
+        let receipt = staking::stake(&mut pool, payment, 1, b"op".to_string(), &clock, sc.ctx());
+        transfer::public_share_object(receipt);
+        ts::return_shared(pool);
+    };
+    sc.next_tx(BOB);
+    let pool = sc.take_shared<StakingPool>();
+    let shared = sc.take_shared<StakeReceipt>();
+    seal_token::issue(&pool, &shared, b"c".to_string(), HOUR_MS, &clock, sc.ctx());
+    ts::return_shared(shared);
+    ts::return_shared(pool);
+    finish(sc, clock);
+}
+
+#[test]
+fun the_owner_still_issues_after_getting_the_receipt_back() {
+    let (mut sc, clock) = setup();
+    stake_as(&mut sc, ALICE, SUI_MIST, 0, b"", &clock);
+    sc.next_tx(ALICE);
+    let receipt = sc.take_from_sender<StakeReceipt>();
+    transfer::public_transfer(receipt, BOB);
+    sc.next_tx(BOB);
+    let receipt = sc.take_from_sender<StakeReceipt>();
+    transfer::public_transfer(receipt, ALICE);
+    issue_as(&mut sc, ALICE, b"c", HOUR_MS, &clock);
+    sc.next_tx(ALICE);
+    let token = sc.take_from_sender<SealToken>();
+    assert_eq!(seal_token::owner(&token), ALICE);
+    sc.return_to_sender(token);
+    finish(sc, clock);
+}
+
+#[test, expected_failure(abort_code = seal_token::ENotStakeOwner)]
 fun a_transferred_admin_receipt_cannot_issue_for_an_unapproved_holder() {
     let (mut sc, clock) = setup();
     stake_as(&mut sc, ADMIN, 10 * SUI_MIST, 2, b"", &clock);

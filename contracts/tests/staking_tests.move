@@ -639,6 +639,39 @@ fun an_approved_address_can_stake_as_admin_until_revoked() {
     finish(sc, clock);
 }
 
+#[test]
+fun publishing_announces_the_publisher_as_an_approved_admin() {
+    let mut sc = ts::begin(ADMIN);
+    staking::init_for_testing(sc.ctx());
+    assert_eq!(event::events_by_type<staking::AdminApproved>(), vector[staking::admin_approved_for_testing(ADMIN)]);
+    sc.end();
+}
+
+#[test]
+fun approve_admin_and_revoke_admin_each_emit_an_event() {
+    let (mut sc, clock) = setup();
+    with_cap!(&mut sc, |cap, pool| {
+        staking::approve_admin(cap, pool, ALICE);
+        assert_eq!(event::events_by_type<staking::AdminApproved>(), vector[staking::admin_approved_for_testing(ALICE)]);
+        assert_eq!(event::events_by_type<staking::AdminRevoked>(), vector[]);
+    });
+    with_cap!(&mut sc, |cap, pool| {
+        staking::revoke_admin(cap, pool, ALICE);
+        assert_eq!(event::events_by_type<staking::AdminRevoked>(), vector[staking::admin_revoked_for_testing(ALICE)]);
+        assert_eq!(event::events_by_type<staking::AdminApproved>(), vector[]);
+    });
+    finish(sc, clock);
+}
+
+#[test]
+fun admin_events_bcs_match_the_typescript_event_schema() {
+    // Same bytes as test/lambdas/shared/sui/events.test.ts "AdminApproved/AdminRevoked match the Move BCS fixture".
+    let admin = @0x2222222222222222222222222222222222222222222222222222222222222222;
+    let expected = x"2222222222222222222222222222222222222222222222222222222222222222";
+    assert_eq!(bcs::to_bytes(&staking::admin_approved_for_testing(admin)), expected);
+    assert_eq!(bcs::to_bytes(&staking::admin_revoked_for_testing(admin)), expected);
+}
+
 #[test, expected_failure(abort_code = staking::EAlreadyApprovedAdmin)]
 fun approving_an_approved_admin_twice_aborts() {
     let (mut sc, clock) = setup();

@@ -2,17 +2,19 @@
 // attestation document with the cluster CA it binds. A document that verifies, attests this platform's
 // own boot settings and keeps the snapshot counter moving forward is stored as the latest attestation;
 // kubeconfigs are only issued while one is fresh. 204, or 400 with the reason code.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { MAX_DOCUMENT_BYTES, verifyClusterAttestation } from '../shared/attestation/cluster-attestation';
 import { parseExpectedPcrsEnv } from '../shared/attestation/expected-pcrs-env';
 import { AttestedCaChangedError, DynamoAttestationRecordStore, SnapshotCounterError, type AttestationRecordStore } from '../shared/attestation/record-store';
-import { EnvPlatformSettings, PLATFORM_SETTINGS_ENV, SettingsUnavailableError, type PlatformSettingsSource } from '../shared/attestation/platform-settings';
+import { EnvPlatformSettings, PLATFORM_SETTINGS_ENV, type PlatformSettingsSource } from '../shared/attestation/platform-settings';
 import { COMMON_ENV, readEnv } from '../shared/runtime/env';
 import { errorResult, noContent, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import type { ExpectedPcrs } from '../shared/attestation/pcrs';
 import { logger, logUnexpected } from '../shared/runtime/powertools';
+import { awsClientConfig } from '../shared/runtime/aws-clients';
 
 const BodySchema = z
   .object({
@@ -39,14 +41,8 @@ export function createHandler(deps: AttestationHandlerDeps): (event: APIGatewayP
     if (!deps.expectedPcrs) {
       return errorResult(503, 'no_expected_pcrs', 'this environment has no enclave build (enclave/pcrs.json): no attestation is accepted');
     }
-    let platformSettings;
-    try {
-      platformSettings = await deps.settings.current();
-    } catch (error) {
-      if (!(error instanceof SettingsUnavailableError)) throw error;
-      logger.warn('attestation refused: platform settings unavailable', error);
-      return errorResult(503, 'settings_unavailable', "the platform's own settings cannot be computed right now; retry later");
-    }
+    // A KMS outage behind the settings is the shared 503 `backend_unavailable` (withHttpErrors).
+    const platformSettings = await deps.settings.current();
     const now = deps.now();
     const result = await verifyClusterAttestation(body, {
       expectedPcrs: deps.expectedPcrs,
@@ -95,8 +91,8 @@ export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
     const env = readEnv(ATTESTATION_ENV);
     live = createHandler({
       expectedPcrs: parseExpectedPcrsEnv(env.EXPECTED_PCRS),
-      store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME }),
-      settings: new EnvPlatformSettings(env, new KMSClient({})),
+      store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME, client: new DynamoDBClient(awsClientConfig('attestation')) }),
+      settings: new EnvPlatformSettings(env, new KMSClient(awsClientConfig('attestation'))),
       now: () => new Date(),
       maxDocumentAgeMs: env.ATTESTATION_DOCUMENT_MAX_AGE_SECONDS * 1000,
     });

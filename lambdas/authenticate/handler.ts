@@ -2,12 +2,16 @@
 // Answers a TokenReview (v1 or v1beta1) for a k3s-daas credential: 200 authenticated with the user and
 // its groups, 200 unauthenticated (no detail: the apiserver caches it), 500 when a backend cannot
 // answer (the apiserver retries and does not cache), 401 when the caller lacks the webhook secret.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { readEnv } from '../shared/runtime/env';
 import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import { logger, logUnexpected } from '../shared/runtime/powertools';
+import { awsClientConfig } from '../shared/runtime/aws-clients';
 import { isBackendUnavailable, type Identity, type TokenChecker } from '../shared/credentials/token-check';
+import { IndexStaleError } from '../shared/index/freshness';
 import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/credentials/token-check-env';
 import { bearerMatches, cachedSecret, secretsManagerLoader, WebhookSecretUnavailableError } from './webhook-secret';
 
@@ -16,7 +20,8 @@ export const TOKEN_REVIEW_VERSIONS = ['authentication.k8s.io/v1', 'authenticatio
 const TokenReviewSchema = z.object({
   apiVersion: z.enum(TOKEN_REVIEW_VERSIONS),
   kind: z.literal('TokenReview'),
-  spec: z.object({ token: z.string().min(1), audiences: z.array(z.string()).optional() }),
+  // An empty token is a well-formed review of a bad credential: 200 authenticated:false, not 400.
+  spec: z.object({ token: z.string(), audiences: z.array(z.string()).optional() }),
 });
 
 export interface AuthenticateHandlerDeps {
@@ -63,7 +68,7 @@ export function createHandler(deps: AuthenticateHandlerDeps): (event: APIGateway
     } catch (error) {
       if (!isBackendUnavailable(error)) throw error;
       logger.error('token review failed: backend unavailable', error as Error);
-      return answer(500, { authenticated: false, error: 'the token index is unavailable; retry' });
+      return answer(500, { authenticated: false, error: `the token index is ${error instanceof IndexStaleError ? 'stale' : 'unavailable'}; retry` });
     }
     if (!result.ok) {
       logger.info('token review refused', { reason: result.reason });
@@ -74,7 +79,7 @@ export function createHandler(deps: AuthenticateHandlerDeps): (event: APIGateway
       return answer(200, { authenticated: false });
     }
     return answer(200, { authenticated: true, user: userOf(result.identity) });
-  }, logUnexpected);
+  }, logUnexpected, { outageStatus: 500 });
 }
 
 export const AUTHENTICATE_ENV = {
@@ -89,8 +94,8 @@ export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
   if (!live) {
     const env = readEnv(AUTHENTICATE_ENV);
     live = createHandler({
-      checker: tokenCheckerFromEnv(env),
-      webhookSecret: cachedSecret(secretsManagerLoader(env.WEBHOOK_SECRET_ARN)),
+      checker: tokenCheckerFromEnv(env, new DynamoDBClient(awsClientConfig('authenticate'))),
+      webhookSecret: cachedSecret(secretsManagerLoader(env.WEBHOOK_SECRET_ARN, new SecretsManagerClient(awsClientConfig('authenticate')))),
     });
   }
   return live(event);

@@ -2,11 +2,12 @@
 // Manager, kept for a few minutes per container, compared in constant time.
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { DependencyUnavailableError } from '../shared/runtime/outage';
 
 /** Re-read the secret this often so a redeployed secret is picked up without a cold start. */
 export const SECRET_TTL_MS = 5 * 60_000;
 
-export class WebhookSecretUnavailableError extends Error {
+export class WebhookSecretUnavailableError extends DependencyUnavailableError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'WebhookSecretUnavailableError';

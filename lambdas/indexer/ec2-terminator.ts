@@ -1,14 +1,16 @@
 // The EC2 side of eviction. Describe uses an instance-id filter rather than InstanceIds so that ids EC2
 // no longer knows are simply absent instead of failing the whole call.
 import { DescribeInstancesCommand, EC2Client, TerminateInstancesCommand, type EC2ClientConfig } from '@aws-sdk/client-ec2';
+import { awsClientConfig } from '../shared/runtime/aws-clients';
 import { InstanceApiError, type InstanceTerminator } from './eviction';
 
 /**
  * The SDK waits forever on a call that hangs by default. Eviction calls must fail well before the
- * Lambda deadline instead, so the run records the stake for the next run and moves the cursor on.
+ * Lambda deadline instead (the indexer's shared client budget), so the run records the stake for the
+ * next run and moves the cursor on.
  */
-export function evictionEc2Client(config: EC2ClientConfig = {}, requestTimeoutMs = 5_000): EC2Client {
-  return new EC2Client({ maxAttempts: 2, requestHandler: { requestTimeout: requestTimeoutMs, connectionTimeout: requestTimeoutMs, throwOnRequestTimeout: true }, ...config });
+export function evictionEc2Client(config: EC2ClientConfig = {}): EC2Client {
+  return new EC2Client({ ...awsClientConfig('indexer'), ...config });
 }
 
 export class Ec2InstanceTerminator implements InstanceTerminator {

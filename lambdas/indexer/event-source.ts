@@ -32,11 +32,14 @@ export interface ChainHead {
   timestampMs: number;
 }
 
-/** What the indexer needs from the chain; the gRPC implementation is below, tests may substitute. */
+/**
+ * What the indexer needs from the chain; the gRPC implementation is below, tests may substitute.
+ * `timeoutMs` caps one call below the source's own call timeout (the run's remaining time).
+ */
 export interface EventSource {
-  readPage(after: string | undefined, limit: number): Promise<EventPage>;
-  head(): Promise<ChainHead>;
-  checkpointTimestampMs(checkpoint: bigint): Promise<number>;
+  readPage(after: string | undefined, limit: number, timeoutMs?: number): Promise<EventPage>;
+  head(timeoutMs?: number): Promise<ChainHead>;
+  checkpointTimestampMs(checkpoint: bigint, timeoutMs?: number): Promise<number>;
 }
 
 /** The provider failed or answered nonsense; the cursor must stay where it was. */
@@ -65,8 +68,8 @@ export class GrpcEventSource implements EventSource {
     private readonly callTimeoutMs = 10_000,
   ) {}
 
-  async readPage(after: string | undefined, limit: number): Promise<EventPage> {
-    return this.call('ListEvents', async (signal) => {
+  async readPage(after: string | undefined, limit: number, timeoutMs?: number): Promise<EventPage> {
+    return this.call('ListEvents', timeoutMs, async (signal) => {
       const call = this.client.ledgerService.listEvents(
         {
           readMask: { paths: READ_MASK },
@@ -92,8 +95,8 @@ export class GrpcEventSource implements EventSource {
     });
   }
 
-  async head(): Promise<ChainHead> {
-    return this.call('GetServiceInfo', async (signal) => {
+  async head(timeoutMs?: number): Promise<ChainHead> {
+    return this.call('GetServiceInfo', timeoutMs, async (signal) => {
       const { response } = await this.client.ledgerService.getServiceInfo({}, { abort: signal });
       if (response.checkpointHeight === undefined || !response.timestamp) {
         throw new ProviderError('service info lacks checkpoint height or timestamp', 'malformed', false);
@@ -102,8 +105,8 @@ export class GrpcEventSource implements EventSource {
     });
   }
 
-  async checkpointTimestampMs(checkpoint: bigint): Promise<number> {
-    return this.call('GetCheckpoint', async (signal) => {
+  async checkpointTimestampMs(checkpoint: bigint, timeoutMs?: number): Promise<number> {
+    return this.call('GetCheckpoint', timeoutMs, async (signal) => {
       const { response } = await this.client.ledgerService.getCheckpoint(
         { checkpointId: { oneofKind: 'sequenceNumber', sequenceNumber: checkpoint }, readMask: { paths: ['summary.timestamp'] } },
         { abort: signal },
@@ -114,14 +117,17 @@ export class GrpcEventSource implements EventSource {
     });
   }
 
-  private async call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private async call<T>(what: string, capMs: number | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const timeoutMs = Math.min(this.callTimeoutMs, capMs ?? Infinity);
+    // No time left in the run: not starting the call is the only way to end before the deadline.
+    if (!(timeoutMs > 0)) throw new ProviderError(`${what} not started: no time left before the deadline`, 'timeout', false);
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         controller.abort();
-        reject(new ProviderError(`${what} timed out after ${this.callTimeoutMs} ms`, 'timeout', true));
-      }, this.callTimeoutMs);
+        reject(new ProviderError(`${what} timed out after ${timeoutMs} ms`, 'timeout', true));
+      }, timeoutMs);
     });
     try {
       return await Promise.race([fn(controller.signal), timeout]);

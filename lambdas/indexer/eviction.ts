@@ -17,6 +17,8 @@ export interface EvictionResult {
   alreadyGone: string[];
   /** Nodes of a group this cluster does not own: never touched. */
   refused: string[];
+  /** Claimed by another run that has not finished yet: left to it, and looked at again next run. */
+  claimedElsewhere: string[];
 }
 
 /**
@@ -32,6 +34,12 @@ export class InstanceApiError extends Error {
 
 const GONE_STATES = new Set(['shutting-down', 'terminated']);
 
+/**
+ * A claim older than this belongs to a run that is certainly over (an indexer run lasts at most 300 s,
+ * its Lambda timeout), crashed between its claim and its mark: the next run may take the eviction over.
+ */
+export const EVICTION_CLAIM_STALE_MS = 10 * 60_000;
+
 export class Evictor {
   constructor(
     private readonly repo: IndexRepository,
@@ -39,10 +47,11 @@ export class Evictor {
     /** Auto Scaling group names of this cluster's workers; the IAM policy enforces the same set. */
     private readonly workerGroups: ReadonlySet<string>,
     private readonly now: () => Date = () => new Date(),
+    private readonly claimStaleAfterMs = EVICTION_CLAIM_STALE_MS,
   ) {}
 
   async evictStake(stakeId: string): Promise<EvictionResult> {
-    const result: EvictionResult = { terminated: [], alreadyGone: [], refused: [] };
+    const result: EvictionResult = { terminated: [], alreadyGone: [], refused: [], claimedElsewhere: [] };
     const pending: NodeRecord[] = [];
     for (const node of await this.repo.nodesOfStake(stakeId)) {
       if (node.terminationRequestedAt !== undefined || node.status !== 'joined') continue;
@@ -51,11 +60,32 @@ export class Evictor {
     }
     if (pending.length === 0) return result;
 
-    const ids = pending.map((n) => n.instanceId);
-    const states = await this.ec2.describeStates(ids);
-    const toTerminate = ids.filter((id) => states.has(id) && !GONE_STATES.has(states.get(id)!));
-    if (toTerminate.length > 0) await this.ec2.terminate(toTerminate);
-    const at = this.now().toISOString();
+    // Claim first (a conditional write per node): of two overlapping runs only one gets past this for a
+    // node, so only one ever calls TerminateInstances for it.
+    const nowMs = this.now().getTime();
+    const at = new Date(nowMs).toISOString();
+    const staleBefore = new Date(nowMs - this.claimStaleAfterMs).toISOString();
+    const ids: string[] = [];
+    for (const node of pending) {
+      if (await this.repo.claimEviction(node.instanceId, at, staleBefore)) ids.push(node.instanceId);
+      else result.claimedElsewhere.push(node.instanceId);
+    }
+    if (ids.length === 0) return result;
+
+    let toTerminate: string[];
+    try {
+      // A claim taken over from a crashed run may have been terminated already: describe before asking.
+      const states = await this.ec2.describeStates(ids);
+      toTerminate = ids.filter((id) => states.has(id) && !GONE_STATES.has(states.get(id)!));
+      if (toTerminate.length > 0) await this.ec2.terminate(toTerminate);
+    } catch (error) {
+      // EC2 refused or did not answer: give the claims back so the next run retries at once. A release
+      // that fails too only delays that retry until the claim is stale.
+      if (error instanceof InstanceApiError) {
+        for (const id of ids) await this.repo.releaseEviction(id, at).catch(() => undefined);
+      }
+      throw error;
+    }
     for (const id of ids) {
       await this.repo.markTerminationRequested(id, at);
       (toTerminate.includes(id) ? result.terminated : result.alreadyGone).push(id);

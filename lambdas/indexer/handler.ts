@@ -2,6 +2,7 @@
 // Thin: read settings, build the clients once, run one indexer pass, publish metrics. Any failure other
 // than a provider hiccup (which just ends the run early) is rethrown so the invocation counts as failed;
 // the cursor never moved past unfinished work, so the next scheduled run resumes cleanly.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SuiGrpcClient } from '@mysten/sui/grpc';
@@ -10,6 +11,7 @@ import * as z from 'zod';
 import { COMMON_ENV, readEnv } from '../shared/runtime/env';
 import { DynamoIndexRepository } from '../shared/index/index-repository-dynamodb';
 import { logger, metrics } from '../shared/runtime/powertools';
+import { awsClientConfig } from '../shared/runtime/aws-clients';
 import { Ec2InstanceTerminator, evictionEc2Client } from './ec2-terminator';
 import { GrpcEventSource } from './event-source';
 import { Evictor } from './eviction';
@@ -84,12 +86,12 @@ async function buildRealDeps(): Promise<Deps> {
   }
   const meta: Record<string, string> = {};
   if (env.SUI_GRPC_AUTH_HEADER && env.SUI_GRPC_AUTH_SECRET_ID) {
-    const secret = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: env.SUI_GRPC_AUTH_SECRET_ID }));
+    const secret = await new SecretsManagerClient(awsClientConfig('indexer')).send(new GetSecretValueCommand({ SecretId: env.SUI_GRPC_AUTH_SECRET_ID }));
     if (!secret.SecretString) throw new Error('the gRPC auth secret has no string value');
     meta[env.SUI_GRPC_AUTH_HEADER] = secret.SecretString;
   }
   const client = new SuiGrpcClient({ network: env.SUI_NETWORK, baseUrl: env.SUI_GRPC_URL, meta });
-  const repo = new DynamoIndexRepository({ tableName: env.TABLE_NAME });
+  const repo = new DynamoIndexRepository({ tableName: env.TABLE_NAME, client: new DynamoDBClient(awsClientConfig('indexer')) });
   const groups = new Set(env.WORKER_GROUPS.map((g) => g.autoScalingGroup));
   return {
     repo,

@@ -8,6 +8,13 @@ import { applyEventsToIndex, resweepStakes, type PositionedEvent } from '../shar
 import { decodeEvent, UnknownEventError } from '../shared/sui/events';
 import { InstanceApiError, type Evictor } from './eviction';
 import { ProviderError, type EventPage, type EventSource, type RawEvent } from './event-source';
+import { INDEXER_SAFETY_MARGIN_MS } from '../shared/runtime/aws-clients';
+
+/**
+ * Kept free at the end of a run for the cursor write and publishing metrics: no provider call may run
+ * into it (each gets at most the remaining time minus this), so a hanging provider never outlives the run.
+ */
+export const FINAL_RESERVE_MS = 5_000;
 
 export interface IndexerLog {
   info(message: string, extra?: Record<string, unknown>): void;
@@ -65,7 +72,8 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
   const { repo, source, log } = deps;
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const margin = options.safetyMarginMs ?? 15_000;
+  const margin = options.safetyMarginMs ?? INDEXER_SAFETY_MARGIN_MS;
+  const callBudget = () => options.remainingMs() - FINAL_RESERVE_MS;
   const limit = options.pageLimit ?? 50;
   const maxAttempts = options.maxProviderAttempts ?? 3;
   const baseBackoff = options.baseBackoffMs ?? 500;
@@ -74,6 +82,7 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
     pages: 0, events: 0, applied: 0, stale: 0, ignored: 0, skipped: 0, undecodable: 0, terminated: 0, providerErrors: 0, evictionErrors: 0, stoppedBecause: 'caught_up',
   };
   let cursor = await repo.getCursor();
+  const tip = chainTip(source, callBudget);
   // Stakes to sweep again next run: those slashed or withdrawn in this run, and those whose eviction failed.
   const swept = new Set<string>();
   const evict = async (stakeId: string) => {
@@ -98,6 +107,11 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
       log.info('evicted nodes of an inactive stake', { stakeId, ...eviction });
     }
     if (eviction.refused.length > 0) log.error('nodes of a foreign group under a slashed stake left running', { stakeId, refused: eviction.refused });
+    if (eviction.claimedElsewhere.length > 0) {
+      // Another run holds the claim: look again next run, until every node is marked (or its claim is stale).
+      swept.add(stakeId);
+      log.warn('eviction claimed by another run; checking again next run', { stakeId, claimedElsewhere: eviction.claimedElsewhere });
+    }
   };
 
   // Second look at the previous run's slashed/withdrawn stakes (GSI lag); their list is then cleared.
@@ -116,7 +130,9 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
     let page: EventPage | undefined;
     for (let attempt = 1; !page; attempt++) {
       try {
-        page = await source.readPage(cursor?.cursor, limit);
+        // The tip is read before the first page (with the same retries), so every page is checked against it.
+        if (tip.checkpoint === undefined) await tip.refresh();
+        page = await source.readPage(cursor?.cursor, limit, callBudget());
       } catch (error) {
         if (!(error instanceof ProviderError)) throw error;
         report.providerErrors++;
@@ -138,6 +154,27 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
       log.warn('event provider answered from behind the stored cursor; ending the run', {
         cursorCheckpoint: cursor.checkpoint.toString(), pageCoveredCheckpoint: page.coveredCheckpoint?.toString(),
         firstEventCheckpoint: page.events[0]?.checkpoint.toString(),
+      });
+      report.stoppedBecause = 'provider_error';
+      break;
+    }
+    let backed;
+    try {
+      backed = await tip.covers(page);
+    } catch (error) {
+      if (!(error instanceof ProviderError)) throw error;
+      report.providerErrors++;
+      log.warn('could not read the chain tip again to check the page against it; ending the run', { message: error.message });
+      report.stoppedBecause = 'provider_error';
+      break;
+    }
+    if (!backed) {
+      // Storing a watermark beyond the tip would skip every event up to it for good, with the lag reading
+      // 0 all along. A provider with a broken view of the chain is refused until it answers sanely.
+      report.providerErrors++;
+      log.error('event provider reported a position beyond the chain tip; page refused, cursor kept', {
+        tipCheckpoint: tip.checkpoint?.toString(), pageCoveredCheckpoint: page.coveredCheckpoint?.toString(),
+        lastEventCheckpoint: page.events.at(-1)?.checkpoint.toString(),
       });
       report.stoppedBecause = 'provider_error';
       break;
@@ -167,7 +204,8 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
     if (page.endCursor !== null && page.endCursor !== cursor?.cursor) {
       const next: IndexerCursor = {
         cursor: page.endCursor,
-        checkpoint: maxBig(cursor?.checkpoint ?? 0n, page.coveredCheckpoint ?? 0n),
+        // Without a watermark checkpoint the scan has at least covered what precedes its last event's checkpoint.
+        checkpoint: maxBig(cursor?.checkpoint ?? 0n, page.coveredCheckpoint ?? (lastPosition ? lastPosition.checkpoint - 1n : 0n)),
         ...(maxPosition(cursor?.lastEvent, lastPosition) ? { lastEvent: maxPosition(cursor?.lastEvent, lastPosition) } : {}),
         eventsSeen: (cursor?.eventsSeen ?? 0) + page.events.length,
         updatedAt: now().toISOString(),
@@ -187,8 +225,44 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
     cursor = next;
   }
   report.cursor = cursor;
-  await measureLag(deps, report, cursor);
+  const coveredAtMs = await measureLag(deps, report, cursor, callBudget);
+  report.cursor = await recordCoverage(repo, cursor, coveredAtMs, now);
   return report;
+}
+
+/**
+ * The chain tip as the provider reports it (GetServiceInfo), read when a page first needs it and again
+ * whenever a page claims more (the chain moves on during a run). A page is backed by the chain when
+ * neither its watermark nor any of its events lie beyond the tip.
+ */
+function chainTip(source: EventSource, callBudget: () => number) {
+  const state = {
+    checkpoint: undefined as bigint | undefined,
+    async refresh(): Promise<void> {
+      state.checkpoint = (await source.head(callBudget())).checkpoint;
+    },
+    async covers(page: EventPage): Promise<boolean> {
+      let claimed = page.coveredCheckpoint ?? -1n;
+      for (const e of page.events) if (e.checkpoint > claimed) claimed = e.checkpoint;
+      if (claimed < 0n) return true;
+      if (state.checkpoint === undefined || claimed > state.checkpoint) await state.refresh();
+      return claimed <= state.checkpoint!;
+    },
+  };
+  return state;
+}
+
+/**
+ * Stores the ledger time of the covered checkpoint on the cursor: token checks and node joins refuse
+ * while it is older than their bound (lambdas/shared/index/freshness.ts), so an indexer that stops —
+ * or a provider that stops advancing — fails closed instead of serving old state. It only moves
+ * forward, and a run that could not measure it leaves it alone (it ages, which is the point).
+ */
+async function recordCoverage(repo: IndexRepository, cursor: IndexerCursor | undefined, coveredAtMs: number | undefined, now: () => Date) {
+  if (!cursor || coveredAtMs === undefined || coveredAtMs <= (cursor.coveredThroughMs ?? -Infinity)) return cursor;
+  const next: IndexerCursor = { ...cursor, coveredThroughMs: coveredAtMs, updatedAt: now().toISOString() };
+  await repo.putCursor(next, cursor);
+  return next;
 }
 
 /**
@@ -224,21 +298,40 @@ function positionEvents(events: RawEvent[], last: EventPosition | undefined, pac
   return { positioned, lastPosition };
 }
 
-async function measureLag(deps: IndexerDeps, report: RunReport, cursor: IndexerCursor | undefined): Promise<void> {
+/**
+ * Lag = how far the chain tip is ahead of what the index has fully covered. A covered checkpoint beyond
+ * the tip is not "no lag": the cursor is not backed by the chain (a lagging replica answered, or a bad
+ * watermark was stored before such pages were refused), so nothing is published and the lag alarm, which
+ * treats silence as breaching, fires. Returns the ledger time of the covered checkpoint (undefined when
+ * unknown), which recordCoverage stores for the freshness bound.
+ */
+async function measureLag(deps: IndexerDeps, report: RunReport, cursor: IndexerCursor | undefined, callBudget: () => number): Promise<number | undefined> {
   try {
-    const head = await deps.source.head();
+    const head = await deps.source.head(callBudget());
     const covered = cursor?.checkpoint ?? 0n;
-    const behind = head.checkpoint > covered ? head.checkpoint - covered : 0n;
-    report.lagCheckpoints = Number(behind);
-    if (behind === 0n) report.lagSeconds = 0;
-    else {
-      const at = await deps.source.checkpointTimestampMs(covered);
-      report.lagSeconds = Math.max(0, Math.round((head.timestampMs - at) / 1000));
+    if (covered > head.checkpoint) {
+      report.providerErrors++;
+      deps.log.error('the stored cursor is beyond the chain tip: lag unknown, not published', {
+        cursorCheckpoint: covered.toString(), tipCheckpoint: head.checkpoint.toString(),
+      });
+      return undefined;
     }
+    const behind = head.checkpoint - covered;
+    if (behind === 0n) {
+      report.lagCheckpoints = 0;
+      report.lagSeconds = 0;
+      // Covered up to the tip: the tip's time is what the index covers.
+      return cursor ? head.timestampMs : undefined;
+    }
+    const at = await deps.source.checkpointTimestampMs(covered, callBudget());
+    report.lagCheckpoints = Number(behind);
+    report.lagSeconds = Math.max(0, Math.round((head.timestampMs - at) / 1000));
+    return cursor && covered > 0n ? at : undefined;
   } catch (error) {
     if (!(error instanceof ProviderError)) throw error;
     report.providerErrors++;
     deps.log.warn('could not measure lag behind the chain head', { message: error.message });
+    return undefined;
   }
 }
 

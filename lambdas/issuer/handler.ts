@@ -3,18 +3,20 @@
 // boot settings (and their digest, the value an enclave must attest), and the latest verified
 // attestation with its raw document and the committed snapshot counter (which the enclave reads over
 // TLS at boot to refuse an older snapshot). All of it is public information.
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { attestationDetail, namedPcrs } from '../shared/attestation/cluster-attestation';
-import { EnvPlatformSettings, PLATFORM_SETTINGS_ENV, SettingsUnavailableError, type PlatformSettingsSource } from '../shared/attestation/platform-settings';
+import { EnvPlatformSettings, PLATFORM_SETTINGS_ENV, type PlatformSettingsSource } from '../shared/attestation/platform-settings';
 import { parseExpectedPcrsEnv } from '../shared/attestation/expected-pcrs-env';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
 import { COMMON_ENV, readEnv } from '../shared/runtime/env';
-import { errorResult, json, withHttpErrors, type HttpResult } from '../shared/runtime/http';
+import { json, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import { KmsKubeconfigSigner, type KubeconfigSigner } from '../shared/kubeconfig/kms-signing-key';
 import type { ExpectedPcrs } from '../shared/attestation/pcrs';
 import { logUnexpected } from '../shared/runtime/powertools';
+import { awsClientConfig } from '../shared/runtime/aws-clients';
 
 export interface IssuerHandlerDeps {
   readonly clusterId: string;
@@ -26,13 +28,7 @@ export interface IssuerHandlerDeps {
 
 export function createHandler(deps: IssuerHandlerDeps): (event: APIGatewayProxyEventV2) => Promise<HttpResult> {
   return withHttpErrors(async () => {
-    let platform;
-    try {
-      platform = await deps.settings.current();
-    } catch (error) {
-      if (!(error instanceof SettingsUnavailableError)) throw error;
-      return errorResult(503, 'settings_unavailable', "the platform's own settings cannot be computed right now; retry later");
-    }
+    const platform = await deps.settings.current();
     const [publicKeyPem, record] = await Promise.all([deps.signer.publicKeyPem(), deps.store.getLatest()]);
     return json(200, {
       clusterId: deps.clusterId,
@@ -57,13 +53,13 @@ let live: ((event: APIGatewayProxyEventV2) => Promise<HttpResult>) | undefined;
 export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
   if (!live) {
     const env = readEnv(ISSUER_ENV);
-    const kms = new KMSClient({});
+    const kms = new KMSClient(awsClientConfig('issuer'));
     live = createHandler({
       clusterId: env.CLUSTER_ID,
       signer: new KmsKubeconfigSigner(kms, env.KUBECONFIG_SIGNING_KEY_ARN),
       settings: new EnvPlatformSettings(env, kms),
       expectedPcrs: parseExpectedPcrsEnv(env.EXPECTED_PCRS),
-      store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME }),
+      store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME, client: new DynamoDBClient(awsClientConfig('issuer')) }),
     });
   }
   return live(event);

@@ -8,15 +8,14 @@ import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { attestationDetail, attestationSummary } from '../shared/attestation/cluster-attestation';
-import { EnvPlatformSettings, PLATFORM_SETTINGS_ENV, servesCluster, SettingsUnavailableError, type PlatformSettingsSource } from '../shared/attestation/platform-settings';
+import { EnvPlatformSettings, PLATFORM_SETTINGS_ENV, servesCluster, type PlatformSettingsSource } from '../shared/attestation/platform-settings';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
 import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import { readEnv } from '../shared/runtime/env';
-import { IndexUnavailableError } from '../shared/index/index-model';
 import { KmsKubeconfigSigner, type KubeconfigSigner } from '../shared/kubeconfig/kms-signing-key';
 import { renderKubeconfig } from '../shared/kubeconfig/kubeconfig';
 import { logger, logUnexpected } from '../shared/runtime/powertools';
-import { isBackendUnavailable } from '../shared/credentials/token-check';
+import { awsClientConfig } from '../shared/runtime/aws-clients';
 import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/credentials/token-check-env';
 
 const BodySchema = z.object({ credential: z.string().min(1).max(8192) }).strict();
@@ -39,41 +38,17 @@ export interface KubeconfigHandlerDeps {
 export function createHandler(deps: KubeconfigHandlerDeps): (event: APIGatewayProxyEventV2) => Promise<HttpResult> {
   return withHttpErrors(async (event) => {
     const { credential } = parseJsonBody(event, BodySchema);
-    let check: CredentialCheckResult;
-    try {
-      check = await deps.checkCredential(credential);
-    } catch (error) {
-      // Fail closed but retryable: a backend outage is not the caller's fault.
-      if (isBackendUnavailable(error)) {
-        logger.warn('kubeconfig refused: token check backend unavailable', error as Error);
-        return errorResult(503, 'index_unavailable', 'the token index cannot be reached; retry later');
-      }
-      throw error;
-    }
+    // A backend outage here or below is the shared 503 `backend_unavailable` (withHttpErrors): fail closed, retryable.
+    const check = await deps.checkCredential(credential);
     if (!check.ok) return errorResult(401, check.reason, 'the credential was not accepted');
 
-    let record;
-    try {
-      record = await deps.store.getLatest();
-    } catch (error) {
-      // Same outage, same answer as the token check: retryable 503, never a 500.
-      if (!(error instanceof IndexUnavailableError)) throw error;
-      logger.warn('kubeconfig refused: attestation record unavailable', error);
-      return errorResult(503, 'index_unavailable', 'the attestation record cannot be read; retry later');
-    }
+    const record = await deps.store.getLatest();
     const ageMs = record ? deps.now().getTime() - Date.parse(record.timestamp) : Infinity;
     if (!record || !(ageMs <= deps.maxAttestationAgeMs)) {
       logger.warn('kubeconfig refused: no fresh attestation', { latest: record?.timestamp ?? null });
       return errorResult(503, 'no_attestation', 'no fresh verified attestation of the control-plane enclave; retry later');
     }
-    let platform;
-    try {
-      platform = await deps.settings.current();
-    } catch (error) {
-      if (!(error instanceof SettingsUnavailableError)) throw error;
-      logger.warn('kubeconfig refused: platform settings unavailable', error);
-      return errorResult(503, 'settings_unavailable', "the platform's own settings cannot be computed right now; retry later");
-    }
+    const platform = await deps.settings.current();
     const serves = servesCluster(record, platform.digest);
     if (!serves.ok) {
       logger.error('kubeconfig refused: attested settings differ from the platform', { attested: record.settingsSha256 ?? null, platform: platform.digest.toString('hex') });
@@ -104,9 +79,9 @@ let live: ((event: APIGatewayProxyEventV2) => Promise<HttpResult>) | undefined;
 export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
   if (!live) {
     const env = readEnv(KUBECONFIG_ENV);
-    const dynamo = new DynamoDBClient({});
-    const kms = new KMSClient({});
-    const checker = tokenCheckerFromEnv(env);
+    const dynamo = new DynamoDBClient(awsClientConfig('kubeconfig'));
+    const kms = new KMSClient(awsClientConfig('kubeconfig'));
+    const checker = tokenCheckerFromEnv(env, dynamo);
     live = createHandler({
       checkCredential: (credential) => checker.check(credential),
       store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME, client: dynamo }),

@@ -21,6 +21,7 @@ import * as z from 'zod';
 import { COMMON_ENV, readEnv } from '../shared/runtime/env';
 import { INSTANCE_ID_PATTERN, NodeRegistry, WORKER_GROUPS_ENV } from '../shared/nodes/node-registry';
 import { logger } from '../shared/runtime/powertools';
+import { awsClientConfig } from '../shared/runtime/aws-clients';
 
 export const NODE_LIFECYCLE_ENV = {
   ...COMMON_ENV,
@@ -152,8 +153,8 @@ export const handler = (event: EventBridgeEvent<string, unknown>): Promise<Lifec
     const settings = readEnv(NODE_LIFECYCLE_ENV);
     live = createHandler({
       settings,
-      registry: new NodeRegistry(new DynamoDBClient({}), settings.TABLE_NAME),
-      complete: autoScalingCompleter(new AutoScalingClient({})),
+      registry: new NodeRegistry(new DynamoDBClient(awsClientConfig('node-lifecycle')), settings.TABLE_NAME),
+      complete: autoScalingCompleter(new AutoScalingClient(awsClientConfig('node-lifecycle'))),
     });
   }
   return live(event);

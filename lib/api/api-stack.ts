@@ -24,6 +24,8 @@ export interface ApiStackProps extends StackProps {
 
 export class ApiStack extends Stack {
   public readonly api: PlatformApi;
+  public readonly indexer: Indexer;
+  public readonly attestation: AttestationRoutes;
   /** Settings every function reads at cold start (DESIGN §4). */
   public readonly commonEnvironment: Record<string, string>;
 
@@ -54,10 +56,10 @@ export class ApiStack extends Stack {
     this.api.addRoute({ method: apigwv2.HttpMethod.GET, path: '/healthz', handler: healthz, authorization: 'none',
       publicBecause: 'Liveness probe; returns a constant and reads nothing.' });
 
-    new Indexer(this, 'Indexer', { config, table: props.state.table, commonEnvironment: this.commonEnvironment });
+    this.indexer = new Indexer(this, 'Indexer', { config, table: props.state.table, commonEnvironment: this.commonEnvironment });
 
     new NodeJoinRoutes(this, 'NodeJoinRoutes', { api: this.api, config, state: props.state, serverUrl: props.serverUrl, commonEnvironment: this.commonEnvironment });
-    new AttestationRoutes(this, 'AttestationRoutes', { api: this.api, config, state: props.state, enclave: props.enclave, serverUrl: props.serverUrl, commonEnvironment: this.commonEnvironment });
+    this.attestation = new AttestationRoutes(this, 'AttestationRoutes', { api: this.api, config, state: props.state, enclave: props.enclave, serverUrl: props.serverUrl, commonEnvironment: this.commonEnvironment });
     new TokenCheckRoutes(this, 'TokenCheckRoutes', { api: this.api, config, state: props.state, commonEnvironment: this.commonEnvironment });
   }
 }

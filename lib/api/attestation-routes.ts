@@ -2,7 +2,6 @@
 // master role only), GET /v1/issuer and POST /v1/kubeconfig for users. One function per route, each
 // with only the grants it uses. The expected PCRs come from the same pcrs.json that binds the
 // cluster-state key, so there is one source of truth for what enclave is trusted.
-import { Duration } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
@@ -14,6 +13,8 @@ import type { EnclaveArtifacts } from '../shared/enclave-artifacts';
 import type { StateStack } from '../state/state-stack';
 import { DomainFunction } from './domain-function';
 import { allowReadingPlatformSettings, platformSettingsEnvironment } from './platform-settings-environment';
+import { indexFreshnessEnvironment } from './index-freshness';
+import { TOKEN_CHECK_LEADING_KEYS } from './token-check-routes';
 import type { PlatformApi } from './platform-api';
 
 export interface AttestationRoutesProps {
@@ -47,7 +48,6 @@ export class AttestationRoutes extends Construct {
       ...common,
       handlerName: 'attestation',
       description: 'POST /v1/attestation: verify and record the enclave attestation',
-      timeout: Duration.seconds(15),
       environment: {
         ...props.commonEnvironment,
         ...settingsEnv,
@@ -70,6 +70,7 @@ export class AttestationRoutes extends Construct {
         ...props.commonEnvironment,
         ...settingsEnv,
         ATTESTATION_MAX_AGE_SECONDS: String(config.attestationMaxAgeMinutes * 60),
+        ...indexFreshnessEnvironment(config),
       },
     });
 
@@ -78,9 +79,8 @@ export class AttestationRoutes extends Construct {
     // GetItem too: a refused conditional write is classified against the stored record (CA pin, snapshot counter).
     this.attestationFunction.addToRolePolicy(tableItems(['dynamodb:PutItem', 'dynamodb:GetItem'], state, [attestationKey]));
     this.issuerFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [attestationKey]));
-    this.kubeconfigFunction.addToRolePolicy(
-      tableItems(['dynamodb:GetItem'], state, [attestationKey, KEYS.token('*').pk, KEYS.stake('*').pk, KEYS.minStake('user').pk]),
-    );
+    this.kubeconfigFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [attestationKey]));
+    this.kubeconfigFunction.addToRolePolicy(tableItems(['dynamodb:BatchGetItem'], state, TOKEN_CHECK_LEADING_KEYS));
     for (const fn of [this.attestationFunction, this.issuerFunction, this.kubeconfigFunction]) allowReadingPlatformSettings(fn, state);
     this.kubeconfigFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Sign'], resources: [signingKeyArn] }));
 

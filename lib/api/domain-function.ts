@@ -2,11 +2,13 @@
 // (nodejs24.x on arm64, ESM bundle with source maps, X-Ray, a log group with retention, Powertools
 // settings) so a handler's own construct only says what differs: its entry, settings and grants.
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import * as path from 'node:path';
+import { FUNCTION_TIMEOUT_SECONDS } from '../../lambdas/shared/runtime/aws-clients';
 
 const REPO_ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 
@@ -27,11 +29,21 @@ export interface DomainFunctionProps {
   readonly handlerName: string;
   readonly description: string;
   readonly environment?: Record<string, string>;
+  /**
+   * Only for functions outside `FUNCTION_TIMEOUT_SECONDS` (the indexer): an API function's timeout is the
+   * one its AWS clients' timeouts are sized for.
+   */
   readonly timeout?: Duration;
   readonly memorySize?: number;
   readonly reservedConcurrentExecutions?: number;
   readonly logRetentionDays: logs.RetentionDays;
   readonly production: boolean;
+}
+
+function apiFunctionTimeoutSeconds(handlerName: string): number {
+  const seconds = (FUNCTION_TIMEOUT_SECONDS as Record<string, number>)[handlerName];
+  if (seconds === undefined) throw new Error(`function ${handlerName} has no entry in FUNCTION_TIMEOUT_SECONDS and no timeout`);
+  return seconds;
 }
 
 export class DomainFunction extends NodejsFunction {
@@ -48,10 +60,9 @@ export class DomainFunction extends NodejsFunction {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       description: props.description,
-      timeout: props.timeout ?? Duration.seconds(10),
+      timeout: props.timeout ?? Duration.seconds(apiFunctionTimeoutSeconds(props.handlerName)),
       memorySize: props.memorySize ?? 512,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
-      tracing: lambda.Tracing.ACTIVE,
       logGroup,
       environment: {
         POWERTOOLS_SERVICE_NAME: props.handlerName,
@@ -73,9 +84,18 @@ export class DomainFunction extends NodejsFunction {
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       reason: 'AWS-maintained minimum for writing the function\'s own logs.',
     });
-    Validations.of(this).acknowledge({
+    // X-Ray tracing with its two unscopable actions in a policy of their own, so the Resource::*
+    // acknowledgement covers exactly them (tracing: ACTIVE would put them in the default policy, where
+    // one acknowledgement would also hide any other Resource::* grant).
+    (this.node.defaultChild as lambda.CfnFunction).tracingConfig = { mode: lambda.Tracing.ACTIVE };
+    const xray = new iam.Policy(this, 'XRayTracing', {
+      roles: [this.role!],
+      statements: [new iam.PolicyStatement({ actions: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], resources: ['*'] })],
+    });
+    (this.node.defaultChild as lambda.CfnFunction).node.addDependency(xray);
+    Validations.of(xray).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords cannot be scoped to a resource; other wildcards are acknowledged where they are granted.',
+      reason: 'xray:PutTraceSegments and xray:PutTelemetryRecords accept only Resource "*" (AWS service authorization reference).',
     });
   }
 }

@@ -1,6 +1,6 @@
 // Worker join and leave (DESIGN §2 steps 6-7): POST /v1/nodes/join (IAM; the worker role may invoke this
 // route and nothing else), the terminating-lifecycle handler behind an EventBridge rule for this
-// cluster's worker groups, and the master role's right to publish the join-token ciphertext.
+// cluster's worker groups, and the master role's right to relay the enclave's bootstrap-token pool.
 // Worker groups are known here by their fixed names (lib/shared/names.ts): the Api stack must not
 // reference the Workers stack, which comes later and uses this API's URL.
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
@@ -10,12 +10,13 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { KEYS } from '../../lambdas/shared/index/index-model';
-import { JOIN_TOKEN_PURPOSE } from '../../lambdas/shared/nodes/join-token';
+import { BOOTSTRAP_TOKEN_PURPOSE } from '../../lambdas/shared/nodes/join-token';
 import type { EnvironmentConfig } from '../config/environment-config';
 import { names } from '../shared/names';
 import type { StateStack } from '../state/state-stack';
 import { DomainFunction } from './domain-function';
 import { allowReadingPlatformSettings, platformSettingsEnvironment } from './platform-settings-environment';
+import { indexFreshnessEnvironment } from './index-freshness';
 import type { PlatformApi } from './platform-api';
 
 export interface NodeJoinRoutesProps {
@@ -40,17 +41,17 @@ export class NodeJoinRoutes extends Construct {
     const common = { logRetentionDays: config.logRetentionDays, production: config.production };
     const groupNames = config.workerGroups.map((g) => names.workerGroup(config, g));
     const workerGroups = names.workerGroupsEnv(config);
-    // The join token opens only with this context (lambdas/shared/nodes/join-token.ts); IAM requires it too.
+    // Bootstrap-token pool entries open only with this context (lambdas/shared/nodes/join-token.ts); IAM
+    // requires it too. Its other keys (token id, expiry, CA hash) vary per entry and bind its attributes.
     const encryptionContext = {
       'kms:EncryptionContext:cluster': config.sui.clusterId,
-      'kms:EncryptionContext:purpose': JOIN_TOKEN_PURPOSE,
+      'kms:EncryptionContext:purpose': BOOTSTRAP_TOKEN_PURPOSE,
     };
 
     this.joinFunction = new DomainFunction(this, 'NodeJoin', {
       ...common,
       handlerName: 'node-join',
       description: 'POST /v1/nodes/join: admit a worker instance backed by its group\'s node stake',
-      timeout: Duration.seconds(15),
       environment: {
         ...props.commonEnvironment,
         // The join route serves only a cluster attested with the platform's own boot settings.
@@ -58,13 +59,13 @@ export class NodeJoinRoutes extends Construct {
         JOIN_TOKEN_KEY_ARN: state.joinTokenKey.keyArn,
         WORKER_ROLE_NAME: names.workerRole(config),
         WORKER_GROUPS: workerGroups,
+        ...indexFreshnessEnvironment(config),
       },
     });
     this.lifecycleFunction = new DomainFunction(this, 'NodeLifecycle', {
       ...common,
       handlerName: 'node-lifecycle',
       description: 'Worker scale-in: mark the node gone, complete the terminating lifecycle action once',
-      timeout: Duration.seconds(30),
       environment: {
         ...props.commonEnvironment,
         WORKER_GROUPS: workerGroups,
@@ -77,10 +78,16 @@ export class NodeJoinRoutes extends Construct {
     const node = KEYS.node('*').pk;
     const stake = KEYS.stake('*').pk;
     const nodeCount = KEYS.stakeNodeCount('*').pk;
-    // The pool item holds the live node minimum that sizes a stake's node capacity (read-only here).
-    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [stake, KEYS.minStake('node').pk, KEYS.joinToken().pk, KEYS.attestation().pk]));
-    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node]));
+    const pool = KEYS.bootstrapPool().pk;
+    const claim = KEYS.bootstrapClaim('*').pk;
+    // The join reads the attestation and its own node record (a retry whose answer was lost), lists the
+    // bootstrap-token pool and takes one entry out of it, recording the claim in a partition only it may write.
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [KEYS.attestation().pk, node]));
+    // The stake, the node minimum (the POOL item, read-only here) and the indexer's cursor (freshness), in one BatchGetItem.
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:BatchGetItem'], state, [stake, KEYS.minStake('node').pk, KEYS.cursor().pk]));
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node, claim]));
     this.joinFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [nodeCount]));
+    this.joinFunction.addToRolePolicy(tableItems(['dynamodb:Query', 'dynamodb:DeleteItem'], state, [pool]));
     this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [node]));
     this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node, KEYS.lifecycleAction('*').pk]));
     this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [node, nodeCount]));
@@ -97,7 +104,7 @@ export class NodeJoinRoutes extends Construct {
     );
     Validations.of(this.joinFunction).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ec2:DescribeInstances and autoscaling:DescribeAutoScalingInstances only accept Resource "*"; X-Ray likewise.',
+      reason: 'ec2:DescribeInstances and autoscaling:DescribeAutoScalingInstances only accept Resource "*".',
     });
     // Auto Scaling group ARNs hold a generated UUID before the fixed name; the UUID is the only wildcard.
     const groupArns = groupNames.map(
@@ -125,13 +132,14 @@ export class NodeJoinRoutes extends Construct {
     // Retries are safe: the handler claims each action before completing it.
     this.lifecycleRule.addTarget(new targets.LambdaFunction(this.lifecycleFunction, { retryAttempts: 8, maxEventAge: Duration.hours(1) }));
 
-    // The master host publishes the join-token ciphertext: Encrypt under the join key with the join
-    // context only, and PutItem of that one item only.
-    new iam.Policy(this, 'MasterMayPublishJoinToken', {
+    // The enclave encrypts pool entries with the master role's credentials (Encrypt under the join key
+    // with the bootstrap context only; no Decrypt, so the host never reads a token), and the host relays
+    // the pool: put, list and retire entries of that one partition. Claims are out of its reach.
+    new iam.Policy(this, 'MasterMayRelayBootstrapTokens', {
       roles: [state.masterRole],
       statements: [
         new iam.PolicyStatement({ actions: ['kms:Encrypt'], resources: [state.joinTokenKey.keyArn], conditions: { StringEquals: encryptionContext } }),
-        tableItems(['dynamodb:PutItem'], state, [KEYS.joinToken().pk]),
+        tableItems(['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:DeleteItem'], state, [pool]),
       ],
     });
   }

@@ -1,7 +1,8 @@
 // The token-check route group (DESIGN §2 step 3, §4, §6): POST /v1/authenticate for kube-apiserver's
 // webhook and POST /v1/tokens/validate for users. Every kubectl request the apiserver has not cached
-// lands on the first, so both functions are small and read only what a check needs: GetItem on token
-// and stake items of the index table, and (authenticate) the webhook bearer secret.
+// lands on the first, so both functions are small and read only what a check needs: BatchGetItem on the
+// token, stake, pool-minimum, admin and cursor items of the index table, and (authenticate) the webhook
+// bearer secret.
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
@@ -9,7 +10,11 @@ import { KEYS } from '../../lambdas/shared/index/index-model';
 import type { EnvironmentConfig } from '../config/environment-config';
 import type { StateStack } from '../state/state-stack';
 import { DomainFunction } from './domain-function';
+import { indexFreshnessEnvironment } from './index-freshness';
 import type { PlatformApi } from './platform-api';
+
+/** Partition keys a token check reads (lambdas/shared/credentials/token-check.ts). */
+export const TOKEN_CHECK_LEADING_KEYS = [KEYS.token('*').pk, KEYS.stake('*').pk, KEYS.minStake('user').pk, KEYS.admin('*').pk, KEYS.cursor().pk];
 
 export interface TokenCheckRoutesProps {
   readonly api: PlatformApi;
@@ -32,20 +37,21 @@ export class TokenCheckRoutes extends Construct {
       ...common,
       handlerName: 'authenticate',
       description: 'POST /v1/authenticate: TokenReview webhook for kube-apiserver',
-      environment: { ...props.commonEnvironment, WEBHOOK_SECRET_ARN: state.webhookSecret.secretArn },
+      environment: { ...props.commonEnvironment, ...indexFreshnessEnvironment(config), WEBHOOK_SECRET_ARN: state.webhookSecret.secretArn },
     });
     this.validateFunction = new DomainFunction(this, 'TokensValidate', {
       ...common,
       handlerName: 'tokens-validate',
       description: 'POST /v1/tokens/validate: check a credential and show the identity it maps to',
-      environment: props.commonEnvironment,
+      environment: { ...props.commonEnvironment, ...indexFreshnessEnvironment(config) },
     });
 
-    // A token check reads one token item, one stake item and the role's pool minimum by key; nothing else.
+    // A token check reads, by key and in two BatchGetItem calls, the token with the indexer's cursor (its
+    // freshness), then the stake with the role's pool minimum and, for admin tokens, the owner's approval.
     const readTokensAndStakes = new iam.PolicyStatement({
-      actions: ['dynamodb:GetItem'],
+      actions: ['dynamodb:BatchGetItem'],
       resources: [state.table.tableArn],
-      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [KEYS.token('*').pk, KEYS.stake('*').pk, KEYS.minStake('user').pk] } },
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': TOKEN_CHECK_LEADING_KEYS } },
     });
     this.authenticateFunction.addToRolePolicy(readTokensAndStakes);
     this.validateFunction.addToRolePolicy(readTokensAndStakes);

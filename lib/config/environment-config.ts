@@ -2,9 +2,11 @@
 // naming the bad field, so a typo never reaches CloudFormation.
 import { z } from 'zod';
 import { suiIdSchema } from '../../lambdas/shared/sui/ids';
+import { MAX_INDEX_MAX_AGE_SECONDS, MIN_INDEX_MAX_AGE_SECONDS } from '../../lambdas/shared/index/freshness';
 
 const hex = (n: number) => new RegExp(`^[0-9a-f]{${n}}$`);
 const objectId = suiIdSchema();
+const sha384Hex = z.string().regex(hex(96), 'must be 96 lowercase hex characters (SHA-384)');
 
 /** Instance families that support Nitro Enclaves and have enough vCPUs to give the enclave two. */
 const ENCLAVE_CAPABLE = /^(m5|m5a|m5n|m6i|m6a|m7i|m7a|m6g|m7g|c5|c5a|c6i|c6a|c7i|c6g|c7g|r5|r6i|r6a|r7i|r6g|r7g)\.(xlarge|[0-9]+xlarge)$/;
@@ -80,6 +82,12 @@ export const EnvironmentConfigSchema = z
       .object({
         scheduleMinutes: z.number().int().min(1).max(60),
         lagAlarmSeconds: z.number().int().min(60),
+        /**
+         * Token checks and node joins refuse (fail closed, `index_stale`) while the newest checkpoint the
+         * indexer covered is older than this (lambdas/shared/index/freshness.ts). It bounds how long a
+         * stopped indexer can keep serving revoked tokens and slashed stakes.
+         */
+        maxIndexAgeSeconds: z.number().int().min(MIN_INDEX_MAX_AGE_SECONDS).max(MAX_INDEX_MAX_AGE_SECONDS),
         /** Optional provider authentication: a request header and the Secrets Manager secret (name) holding its value. */
         grpcAuth: z
           .object({
@@ -90,12 +98,30 @@ export const EnvironmentConfigSchema = z
           .optional(),
       })
       .strict(),
+    /** Who hears the alarms: each address is subscribed to the environment's alarm topic (and must confirm). */
+    alarms: z
+      .object({
+        emails: z.array(z.email({ error: 'must be e-mail addresses' })).min(1, { error: 'must name at least one address: an alarm nobody receives is no alarm' }),
+      })
+      .strict(),
+    /**
+     * The enclave release being upgraded from (its `pcrs.json` measurements): its enclave may seal the
+     * cluster secrets to the new release's cluster-state key, never unseal them (docs/enclave.md).
+     */
+    previousEnclavePcrs: z
+      .object({ PCR0: sha384Hex, PCR1: sha384Hex, PCR2: sha384Hex, PCR8: sha384Hex.optional() })
+      .strict()
+      .optional(),
     /** Kubeconfigs are only issued while the latest verified attestation is younger than this. */
     attestationMaxAgeMinutes: z.number().int().min(1).max(1440),
     logRetentionDays: z.union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)]),
   })
   .strict()
   .superRefine((c, ctx) => {
+    // Between two runs the covered checkpoint ages by a whole interval: a tighter bound refuses everyone.
+    if (c.indexer.maxIndexAgeSeconds < 2 * c.indexer.scheduleMinutes * 60) {
+      ctx.addIssue({ code: 'custom', path: ['indexer', 'maxIndexAgeSeconds'], message: 'must be at least two indexer intervals (2 × scheduleMinutes × 60)' });
+    }
     c.workerGroups.forEach((g, i) => {
       if (c.workerGroups.findIndex((o) => o.name === g.name) !== i) {
         ctx.addIssue({ code: 'custom', path: ['workerGroups', i, 'name'], message: 'must be unique' });

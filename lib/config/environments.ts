@@ -1,6 +1,6 @@
 // The environments this repository deploys. Values that exist only after a deployment step (the Sui
-// package and pool ids after `sui client publish`, the AWS account) are set here by the operator and
-// reviewed like code; `cdk synth -c env=<name>` picks one.
+// package and pool ids after `sui client publish`, the AWS account, the alarm addresses) are set here by
+// the operator and reviewed like code; `cdk synth -c env=<name>` picks one.
 import { validateEnvironmentConfig, type EnvironmentConfig } from './environment-config';
 
 // K3s v1.34.2+k3s1, checksums from the release's sha256sum-amd64.txt / sha256sum-arm64.txt.
@@ -36,7 +36,8 @@ export const ENVIRONMENTS: Record<string, unknown> = {
     ],
     k3s: K3S,
     api: { throttleRatePerSecond: 50, throttleBurst: 100 },
-    indexer: { scheduleMinutes: 1, lagAlarmSeconds: 300 },
+    indexer: { scheduleMinutes: 1, lagAlarmSeconds: 300, maxIndexAgeSeconds: 300 },
+    alarms: { emails: ['k3s-daas-dev-alarms@example.com'] },
     attestationMaxAgeMinutes: 15,
     logRetentionDays: 14,
   },
@@ -65,7 +66,8 @@ export const ENVIRONMENTS: Record<string, unknown> = {
     ],
     k3s: K3S,
     api: { throttleRatePerSecond: 200, throttleBurst: 400 },
-    indexer: { scheduleMinutes: 1, lagAlarmSeconds: 180 },
+    indexer: { scheduleMinutes: 1, lagAlarmSeconds: 180, maxIndexAgeSeconds: 300 },
+    alarms: { emails: ['k3s-daas-prod-alarms@example.com'] },
     attestationMaxAgeMinutes: 15,
     logRetentionDays: 90,
   },

@@ -24,6 +24,8 @@ export interface ControlPlaneStackProps extends StackProps {
   readonly enclave: EnclaveArtifacts;
   readonly vpc: ec2.IVpc;
   readonly apiServerLoadBalancer: elbv2.INetworkLoadBalancer;
+  /** The NLB's security group: the masters admit only it, and it gets its egress to them here. */
+  readonly apiServerLoadBalancerSecurityGroup: ec2.ISecurityGroup;
   readonly state: StateStack;
   /** Base URL of the platform API (the enclave's webhook and attestation target). */
   readonly apiUrl: string;
@@ -33,6 +35,7 @@ export class ControlPlaneStack extends Stack {
   public readonly masterGroup: autoscaling.AutoScalingGroup;
   public readonly masterSecurityGroup: ec2.SecurityGroup;
   public readonly launchTemplate: ec2.LaunchTemplate;
+  public readonly targetGroup: elbv2.NetworkTargetGroup;
 
   constructor(scope: Construct, id: string, props: ControlPlaneStackProps) {
     super(scope, id, props);
@@ -77,13 +80,18 @@ export class ControlPlaneStack extends Stack {
       description: 'K3s-DaaS masters: 6443 from the NLB only, no SSH',
       allowAllOutbound: true,
     });
-    for (const cidr of config.masters.apiAllowedCidrs) {
-      this.masterSecurityGroup.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(6443), 'kube-apiserver through the NLB (client IPs are preserved)');
-    }
-    this.masterSecurityGroup.addIngressRule(ec2.Peer.ipv4(vpc.vpcCidrBlock), ec2.Port.tcp(6443), 'workers and NLB health checks');
-    Validations.of(this.masterSecurityGroup).acknowledge({
-      id: 'AwsSolutions-EC23',
-      reason: 'kubectl clients connect from anywhere allowed by masters.apiAllowedCidrs; authentication is the seal-token webhook.',
+    // A rule naming the NLB's security group admits client traffic whatever the preserved client IP, and
+    // the health checks; which clients may connect at all is the NLB group's business (network stack).
+    const nlbSecurityGroup = props.apiServerLoadBalancerSecurityGroup;
+    this.masterSecurityGroup.addIngressRule(nlbSecurityGroup, ec2.Port.tcp(6443), 'kube-apiserver through the NLB, and its health checks');
+    // The egress half lives here, not in the network stack, which must not depend on the control plane.
+    new ec2.CfnSecurityGroupEgress(this, 'LoadBalancerToMasters', {
+      groupId: nlbSecurityGroup.securityGroupId,
+      ipProtocol: 'tcp',
+      fromPort: 6443,
+      toPort: 6443,
+      destinationSecurityGroupId: this.masterSecurityGroup.securityGroupId,
+      description: 'kube-apiserver traffic and health checks to the masters',
     });
 
     const apiHost = Fn.select(2, Fn.split('/', props.apiUrl));
@@ -133,14 +141,16 @@ export class ControlPlaneStack extends Stack {
       maxCapacity: config.masters.count,
       healthChecks: autoscaling.HealthChecks.ec2({ gracePeriod: Duration.minutes(10) }),
       updatePolicy: autoscaling.UpdatePolicy.rollingUpdate(),
+      // GroupInServiceInstances is what the master-count alarm watches (monitoring stack).
+      groupMetrics: [autoscaling.GroupMetrics.all()],
     });
     Validations.of(this.masterGroup).acknowledge({
       id: 'AwsSolutions-AS3',
-      reason: 'Scaling notifications are not used: the attestation route reports enclave health and the NLB reports target health.',
+      reason: 'Scaling notifications are not used: the monitoring stack alarms to the alarm topic on the in-service master count, the NLB\'s healthy and unhealthy targets, and attestation freshness (no verified attestation within attestationMaxAgeMinutes).',
     });
 
     const listener = new elbv2.NetworkListener(this, 'KubeApiServer', { loadBalancer: props.apiServerLoadBalancer, port: 6443, protocol: elbv2.Protocol.TCP });
-    listener.addTargets('Masters', {
+    this.targetGroup = listener.addTargets('Masters', {
       port: 6443,
       protocol: elbv2.Protocol.TCP,
       targets: [this.masterGroup],

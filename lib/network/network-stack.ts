@@ -8,6 +8,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { EnvironmentConfig } from '../config/environment-config';
 
+// NLB access logs exist only for TLS listeners (Elastic Load Balancing user guide, "Access logs for your
+// Network Load Balancer"); this one passes kube-apiserver's TLS through on TCP, so there is nothing to log.
+const ELB2_REASON = 'TCP pass-through listener: NLB access logs are only written for TLS listeners. Connections are in the VPC flow logs (ALL traffic).';
+
 export interface NetworkStackProps extends StackProps {
   readonly config: EnvironmentConfig;
 }
@@ -18,6 +22,12 @@ export class NetworkStack extends Stack {
   public readonly vpc: ec2.Vpc;
   /** The kube-apiserver entry point; created here so the API, masters and workers can all name it. */
   public readonly apiServerLoadBalancer: elbv2.NetworkLoadBalancer;
+  /**
+   * The NLB's own security group: admits kubectl clients (masters.apiAllowedCidrs) and the NAT gateways'
+   * Elastic IPs (workers resolve the internet-facing NLB to public addresses and arrive through NAT) on
+   * 6443, and sends nothing until the control plane adds its egress to the masters.
+   */
+  public readonly apiServerLoadBalancerSecurityGroup: ec2.SecurityGroup;
   /** `https://<nlb dns>:6443`, the K3s server URL given to workers and kubeconfigs. */
   public readonly serverUrl: string;
 
@@ -68,15 +78,34 @@ export class NetworkStack extends Stack {
       });
     }
 
+    this.apiServerLoadBalancerSecurityGroup = new ec2.SecurityGroup(this, 'ApiServerLoadBalancerSecurityGroup', {
+      vpc: this.vpc,
+      description: 'K3s-DaaS kube-apiserver NLB: 6443 from the allowed client CIDRs and the NAT gateways',
+      allowAllOutbound: false,
+    });
+    for (const cidr of config.masters.apiAllowedCidrs) {
+      this.apiServerLoadBalancerSecurityGroup.addIngressRule(ec2.Peer.ipv4(cidr), ec2.Port.tcp(6443), 'kubectl clients (masters.apiAllowedCidrs)');
+    }
+    // Workers reach the internet-facing NLB through NAT, so it sees them as the NAT gateways' addresses.
+    for (const [i, subnet] of this.vpc.publicSubnets.entries()) {
+      const eip = subnet.node.tryFindChild('EIP') as ec2.CfnEIP | undefined;
+      if (eip) this.apiServerLoadBalancerSecurityGroup.addIngressRule(ec2.Peer.ipv4(`${eip.attrPublicIp}/32`), ec2.Port.tcp(6443), `workers through NAT gateway ${i + 1}`);
+    }
+    Validations.of(this.apiServerLoadBalancerSecurityGroup).acknowledge({
+      id: 'AwsSolutions-EC23',
+      reason: 'kubectl clients connect from anywhere allowed by masters.apiAllowedCidrs; authentication is the seal-token webhook.',
+    });
+
     this.apiServerLoadBalancer = new elbv2.NetworkLoadBalancer(this, 'ApiServerLoadBalancer', {
       vpc: this.vpc,
       internetFacing: true,
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       crossZoneEnabled: true,
+      securityGroups: [this.apiServerLoadBalancerSecurityGroup],
     });
     Validations.of(this.apiServerLoadBalancer).acknowledge({
       id: 'AwsSolutions-ELB2',
-      reason: 'TCP pass-through of kube-apiserver TLS; the apiserver audit log inside the enclave records requests.',
+      reason: ELB2_REASON,
     });
     this.serverUrl = `https://${this.apiServerLoadBalancer.loadBalancerDnsName}:6443`;
   }

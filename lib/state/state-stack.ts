@@ -7,12 +7,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
 import { TABLE_INDEXES } from '../../lambdas/shared/index/index-model';
 import type { EnvironmentConfig } from '../config/environment-config';
 import type { EnclaveArtifacts } from '../shared/enclave-artifacts';
 import { names } from '../shared/names';
-import { clusterStateKeyPolicy } from './cluster-state-key-policy';
+import { clusterStateKeyId, clusterStateKeyPolicy } from './cluster-state-key-policy';
 
 export interface StateStackProps extends StackProps {
   readonly config: EnvironmentConfig;
@@ -28,6 +30,8 @@ export class StateStack extends Stack {
   public readonly table: dynamodb.TableV2;
   public readonly webhookSecret: secretsmanager.Secret;
   public readonly snapshotBucket: s3.Bucket;
+  /** Every alarm of the environment notifies this topic; config.alarms.emails are subscribed. */
+  public readonly alarmTopic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: StateStackProps) {
     super(scope, id, props);
@@ -46,12 +50,19 @@ export class StateStack extends Stack {
       description: 'K3s-DaaS workers: may only call POST /v1/nodes/join',
     });
 
-    this.clusterStateKey = new kms.Key(this, 'ClusterStateKey', {
+    // Its policy can never change (cluster-state-key-policy.ts): a new release or upgrade source is a
+    // new key, and the old one is always retained, since the running enclave still unseals with it until
+    // it has re-sealed to the new key (docs/enclave.md, "Upgrading the enclave image").
+    const keyPolicyInputs = { pcrs: enclave.pcrs, previousPcrs: config.previousEnclavePcrs };
+    this.clusterStateKey = new kms.Key(this, clusterStateKeyId(keyPolicyInputs), {
       description: `K3s-DaaS ${config.name} cluster state: decrypts only inside the measured enclave`,
       enableKeyRotation: true,
-      removalPolicy: retain,
-      policy: clusterStateKeyPolicy({ accountId: config.account, masterRoleArn: this.masterRole.roleArn, pcrs: enclave.pcrs }),
+      removalPolicy: RemovalPolicy.RETAIN,
+      policy: clusterStateKeyPolicy({ masterRoleArn: this.masterRole.roleArn, ...keyPolicyInputs }),
     });
+    // The policy denies kms:PutKeyPolicy to everyone, deploying principal included: KMS's lockout check
+    // would refuse to create such a key, and that refusal is exactly the guarantee we want.
+    (this.clusterStateKey.node.defaultChild as kms.CfnKey).bypassPolicyLockoutSafetyCheck = true;
     this.kubeconfigSigningKey = new kms.Key(this, 'KubeconfigSigningKey', {
       description: `K3s-DaaS ${config.name} kubeconfig signatures (ECDSA P-256)`,
       keySpec: kms.KeySpec.ECC_NIST_P256,
@@ -84,8 +95,31 @@ export class StateStack extends Stack {
     });
     Validations.of(this.webhookSecret).acknowledge({
       id: 'AwsSolutions-SMG4',
-      reason: 'The webhook bearer secret is baked into the sealed enclave config; rotation needs a coordinated enclave restart, done by redeploying.',
+      reason:
+        'Rotated on demand, not on a schedule: kube-apiserver reads the value only when the enclave starts, so each rotation is a master replacement. '
+        + 'docs/deploy.md "Rotating the webhook secret": put-secret-value with a fresh random value, then an instance refresh of the masters, '
+        + 'whose host agent reads the new AWSCURRENT at boot and hands it to the enclave; the authenticate function re-reads it within 5 minutes.',
     });
+
+    // Here rather than in the monitoring stack so every later stack can wire its alarms to it.
+    // CloudWatch cannot publish to a topic under the AWS-managed SNS key, so it has its own key that
+    // admits CloudWatch.
+    const alarmTopicKey = new kms.Key(this, 'AlarmTopicKey', {
+      description: `K3s-DaaS ${config.name} alarm notifications`,
+      enableKeyRotation: true,
+      removalPolicy: retain,
+    });
+    alarmTopicKey.addToResourcePolicy(new iam.PolicyStatement({
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+    }));
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: `K3s-DaaS ${config.name} alarms`,
+      masterKey: alarmTopicKey,
+      enforceSSL: true,
+    });
+    for (const email of config.alarms.emails) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(email));
 
     const accessLogs = new s3.Bucket(this, 'AccessLogs', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,

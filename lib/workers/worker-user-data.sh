@@ -2,8 +2,10 @@
 # K3s-DaaS worker bootstrap (rendered by lib/workers/worker-user-data.ts; settings below).
 # Prepares the kernel for K3s, installs the pinned K3s binary after checking its SHA-256, asks the
 # platform API (POST /v1/nodes/join, SigV4-signed with the instance role) to admit this instance, and
-# starts `k3s agent` with the returned server URL and CA-pinning token. The token exists only in a 0600
-# file read by the agent: never in user-data, command lines, the environment or the logs.
+# starts `k3s agent` with the returned server URL and CA-pinning token: a bootstrap token of this node
+# alone, which the control plane deletes once the node has registered (the agent reconnects with its
+# kubelet certificate afterwards). The token exists only in a 0600 file read by the agent: never in
+# user-data, command lines, the environment or the logs.
 #
 # Every endpoint and path can be overridden through K3S_DAAS_* environment variables so a test can run
 # this script unprivileged against local stand-ins; on an instance none of them is set.
@@ -36,6 +38,11 @@ die() { log "FATAL: $*"; exit 1; }
 WORK_DIR="$(mktemp -d)"
 readonly WORK_DIR
 trap 'rm -rf "${WORK_DIR}"' EXIT
+
+# The stake id becomes node labels (below): a label value holds at most 63 characters and a Sui id has
+# 66, so it is carried as its two 32-hex-digit halves, which the node-operator admission policy joins
+# back ('0x' + hi + lo). Checked before anything is installed or joined.
+[[ "${STAKE_ID}" =~ ^0x[0-9a-f]{64}$ ]] || die "STAKE_ID ${STAKE_ID} is not a Sui object id (0x + 64 lowercase hex)"
 
 # ---- kernel settings K3s needs (overlay filesystem, bridged traffic through iptables, forwarding) ----
 log "configuring kernel modules and sysctls for K3s"
@@ -129,8 +136,8 @@ answer = json.load(open(sys.argv[1]))
 server, token, node = answer.get("server"), answer.get("token"), answer.get("nodeName")
 if not (isinstance(server, str) and re.fullmatch(r"https://[A-Za-z0-9.:\[\]-]+(/[!-~]*)?", server)):
     sys.exit("the join answer has no valid server URL")
-if not (isinstance(token, str) and re.fullmatch(r"K10[0-9a-f]{64}::[!-~]{1,512}", token)):
-    sys.exit("the join answer has no CA-pinning K10 token")
+if not (isinstance(token, str) and re.fullmatch(r"K10[0-9a-f]{64}::[a-z0-9]{6}\.[a-z0-9]{16}", token)):
+    sys.exit("the join answer has no CA-pinning K10 bootstrap token")
 if not (isinstance(node, str) and re.fullmatch(r"i-[0-9a-f]{8,17}", node)):
     sys.exit("the join answer has no valid node name")
 fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -190,7 +197,8 @@ cat > "${K3S_CONFIG_DIR}/config.yaml" <<CONFIG
 node-label:
   - "k3s-daas.io/cluster=${CLUSTER_ID}"
   - "k3s-daas.io/worker-group=${WORKER_GROUP}"
-  - "k3s-daas.io/stake-id=${STAKE_ID}"
+  - "k3s-daas.io/stake-id-hi=${STAKE_ID:2:32}"
+  - "k3s-daas.io/stake-id-lo=${STAKE_ID:34:32}"
 kubelet-arg:
   # Graceful node shutdown: on scale-in the kubelet terminates pods before the instance powers off.
   - "shutdown-grace-period=90s"

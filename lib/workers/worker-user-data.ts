@@ -11,7 +11,7 @@ export interface WorkerUserDataSettings {
   CLUSTER_ID: string;
   /** Worker group name from the config (node label `k3s-daas.io/worker-group`). */
   WORKER_GROUP: string;
-  /** The group's node stake (node label `k3s-daas.io/stake-id`). */
+  /** The group's node stake (node labels `k3s-daas.io/stake-id-hi` / `-lo`: its two 32-hex-digit halves). */
   STAKE_ID: string;
   K3S_VERSION: string;
   K3S_SHA256_AMD64: string;

@@ -86,10 +86,20 @@ export async function run(): Promise<void> {
   // Production reads DynamoDB, whose latency the apiserver's 30 s cache absorbs.
   const tokens = new Map(ROLES.map((r) => [tokenRecord(r).tokenId, tokenRecord(r)]));
   const stakes = new Map(ROLES.map((r) => [stakeRecord(r).stakeId, stakeRecord(r)]));
-  const index: TokenIndexReader = { getToken: async (id) => tokens.get(id), getStake: async (id) => stakes.get(id), getMinStake: async () => undefined };
+  const index: TokenIndexReader = {
+    getToken: async (id) => tokens.get(id),
+    getStake: async (id) => stakes.get(id),
+    getMinStake: async () => undefined,
+    readItems: async (q) => ({
+      ...(q.tokenId !== undefined ? { token: tokens.get(q.tokenId) } : {}),
+      ...(q.stakeId !== undefined ? { stake: stakes.get(q.stakeId) } : {}),
+      ...(q.freshness ? { freshness: { coveredThroughMs: FIXED_NOW.getTime() } } : {}),
+    }),
+  };
   const now = () => FIXED_NOW;
-  const uncachedChecker = createTokenChecker({ index, clusterId: CLUSTER_ID, now, cacheSize: 0 });
-  const cachedChecker = createTokenChecker({ index, clusterId: CLUSTER_ID, now });
+  const freshness = { maxAgeMs: 300_000 };
+  const uncachedChecker = createTokenChecker({ index, clusterId: CLUSTER_ID, now, freshness, cacheSize: 0 });
+  const cachedChecker = createTokenChecker({ index, clusterId: CLUSTER_ID, now, freshness });
   const mustPass = async (c: typeof uncachedChecker) => {
     const result = await c.check(credential);
     if (!result.ok) throw new Error(`benchmark credential refused: ${result.reason}`);

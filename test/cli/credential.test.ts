@@ -122,7 +122,7 @@ describe('k3s-daas credential (exec credential plugin)', () => {
     expect(await verifyCredential(token, { audience: 'from-env', nowMs: START.getTime() })).toMatchObject({ ok: true });
     const { run } = await setup();
     const { code, out, err } = await run(['credential', '--token', TOKEN]);
-    expect({ code, out }).toEqual({ code: 1, out: '' });
+    expect({ code, out }).toEqual({ code: 2, out: '' });
     expect(err).toBe('k3s-daas: no cluster: pass --cluster <id> or set K3S_DAAS_CLUSTER_ID\n');
   });
 
@@ -130,10 +130,10 @@ describe('k3s-daas credential (exec credential plugin)', () => {
     [['credential', '--token', '0x1234', '--cluster', CLUSTER], /--token must be a seal token object id/],
     [[...ARGS, '--lifetime', '901'], /--lifetime must be whole seconds between 1 and 900/],
     [[...ARGS, '--lifetime', '1.5'], /--lifetime must be whole seconds/],
-  ])('bad flags %j → exit 1 with one line', async (args, message) => {
+  ])('bad flags %j → exit 2 (usage) with one line', async (args, message) => {
     const { run } = await setup();
     const { code, err } = await run(args);
-    expect(code).toBe(1);
+    expect(code).toBe(2);
     expect(err).toMatch(message);
     expect(err.trim().split('\n')).toHaveLength(1);
   });
@@ -141,7 +141,7 @@ describe('k3s-daas credential (exec credential plugin)', () => {
   it('without a key → one-line error; the private key never appears in any output', async () => {
     const none = await setup({});
     const failed = await none.run(ARGS);
-    expect(failed.code).toBe(1);
+    expect(failed.code).toBe(3);
     expect(failed.err).toMatch(/^k3s-daas: no Sui key/);
     const { run, h } = await setup();
     await run(ARGS);

@@ -64,6 +64,7 @@ export class FakeSuiNode {
     t.on('sui.rpc.v2.TransactionExecutionService/SimulateTransaction', (req) => this.simulate(req));
     t.on('sui.rpc.v2.TransactionExecutionService/ExecuteTransaction', (req) => this.execute(req));
     t.on('sui.rpc.v2.StateService/ListOwnedObjects', (req) => this.listOwned(req));
+    t.on('sui.rpc.v2.LedgerService/BatchGetObjects', (req) => this.batchGet(req));
   }
 
   client = (options: SuiClientOptions): SuiGrpcClient => createSuiClient({ ...options, transport: this.transport });
@@ -132,6 +133,20 @@ export class FakeSuiNode {
         },
         checkpoint: 42n,
       },
+    };
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private batchGet(req: any): unknown {
+    const NOT_FOUND = 5;
+    return {
+      objects: (req.requests as { objectId: string }[]).map(({ objectId }) => {
+        const id = normalizeSuiAddress(objectId);
+        const o = this.objects.get(id);
+        if (!o) return { result: { oneofKind: 'error', error: { code: NOT_FOUND, message: `object ${id} not found` } } };
+        const owner = o.kind === 'shared' ? { kind: 3, version: o.version } : { kind: 1, address: o.owner ?? id };
+        return { result: { oneofKind: 'object', object: { objectId: id, version: o.version, digest: digestOf(5), objectType: o.type, owner, contents: o.contents && { name: o.type, value: o.contents } } } };
+      }),
     };
   }
 

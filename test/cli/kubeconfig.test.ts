@@ -154,7 +154,7 @@ describe('k3s-daas kubeconfig', () => {
 
   it('first use without --trust-first-use or --settings-sha256: shows the attested settings and writes nothing', async () => {
     const { code, err, home } = await run([], apiFetch(routes()), env, { trust: false });
-    expect(code).toBe(1);
+    expect(code).toBe(6);
     expect(err).toContain(`the attested enclave settings are ${settingsDigest(settings).toString('hex')}`);
     expect(err).toContain(settings.clusterStateKeyId);
     await nothingWritten(home);
@@ -211,7 +211,7 @@ describe('k3s-daas kubeconfig', () => {
       body.kubeconfig = kc.slice(0, i) + 'm' + kc.slice(i + 1); // nlb → mlb
     };
     const { code, err, home } = await run([], apiFetch(routes(), tamper));
-    expect(code).toBe(1);
+    expect(code).toBe(6);
     expect(err).toMatch(/signature does not verify/);
     await nothingWritten(home);
   });
@@ -221,7 +221,7 @@ describe('k3s-daas kubeconfig', () => {
     try {
       const otherSigner = new KmsKubeconfigSigner(new KMSClient({ endpoint: otherKms.endpoint, region: 'us-east-1' }), otherKms.keyArn);
       const { code, err, home } = await run([], apiFetch(routes({ signer: otherSigner })));
-      expect(code).toBe(1);
+      expect(code).toBe(6);
       expect(err).toMatch(/signing key is not the one the enclave attested/);
       await nothingWritten(home);
     } finally {
@@ -239,7 +239,7 @@ describe('k3s-daas kubeconfig', () => {
       const rogue = { ...record, caCertPem: rogueCa, caSha256: createHash('sha256').update(new X509Certificate(rogueCa).raw).digest('hex'), settings: rogueSettings, settingsSha256: settingsDigest(rogueSettings).toString('hex') };
       const answer = routes({ record: rogue, signer: rogueSigner, settings: rogueSettings });
       const { code, err, home } = await run([], apiFetch(answer));
-      expect(code).toBe(1);
+      expect(code).toBe(6);
       expect(err).toMatch(/settings in the answer are not the ones the enclave attested/);
       await nothingWritten(home);
     } finally {
@@ -250,7 +250,7 @@ describe('k3s-daas kubeconfig', () => {
   it('attack: a genuine enclave of the same image run with someone else\'s settings (their API) is refused', async () => {
     const theirs = canonicalSettings({ ...settings, apiUrl: 'https://api.attacker.test' });
     const { code, err } = await run([], apiFetch(routes({ record: await recordFor(theirs), settings: theirs })));
-    expect(code).toBe(1);
+    expect(code).toBe(6);
     expect(err).toMatch(/authenticates against https:\/\/api\.attacker\.test, not https:\/\/api\.k3s-daas\.test/);
   });
 
@@ -259,7 +259,7 @@ describe('k3s-daas kubeconfig', () => {
     expect(first.code).toBe(0);
     const theirs = canonicalSettings({ ...settings, clusterStateKeyId: 'arn:aws:kms:us-east-1:999999999999:key/attacker' });
     const again = await run(['--force'], apiFetch(routes({ record: await recordFor(theirs), settings: theirs })), env, { home: first.home });
-    expect(again.code).toBe(1);
+    expect(again.code).toBe(6);
     expect(again.err).toMatch(/differ from the pinned/);
   });
 
@@ -269,13 +269,13 @@ describe('k3s-daas kubeconfig', () => {
     const otherRootFile = path.join(dir, 'root.pem');
     await writeFile(otherRootFile, otherRoot.rootPem);
     const { code, err } = await run(['--root', otherRootFile], apiFetch(routes()));
-    expect(code).toBe(1);
+    expect(code).toBe(6);
     expect(err).toMatch(/attestation rejected: untrusted_chain/);
   });
 
   it('rejects an attestation whose PCRs differ from the expected ones', async () => {
     const { code, err } = await run([], apiFetch(routes({ record: await recordFor(settings, caCertPem, { ...TEST_PCRS, 2: 'ee'.repeat(48) }) })));
-    expect(code).toBe(1);
+    expect(code).toBe(6);
     expect(err).toMatch(/attestation rejected: pcr_mismatch/);
   });
 
@@ -288,7 +288,7 @@ describe('k3s-daas kubeconfig', () => {
     const { code, err, home } = await run([], apiFetch(routes(), (route, body) => {
       if (route === 'POST /v1/kubeconfig') Object.assign(body, { kubeconfig: evil, signature });
     }));
-    expect(code).toBe(1);
+    expect(code).toBe(6);
     expect(err).toMatch(/differs from the one rendered from the verified parts/);
     await nothingWritten(home);
   });
@@ -299,7 +299,7 @@ describe('k3s-daas kubeconfig', () => {
     const { code, err } = await run([], apiFetch(routes(), (route, body) => {
       if (route === 'POST /v1/kubeconfig') Object.assign(body, { kubeconfig: kc, signature });
     }));
-    expect(code).toBe(1);
+    expect(code).toBe(6);
     expect(err).toMatch(/evil\.example\.net is not a name in the attested apiserver certificate/);
   });
 
@@ -307,22 +307,22 @@ describe('k3s-daas kubeconfig', () => {
     'attack: a cluster id %j from the API (used in the file name and the audience) is refused before anything is written',
     async (clusterId) => {
       const { code, err, home } = await run([], apiFetch(routes({ clusterId })));
-      expect(code).toBe(1);
+      expect(code).toBe(5);
       expect(err).toMatch(/is not 1-63 lowercase letters, digits and dashes/);
       await expect(stat(path.join(home, '.kube'))).rejects.toThrow();
     },
   );
 
-  it('503 no_attestation from the API is one clear line, exit 1', async () => {
+  it('503 no_attestation from the API is one clear line, exit 5 (refused)', async () => {
     const { code, err } = await run([], apiFetch(routes({ record: null })));
-    expect(code).toBe(1);
+    expect(code).toBe(5);
     expect(err).toBe('k3s-daas: POST /v1/kubeconfig refused (503 no_attestation): no fresh verified attestation of the control-plane enclave; retry later\n');
   });
 
   it('a credential the API refuses is reported with its reason', async () => {
     const h = await makeHarness(env, { fetch: apiFetch(routes()), now: () => new Date(NOW.getTime() - 3_600_000) });
     const code = await runCli(['kubeconfig', '--api', API, '--token', TOKEN, '--pcrs', pcrsFile, '--root', rootFile], h.ctx);
-    expect(code).toBe(1);
+    expect(code).toBe(5);
     expect(h.stderr()).toMatch(/refused \(401 expired\)/);
   });
 
@@ -331,7 +331,7 @@ describe('k3s-daas kubeconfig', () => {
     const cwd = process.cwd();
     process.chdir(h.ctx.homeDir);
     try {
-      expect(await runCli(['kubeconfig', '--api', API, '--token', TOKEN], h.ctx)).toBe(1);
+      expect(await runCli(['kubeconfig', '--api', API, '--token', TOKEN], h.ctx)).toBe(3);
       expect(h.stderr()).toMatch(/no expected PCRs: pass --pcrs <pcrs.json> \(enclave\/pcrs.json not found in this directory\)/);
       await mkdir('enclave');
       await writeFile(path.join('enclave', 'pcrs.json'), await readFile(pcrsFile));
@@ -344,15 +344,15 @@ describe('k3s-daas kubeconfig', () => {
   it.each([
     ['a bad token id', ['kubeconfig', '--api', API, '--token', '0x12', '--pcrs', '/x'], /--token must be a seal token object id \(0x followed by 64 hex characters\), not "0x12"/],
     ['a plain-http API', ['kubeconfig', '--api', 'http://api.example.com', '--token', TOKEN, '--pcrs', '/x'], /--api must use https/],
-  ])('%s is one clear line, exit 1', async (_name, args, message) => {
+  ])('%s is one clear line, exit 2 (usage)', async (_name, args, message) => {
     const h = await makeHarness(env, { fetch: apiFetch(routes()), now: () => NOW });
-    expect(await runCli(args, h.ctx)).toBe(1);
+    expect(await runCli(args, h.ctx)).toBe(2);
     expect(h.stderr()).toMatch(message);
   });
 
   it('no Sui key: one clear line, nothing fetched from the kubeconfig route', async () => {
     const { code, err } = await run([], apiFetch(routes()), {});
-    expect(code).toBe(1);
+    expect(code).toBe(3);
     expect(err).toMatch(/no Sui key/);
   });
 });

@@ -1,5 +1,6 @@
 // In-process CliContext for the Sui CLI tests: a temporary home, captured output, a fixed clock.
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Keypair } from '@mysten/sui/cryptography';
@@ -41,4 +42,13 @@ export async function writeKeystore(homeDir: string, keypairs: Keypair[], active
   if (activeAddress !== undefined) {
     await writeFile(join(dir, 'client.yaml'), `keystore:\n  File: ${join(dir, 'sui.keystore')}\nactive_env: testnet\nactive_address: "${activeAddress}"\n`);
   }
+}
+
+/** A loopback TCP port nothing listens on (bound once by us, then released). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

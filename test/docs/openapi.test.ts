@@ -19,13 +19,15 @@ import { MemoryAttestationRecordStore } from '../../lambdas/shared/attestation/r
 import type { HttpResult } from '../../lambdas/shared/runtime/http';
 import { IndexUnavailableError, type AttestationRecord } from '../../lambdas/shared/index/index-model';
 import { KmsKubeconfigSigner } from '../../lambdas/shared/kubeconfig/kms-signing-key';
-import { createTokenChecker } from '../../lambdas/shared/credentials/token-check';
+import { createTokenChecker, TOKEN_CHECK_REASONS } from '../../lambdas/shared/credentials/token-check';
+import { IndexStaleError } from '../../lambdas/shared/index/freshness';
 import { synthPlatform, REPO_ROOT } from '../support/cdk-app';
 import { attestationRecordFor, createClusterCaPem } from '../support/cluster-ca';
+import { NitroTestCa, TEST_PCRS } from '../support/nitro-test-ca';
 import { startFakeKms, type FakeKms } from '../support/fake-kms';
-import { CLUSTER_ID, FIXED_NOW, credentialFor, seededIndex, tokenIdOf } from '../support/token-fixtures';
+import { CLUSTER_ID, FIXED_NOW, credentialFor, seededIndex, TEST_FRESHNESS, tokenIdOf } from '../support/token-fixtures';
 import { StaticPlatformSettings } from '../../lambdas/shared/attestation/platform-settings';
-import { TEST_SETTINGS, testSettings } from '../support/enclave-settings';
+import { TEST_SETTINGS, testClaims, testSettings } from '../support/enclave-settings';
 
 type Operation = { security?: Record<string, string[]>[]; responses: Record<string, { $ref?: string; content?: { 'application/json': { schema: unknown } } }> };
 const doc = parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'openapi.yaml'), 'utf8')) as {
@@ -76,15 +78,35 @@ describe('docs/openapi.yaml', () => {
     expect(documented).toEqual(deployed);
   });
 
+  it('request bodies: what the description allows and refuses is what the handlers do (spot checks of past mismatches)', () => {
+    const requestSchema = (p: string) => {
+      const body = (doc.paths[p].post as unknown as { requestBody: { required?: boolean; content: { 'application/json': { schema: unknown } } } }).requestBody;
+      return { required: body.required ?? false, check: ajv.compile(JSON.parse(JSON.stringify(body.content['application/json'].schema).replaceAll('"#/components/', `"${DOC_ID}#/components/`))) };
+    };
+    // An empty spec.token is a valid TokenReview (answered authenticated:false, see below).
+    expect(requestSchema('/v1/authenticate').check({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: '' } })).toBe(true);
+    // The join body is optional, and `{}` when present (the handler takes an absent body as `{}`).
+    expect(requestSchema('/v1/nodes/join').required).toBe(false);
+    expect(requestSchema('/v1/nodes/join').check({ nodeName: 'x' })).toBe(false);
+    // Attestation refuses keys beyond document and caCertPem, like the handler's strict schema.
+    expect(requestSchema('/v1/attestation').check({ document: 'AAAA', caCertPem: 'pem', extra: 1 })).toBe(false);
+  });
+
+  it('lists exactly the token checker\'s reason codes', () => {
+    const reason = (doc as unknown as { components: { schemas: { Reason: { enum: string[] } } } }).components.schemas.Reason;
+    expect([...reason.enum].sort()).toEqual([...TOKEN_CHECK_REASONS].sort());
+  });
+
   describe('matches what the handlers answer', () => {
     let kms: FakeKms;
     let record: AttestationRecord;
     let checker: ReturnType<typeof createTokenChecker>;
     const down = { check: async () => { throw new IndexUnavailableError('down'); } };
+    const stale = { check: async () => { throw new IndexStaleError('behind', 600_000); } };
 
     beforeAll(async () => {
       kms = await startFakeKms();
-      checker = createTokenChecker({ index: await seededIndex(), clusterId: CLUSTER_ID, now: () => FIXED_NOW });
+      checker = createTokenChecker({ index: await seededIndex(), clusterId: CLUSTER_ID, freshness: TEST_FRESHNESS, now: () => FIXED_NOW });
       const caCertPem = await createClusterCaPem();
       record = attestationRecordFor(caCertPem, FIXED_NOW);
     });
@@ -104,8 +126,10 @@ describe('docs/openapi.yaml', () => {
         await h(post({}, {}, '{')),
         await h(post({ credential: 'x'.repeat(20_000) })),
         await validate({ checker: down })(post({ credential: good })),
+        await validate({ checker: stale })(post({ credential: good })),
       ];
-      expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 401, 400, 413, 503]);
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 401, 400, 413, 503, 503]);
+      expect(JSON.parse(answers[6].body!).error).toBe('index_stale');
       for (const a of answers) expectConforms('POST /v1/tokens/validate', a);
     });
 
@@ -121,8 +145,11 @@ describe('docs/openapi.yaml', () => {
         await h(post(await review(good))),
         await h(post({ kind: 'TokenReview' }, auth)),
         await authenticate({ checker: down, webhookSecret: async () => 'hook-secret' })(post(await review(good), auth)),
+        await h(post(await review(''), auth)),
+        await authenticate({ checker: stale, webhookSecret: async () => 'hook-secret' })(post(await review(good), auth)),
       ];
-      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 401, 400, 500]);
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 200, 401, 400, 500, 200, 500]);
+      expect(JSON.parse(answers[6].body!).status).toEqual({ authenticated: false });
       expect(JSON.parse(answers[0].body!).status.authenticated).toBe(true);
       for (const a of answers) expectConforms('POST /v1/authenticate', a);
     });
@@ -139,8 +166,9 @@ describe('docs/openapi.yaml', () => {
         await kubeconfig({ ...deps, settings: new StaticPlatformSettings(testSettings({ apiUrl: 'https://other.example.net' })), store: new MemoryAttestationRecordStore(record) })(
           post({ credential: good }),
         ),
+        await kubeconfig({ ...deps, checkCredential: down.check, store: new MemoryAttestationRecordStore(record) })(post({ credential: good })),
       ];
-      expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 503, 503]);
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 503, 503, 503]);
       for (const a of answers) expectConforms('POST /v1/kubeconfig', a);
       expect(JSON.parse(answers[0].body!).kubeconfig).toContain(tokenIdOf('user'));
 
@@ -149,16 +177,27 @@ describe('docs/openapi.yaml', () => {
           expectConforms('GET /v1/issuer', await issuer({ clusterId: CLUSTER_ID, signer, expectedPcrs, store, settings })({} as APIGatewayProxyEventV2));
         }
       }
+      const unreadable = { getLatest: async () => { throw new IndexUnavailableError('down'); }, putLatest: async () => undefined };
+      const outage = await issuer({ clusterId: CLUSTER_ID, signer, expectedPcrs: undefined, store: unreadable, settings })({} as APIGatewayProxyEventV2);
+      expect(outage.statusCode).toBe(503);
+      expectConforms('GET /v1/issuer', outage);
     });
 
-    it('POST /v1/attestation: 400 with a reason for a bad document, 503 without an enclave build, 413', async () => {
+    it('POST /v1/attestation: 204, 400 with a reason for a bad document or an extra key, 503 without an enclave build or with the index down, 413', async () => {
       const deps = { store: new MemoryAttestationRecordStore(), now: () => FIXED_NOW, maxDocumentAgeMs: 300_000, settings: new StaticPlatformSettings(TEST_SETTINGS) };
+      const nitro = await NitroTestCa.create();
+      const verified = { expectedPcrs: { 0: TEST_PCRS[0], 1: TEST_PCRS[1], 2: TEST_PCRS[2] }, now: () => nitro.now, maxDocumentAgeMs: 300_000, rootPem: nitro.rootPem, settings: new StaticPlatformSettings(TEST_SETTINGS) };
+      const document = Buffer.from((await nitro.document({ userData: testClaims(record.caCertPem) })).bytes).toString('base64');
+      const unwritable = { getLatest: async () => undefined, putLatest: async () => { throw new IndexUnavailableError('down'); } };
       const answers = [
+        await attestation({ ...verified, store: new MemoryAttestationRecordStore() })(post({ document, caCertPem: record.caCertPem })),
         await attestation({ ...deps, expectedPcrs: { 0: 'aa'.repeat(48) } })(post({ document: 'AAAA', caCertPem: record.caCertPem })),
+        await attestation({ ...deps, expectedPcrs: { 0: 'aa'.repeat(48) } })(post({ document: 'AAAA', caCertPem: record.caCertPem, extra: 1 })),
         await attestation({ ...deps, expectedPcrs: undefined })(post({ document: 'AAAA', caCertPem: record.caCertPem })),
+        await attestation({ ...verified, store: unwritable })(post({ document, caCertPem: record.caCertPem })),
         await attestation({ ...deps, expectedPcrs: { 0: 'aa'.repeat(48) } })(post({ document: 'A'.repeat(20_000), caCertPem: '' })),
       ];
-      expect(answers.map((a) => a.statusCode)).toEqual([400, 503, 413]);
+      expect(answers.map((a) => a.statusCode)).toEqual([204, 400, 400, 503, 503, 413]);
       for (const a of answers) expectConforms('POST /v1/attestation', a);
     });
   });

@@ -35,7 +35,7 @@ function identityStatements(template: Record<string, unknown>): { where: string;
 
 describe('IAM least privilege', () => {
   const platform = synthPlatform({ env: 'dev' });
-  const statements = (['network', 'state', 'api', 'controlPlane', 'workers'] as const).flatMap((s) =>
+  const statements = (['network', 'state', 'api', 'controlPlane', 'workers', 'monitoring'] as const).flatMap((s) =>
     identityStatements(platform.template(s).toJSON()).map((x) => ({ ...x, stack: s })),
   );
 

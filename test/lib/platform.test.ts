@@ -9,7 +9,7 @@ describe('the platform synthesizes', () => {
     const platform = synthPlatform({ env });
     // app.synth() runs the cdk-nag plugin and CDK's CloudFormation validation; any violation throws.
     expect(() => platform.app.synth()).not.toThrow();
-    for (const stack of [platform.network, platform.state, platform.api, platform.controlPlane, platform.workers]) {
+    for (const stack of [platform.network, platform.state, platform.api, platform.controlPlane, platform.workers, platform.monitoring]) {
       expect(stack.account).toBe(platform.config.account);
       expect(stack.region).toBe(platform.config.region);
     }

@@ -12,7 +12,7 @@ function stripAssetHashes(value: unknown): unknown {
 
 describe('dev environment templates', () => {
   const platform = synthPlatform({ env: 'dev' });
-  it.each(['network', 'state', 'api', 'controlPlane', 'workers'] as const)('%s matches the reviewed snapshot', (stack) => {
+  it.each(['network', 'state', 'api', 'controlPlane', 'workers', 'monitoring'] as const)('%s matches the reviewed snapshot', (stack) => {
     expect(stripAssetHashes(platform.template(stack).toJSON())).toMatchSnapshot();
   });
 });

@@ -40,6 +40,8 @@ export interface GeneratedHistory {
     tokens: Map<string, { stakeId: string; owner: string; revoked: boolean; invalidated: boolean }>;
     /** Pool minimum per role (u8) after the last `MinStakeChanged`; roles never changed are absent. */
     minStakes: Map<number, bigint>;
+    /** Admin approval per address after the last `AdminApproved`/`AdminRevoked`. */
+    admins: Map<string, boolean>;
   };
 }
 
@@ -86,6 +88,7 @@ export function generateHistory(options: HistoryOptions): GeneratedHistory {
   const nodes: NodeRecord[] = [];
   const evicted = new Set<string>();
   const minStakes = new Map<number, bigint>();
+  const admins = new Map<string, boolean>();
   const counts: Record<string, number> = {};
   const ledger: LedgerSlot[] = [];
 
@@ -173,6 +176,14 @@ export function generateHistory(options: HistoryOptions): GeneratedHistory {
       minStakes.set(role, amount);
       emit('staking::MinStakeChanged', { role, amount });
     }
+    // And approves or revokes one of a few admins (again derived from `t`): approvals flip back and forth.
+    if (events.length > 0 && t % 11 === 7) {
+      const admin = `0x${(['a1', 'b2', 'c3'] as const)[Math.floor(t / 11) % 3].repeat(32)}`;
+      const approve = !(admins.get(admin) ?? false);
+      admins.set(admin, approve);
+      if (approve) emit('staking::AdminApproved', { admin });
+      else emit('staking::AdminRevoked', { admin });
+    }
 
     events.forEach((e, eventIndex) =>
       ledger.push({ checkpoint, txDigest, transactionIndex, eventIndex, eventType: e.type, bcs: e.bcs }),
@@ -196,6 +207,7 @@ export function generateHistory(options: HistoryOptions): GeneratedHistory {
       return [t.id, { stakeId: t.stakeId, owner: t.owner, revoked: t.revoked, invalidated: status === 'slashed' || status === 'withdrawn' }];
     })),
     minStakes,
+    admins,
   };
   return { packageId: PACKAGE_ID, ledger, nodes, expectedTerminations: [...evicted].sort(), headCheckpoint: checkpoint + 5n, counts, expected };
 }

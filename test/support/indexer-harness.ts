@@ -65,7 +65,7 @@ export interface Harness {
 
 export async function createHarness(
   history: GeneratedHistory,
-  opts: { repo?: IndexRepository; node?: FakeNodeOptions; callTimeoutMs?: number } = {},
+  opts: { repo?: IndexRepository; node?: FakeNodeOptions; callTimeoutMs?: number; claimStaleAfterMs?: number } = {},
 ): Promise<Harness> {
   const node = new FakeSuiNode(history, opts.node);
   const client = new SuiGrpcClient({ network: 'testnet', transport: node.transport });
@@ -80,7 +80,8 @@ export async function createHarness(
     return {
       repo: r,
       source: plan ? withFaults(source, plan) : source,
-      evictor: new Evictor(r, e, new Set([WORKER_GROUP]), () => FIXED_NOW),
+      // The clock stands still here, so a claim left by a crashed run is stale at once (staleness 0).
+      evictor: new Evictor(r, e, new Set([WORKER_GROUP]), () => FIXED_NOW, opts.claimStaleAfterMs ?? 0),
       packageId: history.packageId,
       log: silentLog,
       now: () => FIXED_NOW,

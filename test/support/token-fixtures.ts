@@ -31,7 +31,16 @@ export function stakeRecord(role: Role, overrides: Partial<StakeRecord> = {}): S
   };
 }
 
-/** An index with one valid token (and its stake) per role. */
+/** The freshness bound the token-check tests run with (the index is fresh at FIXED_NOW). */
+export const TEST_FRESHNESS = { maxAgeMs: 300_000 } as const;
+
+/** Marks the index as covered by the indexer up to `coveredThroughMs` (default FIXED_NOW), as a run would. */
+export async function markIndexed(repo: MemoryIndexRepository, coveredThroughMs = FIXED_NOW.getTime()): Promise<void> {
+  const previous = await repo.getCursor();
+  await repo.putCursor({ cursor: `fixture-${coveredThroughMs}`, checkpoint: 1n, eventsSeen: 0, updatedAt: FIXED_NOW.toISOString(), coveredThroughMs }, previous);
+}
+
+/** An index with one valid token (and its stake) per role, the owner an approved admin, freshly indexed. */
 export async function seededIndex(): Promise<MemoryIndexRepository> {
   const repo = new MemoryIndexRepository();
   for (const role of ['user', 'node', 'admin'] as const) {
@@ -40,6 +49,8 @@ export async function seededIndex(): Promise<MemoryIndexRepository> {
       { kind: 'stake', record: stakeRecord(role), expectedRev: 0 },
     ]);
   }
+  await repo.writeEntities([{ kind: 'admin', record: { address: OWNER.toSuiAddress(), approved: true, lastEvent: position }, expectedRev: 0 }]);
+  await markIndexed(repo);
   return repo;
 }
 

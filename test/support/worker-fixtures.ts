@@ -5,7 +5,8 @@ import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/cli
 import { CreateLaunchTemplateCommand, DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import * as crypto from 'node:crypto';
 import { KEYS, TABLE_INDEXES, type StakeStatus } from '../../lambdas/shared/index/index-model';
-import type { JoinTokenCipher } from '../../lambdas/shared/nodes/join-token';
+import { bootstrapTokenEncryptionContext, caPemSha256, type BootstrapPoolEntry, type JoinTokenCipher } from '../../lambdas/shared/nodes/join-token';
+import type { NodeRegistry } from '../../lambdas/shared/nodes/node-registry';
 
 export const REGION = 'us-east-1';
 export const ACCOUNT = '123456789012';
@@ -116,4 +117,38 @@ export class FakeKmsCipher implements JoinTokenCipher {
       });
     }
   }
+}
+
+let minted = 0;
+
+/** A fresh bootstrap token id and secret (distinct per call, in the Kubernetes format). */
+export function tokenParts(): { tokenId: string; secret: string } {
+  minted += 1;
+  const n = minted.toString(36).padStart(4, '0');
+  return { tokenId: `t${n}z`.slice(0, 6).padEnd(6, 'q'), secret: `s${n}`.padEnd(16, 'x') };
+}
+
+/**
+ * A pool entry as the enclave mints it (bootstrap-tokens.ts): the secret encrypted under `cipher` with the
+ * binding as context, stored through the registry the way the host agent does.
+ */
+export async function mintPoolEntry(
+  cipher: JoinTokenCipher,
+  registry: NodeRegistry,
+  opts: { clusterId: string; caPem: string; expiresAt: string; contextCluster?: string },
+): Promise<{ entry: BootstrapPoolEntry; secret: string }> {
+  const { tokenId, secret } = tokenParts();
+  const caSha256 = caPemSha256(opts.caPem);
+  const context = bootstrapTokenEncryptionContext({ clusterId: opts.contextCluster ?? opts.clusterId, tokenId, expiresAt: opts.expiresAt, caSha256 });
+  const entry = { tokenId, expiresAt: opts.expiresAt, caSha256, ciphertext: Buffer.from(await cipher.encrypt(secret, context)).toString('base64') };
+  await registry.putBootstrapPoolEntry(entry, new Date());
+  return { entry, secret };
+}
+
+/** A pool entry whose ciphertext is never opened (registry-level tests). */
+export async function opaquePoolEntry(registry: NodeRegistry): Promise<BootstrapPoolEntry> {
+  const { tokenId } = tokenParts();
+  const entry = { tokenId, expiresAt: '2099-01-01T00:00:00.000Z', caSha256: 'a'.repeat(64), ciphertext: 'AAAA' };
+  await registry.putBootstrapPoolEntry(entry, new Date());
+  return entry;
 }

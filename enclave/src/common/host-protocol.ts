@@ -1,8 +1,9 @@
 // The control API between the supervisor (client, inside the enclave) and the host agent (server, on
 // the parent) over vsock port 8002. The host is untrusted: everything it returns is validated, and
-// nothing it stores is plaintext (sealed secrets and snapshots are enclave-sealed envelopes; the join
-// token is KMS ciphertext).
+// nothing it stores is plaintext (sealed secrets and snapshots are enclave-sealed envelopes; bootstrap
+// token secrets are KMS ciphertext only the join route can open).
 import { z } from 'zod';
+import { BOOTSTRAP_TOKEN_ID_PATTERN } from '../../../lambdas/shared/nodes/join-token';
 
 export const HOST_PATHS = {
   boot: '/v1/boot',
@@ -10,7 +11,8 @@ export const HOST_PATHS = {
   sealedSecrets: '/v1/sealed-secrets',
   snapshots: '/v1/snapshots',
   latestSnapshot: '/v1/snapshots/latest',
-  joinToken: '/v1/join-token',
+  /** GET: the pool entries the index holds; PUT: add one entry; DELETE `/v1/bootstrap-tokens/<id>`: retire one. */
+  bootstrapTokens: '/v1/bootstrap-tokens',
 } as const;
 
 export const CredentialsSchema = z
@@ -39,7 +41,18 @@ export const BootSettingsSchema = z
 
 export type BootSettings = z.infer<typeof BootSettingsSchema>;
 
-export const JoinTokenUploadSchema = z.object({ ciphertext: z.base64().min(1) }).strict();
+/** A bootstrap-token pool entry as it crosses the host (join-token.ts `BootstrapPoolEntry`). */
+export const BootstrapPoolEntrySchema = z
+  .object({
+    tokenId: z.string().regex(BOOTSTRAP_TOKEN_ID_PATTERN),
+    expiresAt: z.iso.datetime(),
+    caSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    ciphertext: z.base64().min(1).max(4096),
+  })
+  .strict();
+
+/** GET answer: entries only; the enclave keeps its own ledger and treats this list as a hint. */
+export const BootstrapPoolListingSchema = z.object({ entries: z.array(BootstrapPoolEntrySchema).max(1000) }).strict();
 
 /** Largest body the host agent accepts (sealed etcd snapshots of a small cluster fit easily). */
 export const MAX_SNAPSHOT_BYTES = 512 * 1024 * 1024;

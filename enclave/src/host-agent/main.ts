@@ -67,7 +67,11 @@ export async function main(): Promise<void> {
       return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken, expiration: c.expiration?.toISOString() };
     },
     store,
-    publishJoinToken: (ciphertext) => registry.putJoinToken(ciphertext, new Date()),
+    bootstrapPool: {
+      list: () => registry.listBootstrapPool(),
+      put: (entry) => registry.putBootstrapPoolEntry(entry, new Date()),
+      delete: (tokenId) => registry.deleteBootstrapPoolEntry(tokenId),
+    },
     log,
   });
   await new Promise<void>((resolve) => server.listen(CONTROL_PORT, '127.0.0.1', resolve));

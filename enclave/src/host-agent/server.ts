@@ -1,23 +1,31 @@
 // The host agent's control API for the enclave (vsock 8002 → this loopback HTTP server). It hands out
 // boot settings and the instance role's credentials, stores the enclave's sealed ciphertext, and
-// publishes the KMS-encrypted join token. It never sees plaintext secrets except the webhook bearer
-// secret, which the host's role can read anyway.
+// relays the enclave's pool of KMS-encrypted bootstrap tokens to and from the index. It never sees
+// plaintext secrets except the webhook bearer secret, which the host's role can read anyway.
 import * as http from 'node:http';
 import {
+  BootstrapPoolEntrySchema,
   HOST_PATHS,
-  JoinTokenUploadSchema,
   MAX_SMALL_BODY_BYTES,
   MAX_SNAPSHOT_BYTES,
   type BootSettings,
   type HostCredentials,
 } from '../common/host-protocol';
+import { BOOTSTRAP_TOKEN_ID_PATTERN, type BootstrapPoolEntry } from '../../../lambdas/shared/nodes/join-token';
 import type { CiphertextStore } from './snapshot-bucket';
+
+/** The index partition of the bootstrap-token pool (NodeRegistry in production). */
+export interface BootstrapPoolStore {
+  list(): Promise<BootstrapPoolEntry[]>;
+  put(entry: BootstrapPoolEntry): Promise<void>;
+  delete(tokenId: string): Promise<void>;
+}
 
 export interface HostAgentDeps {
   boot(): Promise<BootSettings>;
   credentials(): Promise<HostCredentials>;
   store: CiphertextStore;
-  publishJoinToken(ciphertext: Uint8Array): Promise<void>;
+  bootstrapPool: BootstrapPoolStore;
   log?: (message: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -45,7 +53,14 @@ export function createHostAgentServer(deps: HostAgentDeps): http.Server {
     res.end(Buffer.from(body));
   };
   const route = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const route = `${req.method} ${new URL(req.url ?? '/', 'http://host').pathname}`;
+    const pathname = new URL(req.url ?? '/', 'http://host').pathname;
+    const route = `${req.method} ${pathname}`;
+    const retire = pathname.startsWith(`${HOST_PATHS.bootstrapTokens}/`) ? pathname.slice(HOST_PATHS.bootstrapTokens.length + 1) : undefined;
+    if (req.method === 'DELETE' && retire !== undefined) {
+      if (!BOOTSTRAP_TOKEN_ID_PATTERN.test(retire)) return json(res, 400, { error: 'bad_token_id' });
+      await deps.bootstrapPool.delete(retire);
+      return json(res, 200, { deleted: retire });
+    }
     switch (route) {
       case `GET ${HOST_PATHS.boot}`:
         return json(res, 200, await deps.boot());
@@ -68,17 +83,19 @@ export function createHostAgentServer(deps: HostAgentDeps): http.Server {
         deps.log?.('snapshot stored', { bytes: body.length });
         return json(res, 200, { stored: body.length });
       }
-      case `PUT ${HOST_PATHS.joinToken}`: {
+      case `GET ${HOST_PATHS.bootstrapTokens}`:
+        return json(res, 200, { entries: await deps.bootstrapPool.list() });
+      case `PUT ${HOST_PATHS.bootstrapTokens}`: {
         let parsed;
         try {
-          parsed = JoinTokenUploadSchema.parse(JSON.parse((await readBody(req, MAX_SMALL_BODY_BYTES)).toString('utf8')));
+          parsed = BootstrapPoolEntrySchema.parse(JSON.parse((await readBody(req, MAX_SMALL_BODY_BYTES)).toString('utf8')));
         } catch (err) {
           if (err instanceof BodyTooLarge) throw err;
-          return json(res, 400, { error: 'bad_join_token', message: 'body must be {"ciphertext": "<base64>"}' });
+          return json(res, 400, { error: 'bad_bootstrap_token', message: 'body must be {"tokenId", "expiresAt", "caSha256", "ciphertext"}' });
         }
-        await deps.publishJoinToken(Buffer.from(parsed.ciphertext, 'base64'));
-        deps.log?.('join token published');
-        return json(res, 200, { published: true });
+        await deps.bootstrapPool.put(parsed);
+        deps.log?.('bootstrap token added to the pool', { tokenId: parsed.tokenId, expiresAt: parsed.expiresAt });
+        return json(res, 200, { stored: parsed.tokenId });
       }
       default:
         return json(res, 404, { error: 'not_found' });

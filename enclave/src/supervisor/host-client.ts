@@ -1,7 +1,8 @@
 // The supervisor's side of the host agent's control API (see common/host-protocol.ts), reached over
 // the loopback → vsock bridge. Every answer is validated: the host is untrusted.
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import { BootSettingsSchema, CredentialsSchema, HOST_PATHS, type BootSettings } from '../common/host-protocol';
+import { BootSettingsSchema, BootstrapPoolListingSchema, CredentialsSchema, HOST_PATHS, type BootSettings } from '../common/host-protocol';
+import type { BootstrapPoolEntry } from '../../../lambdas/shared/nodes/join-token';
 import type { BlobStore } from './sealed-secrets';
 import type { SnapshotStore } from './snapshots';
 
@@ -62,9 +63,22 @@ export class HostClient {
     };
   }
 
-  async publishJoinToken(ciphertext: Uint8Array): Promise<void> {
-    const body = Buffer.from(JSON.stringify({ ciphertext: Buffer.from(ciphertext).toString('base64') }));
-    const res = await this.request('PUT', HOST_PATHS.joinToken, body, 'application/json');
-    if (res.status === 404) throw new Error('host agent does not accept join tokens');
+  /** The host's relay of the index's bootstrap-token pool (bootstrap-tokens.ts decides what to believe). */
+  bootstrapPool(): { list(): Promise<BootstrapPoolEntry[]>; put(entry: BootstrapPoolEntry): Promise<void>; retire(tokenId: string): Promise<void> } {
+    return {
+      list: async () => {
+        const res = await this.request('GET', HOST_PATHS.bootstrapTokens);
+        if (res.status === 404) throw new Error('host agent does not relay bootstrap tokens');
+        return BootstrapPoolListingSchema.parse(await res.json()).entries;
+      },
+      put: async (entry) => {
+        const res = await this.request('PUT', HOST_PATHS.bootstrapTokens, Buffer.from(JSON.stringify(entry)), 'application/json');
+        if (res.status === 404) throw new Error('host agent does not relay bootstrap tokens');
+      },
+      retire: async (tokenId) => {
+        const res = await this.request('DELETE', `${HOST_PATHS.bootstrapTokens}/${encodeURIComponent(tokenId)}`);
+        if (res.status === 404) throw new Error('host agent does not relay bootstrap tokens');
+      },
+    };
   }
 }

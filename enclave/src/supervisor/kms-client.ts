@@ -76,7 +76,7 @@ export class EnclaveKms {
     return this.openForRecipient(out.CiphertextForRecipient, out.Plaintext, 'Decrypt');
   }
 
-  /** Plain Encrypt (no recipient needed: the result is ciphertext), e.g. the agent token for the join key. */
+  /** Plain Encrypt (no recipient needed: the result is ciphertext), e.g. a bootstrap-token secret for the join key. */
   async encrypt(keyId: string, plaintext: Uint8Array, context: EncryptionContext): Promise<Uint8Array> {
     const out = await this.kms.encrypt({ KeyId: keyId, Plaintext: plaintext, EncryptionContext: context });
     if (!out.CiphertextBlob) throw new KmsRecipientError('Encrypt returned no CiphertextBlob');

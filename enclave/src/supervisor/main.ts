@@ -3,7 +3,7 @@
 // the host, then the cluster secrets (need KMS; they pin the API URL), then the platform's view over
 // TLS from that API (signing key, committed snapshot counter), then the datastore snapshot checked
 // against the counter and restored, then K3s, and only once the cluster CA exists the attestation
-// server (documents bind the canonical boot settings) and the join token.
+// server (documents bind the canonical boot settings) and the pool of per-node bootstrap tokens.
 // `runSupervisor` takes its dependencies so the whole boot is tested off-hardware.
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { execFile } from 'node:child_process';
@@ -19,7 +19,7 @@ import { createAttestationServer } from './attestation-server';
 import { HostClient } from './host-client';
 import { DEFAULT_PATHS, authenticateUrl, renderHosts, writeK3sConfig, type K3sPaths } from './k3s-config';
 import { EnclaveKms, enclaveKmsClient, sdkKmsApi, type KmsApi } from './kms-client';
-import { encryptJoinToken, formatAgentJoinToken } from './join-token';
+import { BootstrapTokenPool, k3sTokenCli, type K3sTokens } from './bootstrap-tokens';
 import { Nsm, openNsmDevice } from './nsm';
 import { supervise, type SupervisedProcess } from './process-supervisor';
 import { RecipientKey, type Attester } from './recipient';
@@ -46,14 +46,18 @@ export interface SupervisorDeps {
   log(message: string, extra?: Record<string, unknown>): void;
   retryDelayMs?: number;
   caTimeoutMs?: number;
+  /** How often the bootstrap-token pool is swept and refilled (default 30 s). */
+  bootstrapSweepMs?: number;
+  /** K3s's bootstrap-token operations (default: the `k3s` binary); tests record them. */
+  k3sTokens?: K3sTokens;
 }
 
 export interface RunningSupervisor {
   stop(): Promise<void>;
   /** One datastore snapshot now (also runs on the boot settings' interval); false when deferred until the previous one is committed. */
   snapshotNow(): Promise<boolean>;
-  /** Re-publishes the join token (also runs on the snapshot interval, in case the item was lost). */
-  publishJoinTokenNow(): Promise<void>;
+  /** One sweep of the bootstrap-token pool now (also runs every `bootstrapSweepMs`). */
+  sweepBootstrapTokensNow(): Promise<void>;
 }
 
 const exec = promisify(execFile);
@@ -152,8 +156,12 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
   checkAgainstCommitted(sealedSnapshot, view.committed);
   const snapshot = sealedSnapshot ? await vault.open(sealedSnapshot, lineage) : undefined;
 
+  // The agent token K3s requires for `node` is fresh on every boot and never leaves the enclave: workers
+  // join with per-node bootstrap tokens only, and joined agents reconnect with their kubelet certificate.
+  // (The sealed `agentToken` was handed to every worker by earlier releases; it is no longer used.)
+  const agentToken = Buffer.from(deps.nsm.random(32)).toString('hex');
   await writeK3sConfig(
-    { apiUrl: boot.apiUrl, webhookSecret: boot.webhookSecret, tlsSans: boot.tlsSans, serverToken: secrets.serverToken, agentToken: secrets.agentToken },
+    { apiUrl: boot.apiUrl, webhookSecret: boot.webhookSecret, tlsSans: boot.tlsSans, serverToken: secrets.serverToken, agentToken },
     deps.rbacDir,
     deps.paths,
   );
@@ -197,12 +205,23 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
   const attestationPort = (attestation.address() as { port: number }).port;
   closers.push(await forwardVsockToTcp({ vsock, port: VSOCK_PORTS.attestation, targetHost: '127.0.0.1', targetPort: attestationPort, onError }));
 
-  const joinToken = formatAgentJoinToken(caPem, secrets.agentToken);
-  const publishJoinTokenNow = async () => {
-    await host.publishJoinToken(await encryptJoinToken({ kms, joinTokenKeyId: secrets.joinTokenKeyId, clusterId: boot.clusterId, token: joinToken }));
-    log('join token published');
+  const pool = new BootstrapTokenPool({
+    k3s: deps.k3sTokens ?? k3sTokenCli({ k3sBin: deps.k3sBin, dataDir: deps.paths.dataDir }),
+    kms,
+    joinTokenKeyId: secrets.joinTokenKeyId,
+    clusterId: boot.clusterId,
+    host: host.bootstrapPool(),
+    caPem,
+    random: (n) => deps.nsm.random(n),
+    log,
+  });
+  const sweepBootstrapTokensNow = async () => {
+    const { minted, deleted } = await pool.sweep();
+    if (minted.length > 0 || deleted.length > 0) log('bootstrap-token pool swept', { minted: minted.length, deleted: deleted.length });
   };
-  await retry(deps, 'publishing the join token', publishJoinTokenNow);
+  // K3s writes the CA before kube-apiserver serves, so the first fill may fail; it never holds up the
+  // attestation server or snapshots, and the timer below retries it every sweep interval.
+  void sweepBootstrapTokensNow().catch((err: Error) => log('bootstrap-token pool not filled yet; the next sweep retries', { error: err.message }));
 
   const snapshotter = k3sEtcdSnapshotter({ k3sBin: deps.k3sBin, dataDir: deps.paths.dataDir, scratchDir: path.join(deps.runDir, 'snapshots') });
   const snapshotNow = async () => {
@@ -217,11 +236,11 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
   };
   const periodic = [
     schedulePeriodic({ intervalMs: boot.snapshotIntervalSeconds * 1000, takeOne: () => snapshotNow().then(() => undefined), onError: (err) => log('datastore snapshot failed', { error: (err as Error).message }) }),
-    schedulePeriodic({ intervalMs: boot.snapshotIntervalSeconds * 1000, takeOne: publishJoinTokenNow, onError: (err) => log('join token publish failed', { error: (err as Error).message }) }),
+    schedulePeriodic({ intervalMs: deps.bootstrapSweepMs ?? 30_000, takeOne: sweepBootstrapTokensNow, onError: (err) => log('bootstrap-token sweep failed', { error: (err as Error).message }) }),
   ];
   return {
     snapshotNow,
-    publishJoinTokenNow,
+    sweepBootstrapTokensNow,
     async stop() {
       for (const p of periodic) p.stop();
       await k3s.stop();

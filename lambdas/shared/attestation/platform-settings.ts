@@ -6,6 +6,7 @@
 import { GetPublicKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import * as z from 'zod';
 import type { AttestationRecord } from '../index/index-model';
+import { DependencyUnavailableError, isDependencyOutage } from '../runtime/outage';
 import { canonicalSettings, settingsDigest, spkiSha256, type EnclaveSettings } from './enclave-claims';
 
 /** Settings variables (DESIGN §4 handler settings); the CDK app sets them on every function that checks settings. */
@@ -23,11 +24,12 @@ export const PLATFORM_SETTINGS_ENV = {
 export type PlatformSettingsEnv = z.infer<z.ZodObject<typeof PLATFORM_SETTINGS_ENV>>;
 
 export interface PlatformSettingsSource {
-  /** The canonical settings and their digest; throws when KMS cannot be reached (callers answer 503). */
+  /** The canonical settings and their digest; throws `SettingsUnavailableError` when KMS cannot answer (the shared 503). */
   current(): Promise<{ settings: EnclaveSettings; digest: Buffer }>;
 }
 
-export class SettingsUnavailableError extends Error {
+/** A KMS outage behind the settings: the shared outage rule answers it 503 `backend_unavailable`, like any other. */
+export class SettingsUnavailableError extends DependencyUnavailableError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'SettingsUnavailableError';
@@ -56,7 +58,9 @@ export class EnvPlatformSettings implements PlatformSettingsSource {
     try {
       ({ PublicKey: publicKey } = await this.kms.send(new GetPublicKeyCommand({ KeyId: this.env.KUBECONFIG_SIGNING_KEY_ARN })));
     } catch (error) {
-      throw new SettingsUnavailableError('the kubeconfig signing key could not be read from KMS', { cause: error });
+      // Only an outage is retryable; any other KMS answer (a missing key, a denied call) is a deployment bug: 500.
+      if (isDependencyOutage(error)) throw new SettingsUnavailableError('the kubeconfig signing key could not be read from KMS', { cause: error });
+      throw error;
     }
     if (!publicKey) throw new SettingsUnavailableError('KMS GetPublicKey returned no key');
     const settings = platformSettingsFrom(this.env, spkiSha256(publicKey));

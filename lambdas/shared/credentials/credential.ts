@@ -11,6 +11,7 @@ import { parseSerializedSignature } from '@mysten/sui/cryptography';
 import { isValidPersonalMessageSignature, publicKeyFromRawBytes } from '@mysten/sui/verify';
 import { createPublicKey, randomBytes, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { SUI_ID_PATTERN, SUI_ID_RULE } from '../sui/ids';
+import { DependencyUnavailableError } from '../runtime/outage';
 
 export const CREDENTIAL_PREFIX = 'k3sdaas.v1.';
 /** Longest lifetime a credential may claim (`exp - iat`), in seconds. */
@@ -53,11 +54,27 @@ export interface PersonalMessageSigner {
 }
 
 /** A zkLogin (or other) verification needed a backend that could not answer: fail closed, retry later. */
-export class SignatureVerifierUnavailableError extends Error {
+export class SignatureVerifierUnavailableError extends DependencyUnavailableError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'SignatureVerifierUnavailableError';
   }
+}
+
+/**
+ * gRPC statuses that mean the node could not judge the signature right now. Only these (and network
+ * failures, which the token checker's client reports as UNAVAILABLE, and a client that could not be
+ * loaded) are "verifier unavailable"; any other answer — INVALID_ARGUMENT for bytes the node cannot
+ * parse, INTERNAL, NOT_FOUND, … — is the node refusing the signature. Otherwise anyone could make the
+ * token routes answer 5xx with a self-made credential.
+ */
+export const VERIFIER_UNAVAILABLE_CODES: ReadonlySet<string> = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED']);
+
+/** Whether a failed zkLogin verification call means the verifier was unavailable (not a refusal). */
+export function isVerifierUnavailable(error: unknown): boolean {
+  if (error instanceof SignatureVerifierUnavailableError) return true;
+  const e = error as { name?: unknown; code?: unknown } | null;
+  return e?.name === 'RpcError' && typeof e.code === 'string' && VERIFIER_UNAVAILABLE_CODES.has(e.code);
 }
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
@@ -266,9 +283,13 @@ async function verifyWithSdk(message: Uint8Array, serialized: Uint8Array, addres
   try {
     return await isValidPersonalMessageSignature(message, signatureB64, { address, client: flag === FLAG.zklogin ? client : undefined });
   } catch (error) {
-    // The SDK only throws for environmental failures (the zkLogin lookup) or for bytes its curve code
-    // rejects; the former must not be reported as a bad signature, the latter is one.
-    if (flag === FLAG.zklogin) throw new SignatureVerifierUnavailableError('zkLogin signature verification failed to reach the Sui node', { cause: error });
+    // Unavailability must not be reported as a bad signature (fail closed, retry); everything else the
+    // SDK or the node throws — bytes the curve code or the node rejects — is a bad signature.
+    if (flag === FLAG.zklogin && isVerifierUnavailable(error)) {
+      if (error instanceof SignatureVerifierUnavailableError) throw error;
+      const code = (error as { code?: string }).code;
+      throw new SignatureVerifierUnavailableError(`the Sui node could not verify the zkLogin signature now (${code})`, { cause: error });
+    }
     return false;
   }
 }

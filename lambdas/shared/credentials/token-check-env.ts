@@ -1,12 +1,17 @@
 // How a Lambda builds its token checker from its environment (DESIGN §4): the DynamoDB index, the
 // cluster id, and — when a gRPC URL is configured — a Sui client for zkLogin signatures. Shared by every
 // route that checks credentials so they all apply the same settings.
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ClientWithCoreApi } from '@mysten/sui/client';
 import * as z from 'zod';
 import { COMMON_ENV } from '../runtime/env';
 import { DynamoIndexRepository } from '../index/index-repository-dynamodb';
+import { INDEX_FRESHNESS_ENV, type FreshnessPolicy } from '../index/freshness';
+import { countIndexStale } from '../runtime/powertools';
 import { SUI_NETWORKS, type SuiNetwork } from '../sui/networks';
 import { createTokenChecker, type TokenChecker } from './token-check';
+import { callBudget, worstCaseCallMs } from '../runtime/aws-clients';
+import { SignatureVerifierUnavailableError } from './credential';
 
 export const TOKEN_CHECK_ENV = {
   ...COMMON_ENV,
@@ -14,38 +19,76 @@ export const TOKEN_CHECK_ENV = {
   /** Without it zkLogin credentials are refused (never accepted unchecked). */
   SUI_GRPC_URL: z.url({ protocol: /^https?$/ }).optional(),
   TOKEN_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  ...INDEX_FRESHNESS_ENV,
 } as const;
 
 export type TokenCheckEnv = z.infer<z.ZodObject<typeof TOKEN_CHECK_ENV>>;
 
 /**
- * A client whose gRPC stack is loaded on the first zkLogin credential only: most credentials are
- * Ed25519, and the cold start should not pay for a protobuf client they never use.
+ * How long a zkLogin verification may wait on the Sui node: the same worst case as one AWS call of the
+ * credential routes (`aws-clients.ts`), so a hanging node is answered like any outage, within the
+ * function's timeout.
  */
-export function lazyZkLoginClient(load: () => Promise<ClientWithCoreApi>): ClientWithCoreApi {
+export const ZKLOGIN_TIMEOUT_MS = worstCaseCallMs(callBudget('authenticate'));
+
+/**
+ * A client whose gRPC stack is loaded on the first zkLogin credential only: most credentials are
+ * Ed25519, and the cold start should not pay for a protobuf client they never use. A verification
+ * that does not answer within `timeoutMs` fails (the check reports the verifier unavailable).
+ */
+export function lazyZkLoginClient(load: () => Promise<ClientWithCoreApi>, timeoutMs = ZKLOGIN_TIMEOUT_MS): ClientWithCoreApi {
   let client: Promise<ClientWithCoreApi> | undefined;
   const core = {
     async verifyZkLoginSignature(options: Parameters<ClientWithCoreApi['core']['verifyZkLoginSignature']>[0]) {
       // A failed load is forgotten, so one bad cold start does not refuse every zkLogin user until recycle.
+      // It is unavailability (retry), never a verdict on the signature.
       client ??= load().catch((error: unknown) => {
         client = undefined;
-        throw error;
+        throw new SignatureVerifierUnavailableError('the zkLogin verifier client could not be loaded', { cause: error });
       });
-      return (await client).core.verifyZkLoginSignature(options);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the Sui node did not answer the zkLogin verification within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        return await Promise.race([client.then((c) => c.core.verifyZkLoginSignature(options)), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
   // Only `core.verifyZkLoginSignature` is ever called on a verification client (see credential.ts).
   return { core } as unknown as ClientWithCoreApi;
 }
 
-function grpcZkLoginClient(network: SuiNetwork, grpcUrl: string): ClientWithCoreApi {
-  return lazyZkLoginClient(() => import('../sui/client').then((m) => m.createSuiClient({ network, grpcUrl })));
+/**
+ * fetch for the zkLogin verifier: a request that got no answer at all (connection refused or reset, DNS,
+ * TLS) becomes an HTTP 503, which the gRPC-web transport reports as UNAVAILABLE. Without this the
+ * transport reports it as INTERNAL, indistinguishable from the node's own INTERNAL answer, and only
+ * unavailability may count as "verifier unavailable" (credential.ts). Aborts stay aborts.
+ */
+export function networkErrorsAsUnavailable(fetchImpl: typeof globalThis.fetch = globalThis.fetch): typeof globalThis.fetch {
+  return async (input, init) => {
+    try {
+      return await fetchImpl(input, init);
+    } catch (error) {
+      if (init?.signal?.aborted) throw error;
+      const reason = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
+      return new Response(null, { status: 503, statusText: `network error: ${reason}`.replace(/[^\x20-\x7e]/g, ' ').slice(0, 200) });
+    }
+  };
 }
 
-export function tokenCheckerFromEnv(env: TokenCheckEnv): TokenChecker {
+function grpcZkLoginClient(network: SuiNetwork, grpcUrl: string): ClientWithCoreApi {
+  return lazyZkLoginClient(() => import('../sui/client').then((m) => m.createSuiClient({ network, grpcUrl, fetch: networkErrorsAsUnavailable() })));
+}
+
+/** `client`: the function's DynamoDB client, with its timeouts (`awsClientConfig`); `onStale` counts stale-index refusals. */
+export function tokenCheckerFromEnv(env: TokenCheckEnv, client?: DynamoDBClient, onStale: FreshnessPolicy['onStale'] = countIndexStale): TokenChecker {
   return createTokenChecker({
-    index: new DynamoIndexRepository({ tableName: env.TABLE_NAME }),
+    index: new DynamoIndexRepository({ tableName: env.TABLE_NAME, client }),
     clusterId: env.CLUSTER_ID,
+    freshness: { maxAgeMs: env.INDEX_MAX_AGE_SECONDS * 1000, onStale },
     cacheSize: env.TOKEN_CACHE_SIZE,
     zkLoginClient: env.SUI_GRPC_URL ? grpcZkLoginClient(env.SUI_NETWORK, env.SUI_GRPC_URL) : undefined,
   });

@@ -3,20 +3,24 @@
 //
 // Signature verification is the expensive part, so verified credentials are cached per container, keyed
 // by the exact credential string, until their `exp`. The index is read on every check, cached or not:
-// a revoked token, slashed stake or raised pool minimum takes effect as soon as the indexer has seen it
-// (DESIGN §6).
+// a revoked token, slashed stake, revoked admin or raised pool minimum takes effect as soon as the indexer
+// has seen it (DESIGN §6). Two round trips: the token with the index's freshness, then the stake with the
+// role's minimum (and, for admin tokens, the owner's approval). A stale index fails closed
+// (`IndexStaleError`, index/freshness.ts).
 import type { ClientWithCoreApi } from '@mysten/sui/client';
 import { checkClaims, verifyCredential, SignatureVerifierUnavailableError, type CredentialPayload, type CredentialReason } from './credential';
 import { IndexUnavailableError, type TokenIndexReader } from '../index/index-model';
+import { assertIndexFresh, type FreshnessPolicy } from '../index/freshness';
 import { DEFAULT_MIN_STAKE_MIST, ROLES, type Role } from '../sui/roles';
 
-export type IndexReason = 'unknown_token' | 'not_owner' | 'token_expired' | 'token_revoked' | 'stake_inactive' | 'stake_insufficient';
+export type IndexReason =
+  | 'unknown_token' | 'not_owner' | 'token_expired' | 'token_revoked' | 'stake_inactive' | 'stake_insufficient' | 'admin_not_approved';
 export type TokenCheckReason = CredentialReason | IndexReason;
 
 /** Every reason code of DESIGN §4, in the order the checks run. */
 export const TOKEN_CHECK_REASONS: readonly TokenCheckReason[] = [
   'malformed', 'lifetime_too_long', 'wrong_audience', 'not_yet_valid', 'expired', 'bad_signature',
-  'unknown_token', 'not_owner', 'token_revoked', 'token_expired', 'stake_inactive', 'stake_insufficient',
+  'unknown_token', 'not_owner', 'token_revoked', 'token_expired', 'stake_inactive', 'stake_insufficient', 'admin_not_approved',
 ];
 
 export const GROUP_PREFIX = 'k3s-daas:';
@@ -42,6 +46,8 @@ export interface TokenCheckerOptions {
   readonly index: TokenIndexReader;
   /** The cluster this checker serves: credentials must name it in `aud`, tokens must be issued for it. */
   readonly clusterId: string;
+  /** How old the index may be before every check refuses (index/freshness.ts). */
+  readonly freshness: FreshnessPolicy;
   readonly now?: () => Date;
   /** Verified credentials kept per container (least recently used dropped first). @default 10000 */
   readonly cacheSize?: number;
@@ -124,7 +130,10 @@ export function createTokenChecker(options: TokenCheckerOptions): TokenChecker {
       if (!credentialResult.ok) return credentialResult;
       const { payload } = credentialResult;
 
-      const token = await index.getToken(payload.tok);
+      // Freshness rides along with the token read: no extra round trip.
+      const first = await index.readItems({ tokenId: payload.tok, freshness: true });
+      assertIndexFresh(first.freshness, nowMs, options.freshness);
+      const { token } = first;
       if (!token) return { ok: false, reason: 'unknown_token' };
       if (token.owner !== payload.sub) return { ok: false, reason: 'not_owner' };
       // A token is issued for one cluster; a credential for another cluster must not reuse it.
@@ -134,9 +143,16 @@ export function createTokenChecker(options: TokenCheckerOptions): TokenChecker {
       if (!ROLES.includes(token.role)) return { ok: false, reason: 'unknown_token' };
 
       // Read every time like the stake: a raised minimum takes effect as soon as the indexer has seen it.
-      const [stake, indexedMinimum] = await Promise.all([index.getStake(token.stakeId), index.getMinStake(token.role)]);
+      const { stake, minStakeMist, admin } = await index.readItems({
+        stakeId: token.stakeId,
+        minStakeRole: token.role,
+        ...(token.role === 'admin' ? { admin: token.owner } : {}),
+      });
       if (!stake || stake.status !== 'active') return { ok: false, reason: 'stake_inactive' };
-      if (stake.amountMist < (indexedMinimum ?? fallbackMinStake[token.role])) return { ok: false, reason: 'stake_insufficient' };
+      if (stake.amountMist < (minStakeMist ?? fallbackMinStake[token.role])) return { ok: false, reason: 'stake_insufficient' };
+      // An admin token counts only while its owner is approved: `AdminRevoked` cuts it off (and an index
+      // that never saw the approval refuses it too).
+      if (token.role === 'admin' && admin?.approved !== true) return { ok: false, reason: 'admin_not_approved' };
 
       return {
         ok: true,

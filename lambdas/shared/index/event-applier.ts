@@ -7,7 +7,7 @@
 // before the deposit) get a fail-closed placeholder: never active, never valid. The late event later
 // fills in the immutable identity fields (owner, role, node id, token contents) without undoing newer
 // state. Inactive stakes' amounts are only informative, so placeholders do not try to reconstruct them.
-import type { EventPosition, MinStakeRecord, SealTokenRecord, StakeRecord } from './index-model';
+import type { AdminRecord, EventPosition, MinStakeRecord, SealTokenRecord, StakeRecord } from './index-model';
 import { comparePositions, IndexConflictError, type EntityWrite, type IndexRepository, type Versioned } from './index-repository';
 import type { DecodedEvent } from '../sui/events';
 import { roleFromU8, ROLES, type Role } from '../sui/roles';
@@ -26,6 +26,9 @@ export interface WorkingSet {
   /** Pool minimums per role (only roles whose minimum changed on chain). */
   minStakes: Map<Role, MinStakeRecord>;
   changedMinStakes: Set<Role>;
+  /** Admin approvals by address (only addresses the pool announced). */
+  admins: Map<string, AdminRecord>;
+  changedAdmins: Set<string>;
   /** Stakes unstaked, slashed or withdrawn in this batch: their worker nodes must be evicted. */
   evictStakes: Set<string>;
 }
@@ -35,12 +38,12 @@ export type ApplyOutcome = 'applied' | 'stale' | 'ignored' | 'invalid';
 export function emptyWorkingSet(): WorkingSet {
   return {
     stakes: new Map(), tokens: new Map(), changedStakes: new Set(), changedTokens: new Set(),
-    minStakes: new Map(), changedMinStakes: new Set(), evictStakes: new Set(),
+    minStakes: new Map(), changedMinStakes: new Set(), admins: new Map(), changedAdmins: new Set(), evictStakes: new Set(),
   };
 }
 
 /** Stake ids an event needs in the working set, and whether that stake's tokens must be loaded too. */
-export function referencedIds(event: DecodedEvent): { stakeId?: string; tokenId?: string; sweepStake?: boolean; minStakeRole?: Role } {
+export function referencedIds(event: DecodedEvent): { stakeId?: string; tokenId?: string; sweepStake?: boolean; minStakeRole?: Role; admin?: string } {
   switch (event.name) {
     case 'staking::StakeDeposited':
     case 'staking::UnstakeRequested':
@@ -55,6 +58,9 @@ export function referencedIds(event: DecodedEvent): { stakeId?: string; tokenId?
     case 'staking::MinStakeChanged':
       // An unknown role is refused by `applyEvent`; nothing to load for it.
       return event.data.role < ROLES.length ? { minStakeRole: roleFromU8(event.data.role) } : {};
+    case 'staking::AdminApproved':
+    case 'staking::AdminRevoked':
+      return { admin: event.data.admin };
     default:
       return {};
   }
@@ -163,8 +169,18 @@ export function applyEvent(ws: WorkingSet, { event, position }: PositionedEvent)
       ws.changedMinStakes.add(role);
       return 'applied';
     }
+    case 'staking::AdminApproved':
+    case 'staking::AdminRevoked': {
+      // Only the newest announcement counts, whatever order they arrive in (approve, revoke, approve…).
+      const address = event.data.admin;
+      const current = ws.admins.get(address);
+      if (current && comparePositions(position, current.lastEvent) <= 0) return 'stale';
+      ws.admins.set(address, { address, approved: event.name === 'staking::AdminApproved', lastEvent: position });
+      ws.changedAdmins.add(address);
+      return 'applied';
+    }
     default:
-      // EnclaveRegistered and future events carry nothing the token index needs.
+      // The enclave registry's events and future events carry nothing the token index needs.
       return 'ignored';
   }
 }
@@ -285,9 +301,11 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
   const tokenIds = new Set<string>();
   const sweepStakes = new Set<string>();
   const minStakeRoles = new Set<Role>();
+  const adminAddresses = new Set<string>();
   for (const { event } of events) {
     const ids = referencedIds(event);
     if (ids.minStakeRole) minStakeRoles.add(ids.minStakeRole);
+    if (ids.admin) adminAddresses.add(ids.admin);
     if (ids.stakeId) stakeIds.add(ids.stakeId);
     if (ids.tokenId) tokenIds.add(ids.tokenId);
     if (ids.sweepStake && ids.stakeId) sweepStakes.add(ids.stakeId);
@@ -296,10 +314,11 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
   const swept = await Promise.all([...sweepStakes].map((s) => repo.tokensOfStake(s)));
   for (const list of swept) for (const t of list) tokenIds.add(t.record.tokenId);
 
-  const [stakes, tokens, minStakes] = await Promise.all([
+  const [stakes, tokens, minStakes, admins] = await Promise.all([
     repo.getStakes([...stakeIds]),
     repo.getTokens([...tokenIds]),
     minStakeRoles.size > 0 ? repo.getMinStakes([...minStakeRoles]) : new Map<Role, Versioned<MinStakeRecord>>(),
+    adminAddresses.size > 0 ? repo.getAdmins([...adminAddresses]) : new Map<string, Versioned<AdminRecord>>(),
   ]);
   const ws = emptyWorkingSet();
   const stakeRevs = new Map<string, number>();
@@ -313,6 +332,7 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
     tokenRevs.set(id, v.rev);
   }
   for (const [role, v] of minStakes) ws.minStakes.set(role, v.record);
+  for (const [address, v] of admins) ws.admins.set(address, v.record);
 
   const result: ApplyResult = { applied: 0, stale: 0, ignored: 0, invalid: 0, evictStakes: [] };
   for (const event of events) result[applyEvent(ws, event)]++;
@@ -322,6 +342,9 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
     ...[...ws.changedTokens].map((id): EntityWrite => ({ kind: 'token', record: ws.tokens.get(id)!, expectedRev: tokenRevs.get(id) ?? 0 })),
     ...[...ws.changedMinStakes].map((role): EntityWrite => ({
       kind: 'minStake', record: ws.minStakes.get(role)!, expectedRev: minStakes.get(role)?.rev ?? 0,
+    })),
+    ...[...ws.changedAdmins].map((address): EntityWrite => ({
+      kind: 'admin', record: ws.admins.get(address)!, expectedRev: admins.get(address)?.rev ?? 0,
     })),
   ];
   if (writes.length > 0) await repo.writeEntities(writes);

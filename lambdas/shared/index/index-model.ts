@@ -3,6 +3,7 @@
 // (DynamoDB and in-memory) live in `index-repository*.ts` and both honour this interface.
 import type { Role } from '../sui/roles';
 import type { EnclaveSettings } from '../attestation/enclave-claims';
+import { DependencyUnavailableError } from '../runtime/outage';
 
 /** Ledger position of the last event applied to an entity; compared to apply each event once. */
 export interface EventPosition {
@@ -47,6 +48,43 @@ export interface MinStakeRecord {
   lastEvent: EventPosition;
 }
 
+/** Whether an address may hold admin stakes and tokens, as the pool last announced (`AdminApproved`/`AdminRevoked`). */
+export interface AdminRecord {
+  address: string;
+  approved: boolean;
+  lastEvent: EventPosition;
+}
+
+/** How current the index is: what the indexer last recorded on its cursor item. */
+export interface IndexFreshness {
+  /**
+   * Ledger time (ms since the epoch) of the newest checkpoint the indexer has fully covered: every event
+   * up to then is in the index. Undefined until the indexer has recorded one.
+   */
+  coveredThroughMs?: number;
+}
+
+/** Point reads a token check or a node join needs at one moment; whatever is named is read in one round trip. */
+export interface IndexReadRequest {
+  tokenId?: string;
+  stakeId?: string;
+  minStakeRole?: Role;
+  /** An address whose admin approval is wanted. */
+  admin?: string;
+  freshness?: boolean;
+}
+
+export interface IndexReadResult {
+  token?: SealTokenRecord;
+  stake?: StakeRecord;
+  /** The role's minimum as last changed on chain; undefined while the publish-time default holds. */
+  minStakeMist?: bigint;
+  /** Undefined when the pool never announced anything about the address. */
+  admin?: AdminRecord;
+  /** Present when asked for (empty when the indexer never recorded a cursor). */
+  freshness?: IndexFreshness;
+}
+
 export type NodeStatus = 'joined' | 'gone';
 
 export interface NodeRecord {
@@ -58,6 +96,17 @@ export interface NodeRecord {
   goneAt?: string;
   /** Set once the indexer asked EC2 to terminate it (slash/withdraw eviction), so a replay never asks twice. */
   terminationRequestedAt?: string;
+  /**
+   * The bootstrap token claimed at admission (join-token.ts): kept so a retry by the same instance whose
+   * answer was lost gets the same credential again, never a second one. Absent on records written before
+   * per-node tokens and on `gone` records of instances that never joined.
+   */
+  bootstrap?: { tokenId: string; expiresAt: string; caSha256: string; ciphertext: string };
+  /**
+   * Set (conditionally) by the indexer run about to call TerminateInstances for it: a second run seeing
+   * a fresh claim leaves the node alone, so overlapping runs never both terminate it.
+   */
+  evictionClaimedAt?: string;
 }
 
 export interface AttestationRecord {
@@ -89,9 +138,19 @@ export const KEYS = {
   node: (instanceId: string) => ({ pk: `NODE#${instanceId}`, sk: 'NODE' }),
   cursor: () => ({ pk: 'INDEXER', sk: 'CURSOR' }),
   attestation: () => ({ pk: 'ATTESTATION', sk: 'LATEST' }),
-  joinToken: () => ({ pk: 'CLUSTER', sk: 'JOIN_TOKEN' }),
+  /** The pool of enclave-minted bootstrap tokens awaiting a joining node (one partition, so both sides can Query it). */
+  bootstrapPool: () => ({ pk: 'BOOTSTRAP' }),
+  bootstrapPoolEntry: (tokenId: string) => ({ pk: 'BOOTSTRAP', sk: `TOKEN#${tokenId}` }),
+  /**
+   * One item per bootstrap token ever handed out, written only by the join route in the admission
+   * transaction: the host can write the pool partition, so a pool item it re-publishes after its claim
+   * must still never reach a second instance.
+   */
+  bootstrapClaim: (tokenId: string) => ({ pk: `BOOTSTRAP_CLAIM#${tokenId}`, sk: 'CLAIM' }),
   /** The pool's live minimum of a role; absent until the pool changes it from the publish-time default. */
   minStake: (role: Role) => ({ pk: 'POOL', sk: `MIN_STAKE#${role}` }),
+  /** An address's admin approval (absent until the pool announced one). */
+  admin: (address: string) => ({ pk: `ADMIN#${address}`, sk: 'ADMIN' }),
   /**
    * Joined-node counter of a node stake: the join route admits atomically against it (node-registry.ts).
    * Its own partition, so the join and lifecycle functions may update it without being able to update
@@ -106,16 +165,18 @@ export const KEYS = {
 
 export const TABLE_INDEXES = { byOwner: 'gsi1', byStake: 'gsi2' } as const;
 
-/** What token checks need: read-only point reads. */
+/** What token checks and node joins need: read-only point reads. */
 export interface TokenIndexReader {
   getToken(tokenId: string): Promise<SealTokenRecord | undefined>;
   getStake(stakeId: string): Promise<StakeRecord | undefined>;
   /** The role's minimum as last changed on chain; undefined while the publish-time default holds. */
   getMinStake(role: Role): Promise<bigint | undefined>;
+  /** Every item the request names, in one round trip (DynamoDB: one BatchGetItem). */
+  readItems(request: IndexReadRequest): Promise<IndexReadResult>;
 }
 
 /** Thrown by repositories when the backing store cannot be reached; handlers fail closed on it. */
-export class IndexUnavailableError extends Error {
+export class IndexUnavailableError extends DependencyUnavailableError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'IndexUnavailableError';

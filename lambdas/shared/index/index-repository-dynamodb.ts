@@ -15,7 +15,10 @@ import {
   IndexUnavailableError,
   KEYS,
   TABLE_INDEXES,
+  type AdminRecord,
   type EventPosition,
+  type IndexReadRequest,
+  type IndexReadResult,
   type MinStakeRecord,
   type NodeRecord,
   type SealTokenRecord,
@@ -65,6 +68,33 @@ export class DynamoIndexRepository implements IndexRepository {
     return new Map(items.map((i) => [i.role as Role, { record: minStakeFromItem(i), rev: i.rev as number }]));
   }
 
+  async getAdmins(addresses: readonly string[]): Promise<Map<string, Versioned<AdminRecord>>> {
+    const items = await this.batchGet(addresses.map(KEYS.admin));
+    return new Map(items.map((i) => [i.address as string, { record: adminFromItem(i), rev: i.rev as number }]));
+  }
+
+  async readItems(request: IndexReadRequest): Promise<IndexReadResult> {
+    const keys: Item[] = [];
+    if (request.tokenId !== undefined) keys.push(KEYS.token(request.tokenId));
+    if (request.stakeId !== undefined) keys.push(KEYS.stake(request.stakeId));
+    if (request.minStakeRole !== undefined) keys.push(KEYS.minStake(request.minStakeRole));
+    if (request.admin !== undefined) keys.push(KEYS.admin(request.admin));
+    if (request.freshness) keys.push(KEYS.cursor());
+    // Eventually consistent like the single reads token checks always made: a second old at most.
+    const items = keys.length > 0 ? await this.batchGet(keys, false) : [];
+    const out: IndexReadResult = request.freshness ? { freshness: {} } : {};
+    // Told apart by key (the table's contract), not by any attribute a writer might leave out.
+    const is = (item: Item, key: Item) => item.pk === key.pk && item.sk === key.sk;
+    for (const item of items) {
+      if (request.tokenId !== undefined && is(item, KEYS.token(request.tokenId))) out.token = tokenFromItem(item);
+      else if (request.stakeId !== undefined && is(item, KEYS.stake(request.stakeId))) out.stake = stakeFromItem(item);
+      else if (request.minStakeRole !== undefined && is(item, KEYS.minStake(request.minStakeRole))) out.minStakeMist = minStakeFromItem(item).amountMist;
+      else if (request.admin !== undefined && is(item, KEYS.admin(request.admin))) out.admin = adminFromItem(item);
+      else if (is(item, KEYS.cursor()) && typeof item.coveredThroughMs === 'number') out.freshness = { coveredThroughMs: item.coveredThroughMs };
+    }
+    return out;
+  }
+
   async getStakes(stakeIds: readonly string[]): Promise<Map<string, Versioned<StakeRecord>>> {
     const items = await this.batchGet(stakeIds.map(KEYS.stake));
     return new Map(items.map((i) => [i.stakeId as string, { record: stakeFromItem(i), rev: i.rev as number }]));
@@ -99,7 +129,11 @@ export class DynamoIndexRepository implements IndexRepository {
   }
 
   private async writeOne(w: EntityWrite): Promise<void> {
-    const item = w.kind === 'stake' ? stakeToItem(w.record) : w.kind === 'token' ? tokenToItem(w.record) : minStakeToItem(w.record);
+    const item =
+      w.kind === 'stake' ? stakeToItem(w.record)
+        : w.kind === 'token' ? tokenToItem(w.record)
+          : w.kind === 'admin' ? adminToItem(w.record)
+            : minStakeToItem(w.record);
     item.rev = w.expectedRev + 1;
     try {
       await this.doc.send(new PutCommand({
@@ -151,6 +185,37 @@ export class DynamoIndexRepository implements IndexRepository {
     }
   }
 
+  async claimEviction(instanceId: string, at: string, staleBefore: string): Promise<boolean> {
+    try {
+      await this.doc.send(new UpdateCommand({
+        TableName: this.table,
+        Key: KEYS.node(instanceId),
+        UpdateExpression: 'SET evictionClaimedAt = :at',
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(terminationRequestedAt) AND (attribute_not_exists(evictionClaimedAt) OR evictionClaimedAt <= :stale)',
+        ExpressionAttributeValues: { ':at': at, ':stale': staleBefore },
+      }));
+      return true;
+    } catch (error) {
+      if (isConflict(error)) return false;
+      throw unavailable(error);
+    }
+  }
+
+  async releaseEviction(instanceId: string, at: string): Promise<void> {
+    try {
+      await this.doc.send(new UpdateCommand({
+        TableName: this.table,
+        Key: KEYS.node(instanceId),
+        UpdateExpression: 'REMOVE evictionClaimedAt',
+        ConditionExpression: 'evictionClaimedAt = :at AND attribute_not_exists(terminationRequestedAt)',
+        ExpressionAttributeValues: { ':at': at },
+      }));
+    } catch (error) {
+      if (isConflict(error)) return;
+      throw unavailable(error);
+    }
+  }
+
   async getCursor(): Promise<IndexerCursor | undefined> {
     const item = await this.get(KEYS.cursor(), true);
     if (!item) return undefined;
@@ -159,6 +224,7 @@ export class DynamoIndexRepository implements IndexRepository {
       checkpoint: BigInt(item.checkpoint as string),
       lastEvent: item.lastEvent ? positionFromItem(item.lastEvent as Item) : undefined,
       eventsSeen: item.eventsSeen as number,
+      ...(typeof item.coveredThroughMs === 'number' ? { coveredThroughMs: item.coveredThroughMs } : {}),
       updatedAt: item.updatedAt as string,
       ...(Array.isArray(item.resweepStakes) && item.resweepStakes.length > 0 ? { resweepStakes: [...(item.resweepStakes as string[])] } : {}),
     };
@@ -175,6 +241,7 @@ export class DynamoIndexRepository implements IndexRepository {
           checkpoint: next.checkpoint.toString(),
           lastEvent: next.lastEvent && positionToItem(next.lastEvent),
           eventsSeen: next.eventsSeen,
+          coveredThroughMs: next.coveredThroughMs,
           updatedAt: next.updatedAt,
           resweepStakes: next.resweepStakes?.length ? next.resweepStakes : undefined,
         },
@@ -196,7 +263,7 @@ export class DynamoIndexRepository implements IndexRepository {
     }
   }
 
-  private async batchGet(keys: Item[]): Promise<Item[]> {
+  private async batchGet(keys: Item[], consistent = true): Promise<Item[]> {
     const unique = [...new Map(keys.map((k) => [`${k.pk}|${k.sk}`, k])).values()];
     const out: Item[] = [];
     try {
@@ -205,7 +272,7 @@ export class DynamoIndexRepository implements IndexRepository {
         for (let attempt = 0; pending && pending.length > 0; attempt++) {
           if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
           if (attempt > 8) throw new Error('batch get kept returning unprocessed keys');
-          const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
+          const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: consistent } } }));
           out.push(...(res.Responses?.[this.table] ?? []));
           pending = res.UnprocessedKeys?.[this.table]?.Keys as Item[] | undefined;
         }
@@ -302,6 +369,14 @@ function minStakeFromItem(i: Item): MinStakeRecord {
   return { role: i.role as Role, amountMist: BigInt(i.amountMist as string), lastEvent: positionFromItem(i.lastEvent as Item) };
 }
 
+function adminToItem(a: AdminRecord): Item {
+  return { ...KEYS.admin(a.address), entity: 'admin', address: a.address, approved: a.approved, lastEvent: positionToItem(a.lastEvent) };
+}
+
+function adminFromItem(i: Item): AdminRecord {
+  return { address: i.address as string, approved: i.approved === true, lastEvent: positionFromItem(i.lastEvent as Item) };
+}
+
 function tokenToItem(t: SealTokenRecord): Item {
   return {
     ...KEYS.token(t.tokenId),
@@ -346,5 +421,6 @@ function nodeFromItem(i: Item): NodeRecord {
     joinedAt: i.joinedAt as string,
     ...(i.goneAt !== undefined ? { goneAt: i.goneAt as string } : {}),
     ...(i.terminationRequestedAt !== undefined ? { terminationRequestedAt: i.terminationRequestedAt as string } : {}),
+    ...(i.evictionClaimedAt !== undefined ? { evictionClaimedAt: i.evictionClaimedAt as string } : {}),
   };
 }

@@ -1,7 +1,7 @@
 // In-memory index repository with the same semantics as the DynamoDB one (revisions, conditional
 // cursor, GSI lookups), for tests and benchmarks. Records are copied in and out so callers can never
 // mutate stored state by accident.
-import type { MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord } from './index-model';
+import type { AdminRecord, IndexReadRequest, IndexReadResult, MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord } from './index-model';
 import type { Role } from '../sui/roles';
 import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type Versioned } from './index-repository';
 
@@ -12,6 +12,7 @@ export class MemoryIndexRepository implements IndexRepository {
   private readonly tokens = new Map<string, Versioned<SealTokenRecord>>();
   private readonly nodes = new Map<string, NodeRecord>();
   private readonly minStakes = new Map<Role, Versioned<MinStakeRecord>>();
+  private readonly admins = new Map<string, Versioned<AdminRecord>>();
   // Secondary indexes (the GSIs): lookups stay O(result), not O(table), as the index grows.
   private readonly tokensByStake = new Map<string, Set<string>>();
   private readonly tokensByOwner = new Map<string, Set<string>>();
@@ -36,6 +37,37 @@ export class MemoryIndexRepository implements IndexRepository {
     return pick(this.minStakes, roles);
   }
 
+  async getAdmins(addresses: readonly string[]): Promise<Map<string, Versioned<AdminRecord>>> {
+    return pick(this.admins, addresses);
+  }
+
+  /** Point reads, one "round trip"; `reads` counts them so tests can hold the check to its budget. */
+  async readItems(request: IndexReadRequest): Promise<IndexReadResult> {
+    this.reads++;
+    const out: IndexReadResult = {};
+    if (request.tokenId !== undefined) {
+      const token = this.tokens.get(request.tokenId);
+      if (token) out.token = copy(token.record);
+    }
+    if (request.stakeId !== undefined) {
+      const stake = this.stakes.get(request.stakeId);
+      if (stake) out.stake = copy(stake.record);
+    }
+    if (request.minStakeRole !== undefined) {
+      const min = this.minStakes.get(request.minStakeRole);
+      if (min) out.minStakeMist = min.record.amountMist;
+    }
+    if (request.admin !== undefined) {
+      const admin = this.admins.get(request.admin);
+      if (admin) out.admin = copy(admin.record);
+    }
+    if (request.freshness) out.freshness = this.cursor?.coveredThroughMs !== undefined ? { coveredThroughMs: this.cursor.coveredThroughMs } : {};
+    return out;
+  }
+
+  /** Round trips served by `readItems`. */
+  reads = 0;
+
   async getStakes(stakeIds: readonly string[]): Promise<Map<string, Versioned<StakeRecord>>> {
     return pick(this.stakes, stakeIds);
   }
@@ -54,6 +86,14 @@ export class MemoryIndexRepository implements IndexRepository {
 
   async writeEntities(writes: readonly EntityWrite[]): Promise<void> {
     for (const write of writes) {
+      if (write.kind === 'admin') {
+        const currentRev = this.admins.get(write.record.address)?.rev ?? 0;
+        if (currentRev !== write.expectedRev) {
+          throw new IndexConflictError(`admin ${write.record.address} is at revision ${currentRev}, expected ${write.expectedRev}`);
+        }
+        this.admins.set(write.record.address, { record: copy(write.record), rev: currentRev + 1 });
+        continue;
+      }
       if (write.kind === 'minStake') {
         const currentRev = this.minStakes.get(write.record.role)?.rev ?? 0;
         if (currentRev !== write.expectedRev) {
@@ -98,6 +138,19 @@ export class MemoryIndexRepository implements IndexRepository {
     return true;
   }
 
+  async claimEviction(instanceId: string, at: string, staleBefore: string): Promise<boolean> {
+    const node = this.nodes.get(instanceId);
+    if (!node || node.terminationRequestedAt !== undefined) return false;
+    if (node.evictionClaimedAt !== undefined && node.evictionClaimedAt > staleBefore) return false;
+    node.evictionClaimedAt = at;
+    return true;
+  }
+
+  async releaseEviction(instanceId: string, at: string): Promise<void> {
+    const node = this.nodes.get(instanceId);
+    if (node && node.terminationRequestedAt === undefined && node.evictionClaimedAt === at) delete node.evictionClaimedAt;
+  }
+
   async getCursor(): Promise<IndexerCursor | undefined> {
     return this.cursor && copy(this.cursor);
   }
@@ -115,6 +168,7 @@ export class MemoryIndexRepository implements IndexRepository {
     tokens: SealTokenRecord[];
     nodes: NodeRecord[];
     minStakes: MinStakeRecord[];
+    admins: AdminRecord[];
     cursor: IndexerCursor | undefined;
   } {
     const sorted = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => copy(v));
@@ -123,6 +177,7 @@ export class MemoryIndexRepository implements IndexRepository {
       tokens: sorted(this.tokens).map((v) => v.record),
       nodes: sorted(this.nodes),
       minStakes: sorted(this.minStakes).map((v) => v.record),
+      admins: sorted(this.admins).map((v) => v.record),
       cursor: this.cursor && copy(this.cursor),
     };
   }

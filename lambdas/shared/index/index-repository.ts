@@ -3,7 +3,7 @@
 // (`index-repository-memory.ts`, for tests and benchmarks). Writes are optimistic: each entity carries a
 // revision number and a write names the revision it was computed from, so a concurrent or replayed run
 // can never overwrite newer state with older state.
-import type { EventPosition, MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord, TokenIndexReader } from './index-model';
+import type { AdminRecord, EventPosition, MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord, TokenIndexReader } from './index-model';
 import type { Role } from '../sui/roles';
 
 /** A record together with the revision it was read at (0 = the entity does not exist yet). */
@@ -15,7 +15,8 @@ export interface Versioned<T> {
 export type EntityWrite =
   | { kind: 'stake'; record: StakeRecord; expectedRev: number }
   | { kind: 'token'; record: SealTokenRecord; expectedRev: number }
-  | { kind: 'minStake'; record: MinStakeRecord; expectedRev: number };
+  | { kind: 'minStake'; record: MinStakeRecord; expectedRev: number }
+  | { kind: 'admin'; record: AdminRecord; expectedRev: number };
 
 /** The indexer's resume point: the provider's opaque cursor plus what the lag and ordering need. */
 export interface IndexerCursor {
@@ -27,6 +28,11 @@ export interface IndexerCursor {
   lastEvent?: EventPosition;
   /** Events applied over the cursor's whole life (monotonic; for operators). */
   eventsSeen: number;
+  /**
+   * Ledger time (ms) of `checkpoint` as the provider reported it: the index holds every event up to
+   * then. Token checks and node joins refuse while it is older than their bound (`freshness.ts`).
+   */
+  coveredThroughMs?: number;
   updatedAt: string;
   /**
    * Stakes slashed or withdrawn during the last run, swept once more by the next run: the stake GSI
@@ -50,6 +56,8 @@ export interface IndexRepository extends TokenIndexReader {
   getTokens(tokenIds: readonly string[]): Promise<Map<string, Versioned<SealTokenRecord>>>;
   /** Pool minimums that were changed on chain, with their revisions; roles still at the default are absent. */
   getMinStakes(roles: readonly Role[]): Promise<Map<Role, Versioned<MinStakeRecord>>>;
+  /** Admin approvals the pool announced, with their revisions; addresses never announced are absent. */
+  getAdmins(addresses: readonly string[]): Promise<Map<string, Versioned<AdminRecord>>>;
   /** Tokens backed by a stake (GSI2). */
   tokensOfStake(stakeId: string): Promise<Versioned<SealTokenRecord>[]>;
   /** Tokens owned by an address (GSI1). */
@@ -67,6 +75,14 @@ export interface IndexRepository extends TokenIndexReader {
   putNode(node: NodeRecord): Promise<void>;
   /** Sets `terminationRequestedAt` unless already set; false when it was (or the node is unknown). */
   markTerminationRequested(instanceId: string, at: string): Promise<boolean>;
+  /**
+   * Claims the node's eviction for the caller: sets `evictionClaimedAt = at` unless termination was
+   * already requested or another claim newer than `staleBefore` holds (ISO times compare as strings).
+   * False when not claimed (or the node is unknown).
+   */
+  claimEviction(instanceId: string, at: string, staleBefore: string): Promise<boolean>;
+  /** Gives back the claim made at `at` when the eviction failed before TerminateInstances was sent. */
+  releaseEviction(instanceId: string, at: string): Promise<void>;
 
   getCursor(): Promise<IndexerCursor | undefined>;
   /**

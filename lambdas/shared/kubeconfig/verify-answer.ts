@@ -15,7 +15,11 @@ import { verifyKubeconfigSignature } from './kubeconfig-signature';
 import { renderKubeconfig } from './kubeconfig';
 
 export class KubeconfigAnswerError extends Error {
-  constructor(message: string) {
+  /**
+   * `malformed`: the answer lacks what the contract promises (the server's failure); `unverified`: it is
+   * well-formed but does not verify against the anchors.
+   */
+  constructor(message: string, readonly kind: 'malformed' | 'unverified' = 'unverified') {
     super(message);
     this.name = 'KubeconfigAnswerError';
   }
@@ -51,9 +55,12 @@ export interface VerifiedKubeconfig {
 const fail = (message: string): never => {
   throw new KubeconfigAnswerError(message);
 };
+const malformed = (message: string): never => {
+  throw new KubeconfigAnswerError(message, 'malformed');
+};
 
 function str(v: unknown, what: string): string {
-  if (typeof v !== 'string' || v.length === 0) fail(`the answer has no ${what}`);
+  if (typeof v !== 'string' || v.length === 0) malformed(`the answer has no ${what}`);
   return v as string;
 }
 
@@ -67,7 +74,7 @@ export async function verifyKubeconfigAnswer(body: unknown, anchors: KubeconfigA
   const publicKeyPem = str(answer.publicKeyPem, 'publicKeyPem');
   const attestation = (typeof answer.attestation === 'object' && answer.attestation !== null ? answer.attestation : {}) as Record<string, unknown>;
   const documentB64 = str(attestation.document, 'attestation document');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(documentB64) || documentB64.length % 4 !== 0) fail('the attestation document is not base64');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(documentB64) || documentB64.length % 4 !== 0) malformed('the attestation document is not base64');
 
   // 1. The raw document, against the user's own anchors.
   const verdict = await verifyAttestationDocument(Buffer.from(documentB64, 'base64'), {
@@ -83,7 +90,7 @@ export async function verifyKubeconfigAnswer(body: unknown, anchors: KubeconfigA
   const { claims } = decoded as Extract<typeof decoded, { ok: true }>;
 
   // 2. The settings the answer claims are the attested ones, and name what the user asked for.
-  const settings = parseClaimedSettings(attestation.settings) ?? fail('the answer carries no canonical enclave settings');
+  const settings = parseClaimedSettings(attestation.settings) ?? malformed('the answer carries no canonical enclave settings');
   const digest = settingsDigest(settings);
   if (!digest.equals(claims.settingsSha256)) fail('the settings in the answer are not the ones the enclave attested');
   let askedApi: string;

@@ -1,9 +1,10 @@
-// Worker nodes in the index (DESIGN §2 steps 6-7): admission, departure and the join-token item.
+// Worker nodes in the index (DESIGN §2 steps 6-7): admission, departure and the bootstrap-token pool.
 //
 // Admission is one DynamoDB transaction: the node record is created only if it never existed (an
-// instance joins once; names are never reused) and the stake's joined-node counter is incremented only
-// while it stays within what the stake covers. Doing both atomically means two instances joining at the
-// same instant cannot both take the last slot. Departure flips the record to `gone` and gives the slot
+// instance joins once; names are never reused), the stake's joined-node counter is incremented only
+// while it stays within what the stake covers, and one pool entry of the enclave's bootstrap tokens is
+// taken (deleted from the pool, claimed for good). Doing all of it atomically means two instances joining
+// at the same instant can neither both take the last slot nor both get the same token. Departure flips the record to `gone` and gives the slot
 // back, once. Records carry `gsi2pk = STAKE#<stakeId>` so the indexer finds a stake's nodes (GSI2) to
 // evict them when the stake is slashed or withdrawn.
 import {
@@ -11,13 +12,14 @@ import {
   DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
   TransactWriteItemsCommand,
   TransactionCanceledException,
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { IndexUnavailableError, KEYS, type NodeRecord } from '../index/index-model';
-import type { JoinTokenItem } from './join-token';
+import type { BootstrapPoolEntry } from './join-token';
 import * as z from 'zod';
 import { suiIdSchema } from '../sui/ids';
 
@@ -38,7 +40,10 @@ export const WORKER_GROUPS_ENV = z.string().transform((text, ctx) => {
 /** An EC2 instance id, which is also the node name (names are never reused). */
 export const INSTANCE_ID_PATTERN = /^i-[0-9a-f]{8,17}$/;
 
-export type AdmitResult = { admitted: true } | { admitted: false; reason: 'already_joined' | 'stake_insufficient' };
+export type AdmitResult =
+  | { admitted: true }
+  /** `token_taken`: another admission claimed this pool entry first (or it was claimed before); try another. */
+  | { admitted: false; reason: 'already_joined' | 'stake_insufficient' | 'token_taken' };
 
 export interface NodeAdmission {
   instanceId: string;
@@ -46,6 +51,8 @@ export interface NodeAdmission {
   autoScalingGroup: string;
   /** How many nodes the stake covers in total (`floor(amount / node minimum)`). */
   maxNodes: bigint;
+  /** The pool entry this node gets: removed from the pool and claimed in the same transaction. */
+  token: BootstrapPoolEntry;
   now: Date;
 }
 
@@ -110,10 +117,24 @@ export class NodeRegistry {
       joinedAt: item.joinedAt?.S ?? '',
       ...(item.goneAt?.S ? { goneAt: item.goneAt.S } : {}),
       ...(item.terminationRequestedAt?.S ? { terminationRequestedAt: item.terminationRequestedAt.S } : {}),
+      ...(item.bootstrapTokenId?.S && item.bootstrapExpiresAt?.S && item.bootstrapCaSha256?.S && item.bootstrapCiphertext?.S
+        ? {
+            bootstrap: {
+              tokenId: item.bootstrapTokenId.S,
+              expiresAt: item.bootstrapExpiresAt.S,
+              caSha256: item.bootstrapCaSha256.S,
+              ciphertext: item.bootstrapCiphertext.S,
+            },
+          }
+        : {}),
     };
   }
 
-  /** Records the node and takes one of the stake's slots, atomically; refuses a second join of the same instance. */
+  /**
+   * Records the node, takes one of the stake's slots and claims one bootstrap token, atomically; refuses a
+   * second join of the same instance. Reasons are checked in the transaction's order, so an SDK retry of a
+   * transaction that already committed reads as `already_joined` (the caller then finds its own record).
+   */
   async admit(a: NodeAdmission): Promise<AdmitResult> {
     if (a.maxNodes < 1n) return { admitted: false, reason: 'stake_insufficient' };
     const node: Item = {
@@ -125,6 +146,17 @@ export class NodeRegistry {
       autoScalingGroup: s(a.autoScalingGroup),
       status: s('joined'),
       joinedAt: s(a.now.toISOString()),
+      bootstrapTokenId: s(a.token.tokenId),
+      bootstrapExpiresAt: s(a.token.expiresAt),
+      bootstrapCaSha256: s(a.token.caSha256),
+      bootstrapCiphertext: s(a.token.ciphertext),
+    };
+    const claim: Item = {
+      ...keyOf(KEYS.bootstrapClaim(a.token.tokenId)),
+      entity: s('bootstrap-claim'),
+      tokenId: s(a.token.tokenId),
+      instanceId: s(a.instanceId),
+      claimedAt: s(a.now.toISOString()),
     };
     try {
       await this.db.send(
@@ -140,15 +172,24 @@ export class NodeRegistry {
                 ExpressionAttributeValues: { ':zero': n(0), ':one': n(1), ':max': n(a.maxNodes), ':stake': s(a.stakeId) },
               },
             },
+            {
+              Delete: {
+                TableName: this.tableName,
+                Key: keyOf(KEYS.bootstrapPoolEntry(a.token.tokenId)),
+                ConditionExpression: 'attribute_exists(pk)',
+              },
+            },
+            { Put: { TableName: this.tableName, Item: claim, ConditionExpression: 'attribute_not_exists(pk)' } },
           ],
         }),
       );
       return { admitted: true };
     } catch (error) {
       if (error instanceof TransactionCanceledException) {
-        const [nodeReason, countReason] = (error.CancellationReasons ?? []).map((r) => r.Code);
+        const [nodeReason, countReason, poolReason, claimReason] = (error.CancellationReasons ?? []).map((r) => r.Code);
         if (nodeReason === 'ConditionalCheckFailed') return { admitted: false, reason: 'already_joined' };
         if (countReason === 'ConditionalCheckFailed') return { admitted: false, reason: 'stake_insufficient' };
+        if (poolReason === 'ConditionalCheckFailed' || claimReason === 'ConditionalCheckFailed') return { admitted: false, reason: 'token_taken' };
       }
       throw unavailable('admission write', error);
     }
@@ -250,28 +291,61 @@ export class NodeRegistry {
     }
   }
 
-  async getJoinToken(): Promise<JoinTokenItem | undefined> {
-    let item: Item | undefined;
+  /** The pool as stored (consistent read); entries are validated by whoever uses them, never trusted. */
+  async listBootstrapPool(): Promise<BootstrapPoolEntry[]> {
+    const entries: BootstrapPoolEntry[] = [];
+    let start: Item | undefined;
     try {
-      ({ Item: item } = await this.db.send(new GetItemCommand({ TableName: this.tableName, Key: keyOf(KEYS.joinToken()), ConsistentRead: true })));
+      do {
+        const page = await this.db.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': s(KEYS.bootstrapPool().pk) },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          const [tokenId, expiresAt, caSha256, ciphertext] = [item.tokenId?.S, item.expiresAt?.S, item.caSha256?.S, item.ciphertext?.S];
+          if (tokenId && expiresAt && caSha256 && ciphertext) entries.push({ tokenId, expiresAt, caSha256, ciphertext });
+        }
+        start = page.LastEvaluatedKey;
+      } while (start);
     } catch (error) {
-      throw unavailable('read of the join token', error);
+      throw unavailable('read of the bootstrap-token pool', error);
     }
-    const ciphertext = item?.ciphertext?.S;
-    return ciphertext ? { ciphertext, updatedAt: item?.updatedAt?.S ?? '' } : undefined;
+    return entries;
   }
 
-  /** Stores the join-token ciphertext (the master host's write; the master role may write only this item). */
-  async putJoinToken(ciphertext: Uint8Array, now: Date): Promise<void> {
+  /** Adds an enclave-minted entry to the pool (the master host's write; the master role may write only this partition). */
+  async putBootstrapPoolEntry(entry: BootstrapPoolEntry, now: Date): Promise<void> {
     try {
       await this.db.send(
         new PutItemCommand({
           TableName: this.tableName,
-          Item: { ...keyOf(KEYS.joinToken()), ciphertext: s(Buffer.from(ciphertext).toString('base64')), updatedAt: s(now.toISOString()) },
+          Item: {
+            ...keyOf(KEYS.bootstrapPoolEntry(entry.tokenId)),
+            entity: s('bootstrap-pool-entry'),
+            tokenId: s(entry.tokenId),
+            expiresAt: s(entry.expiresAt),
+            caSha256: s(entry.caSha256),
+            ciphertext: s(entry.ciphertext),
+            createdAt: s(now.toISOString()),
+          },
         }),
       );
     } catch (error) {
-      throw unavailable('join token write', error);
+      throw unavailable('bootstrap-token pool write', error);
+    }
+  }
+
+  /** Drops an entry the enclave retired (expired, or deleted from K3s after a reboot). */
+  async deleteBootstrapPoolEntry(tokenId: string): Promise<void> {
+    try {
+      await this.db.send(new DeleteItemCommand({ TableName: this.tableName, Key: keyOf(KEYS.bootstrapPoolEntry(tokenId)) }));
+    } catch (error) {
+      throw unavailable('bootstrap-token pool delete', error);
     }
   }
 }

@@ -1,7 +1,9 @@
 // HTTP plumbing shared by every API handler (DESIGN §4): JSON bodies capped at 16 KiB, errors as
-// `{"error": "<code>", "message": "<text>"}` with a 4xx status, never a stack trace.
+// `{"error": "<code>", "message": "<text>"}` with a 4xx status (503 for a backend outage), never a stack
+// trace.
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { z } from 'zod';
+import { isDependencyOutage, OUTAGE_CODE, outageCode } from './outage';
 
 export const MAX_BODY_BYTES = 16 * 1024;
 
@@ -47,14 +49,24 @@ export function rawBody(event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64En
   return bytes;
 }
 
-/** Parses and validates a JSON body; 413 oversize, 400 `invalid_json` / `invalid_request` naming the field. */
-export function parseJsonBody<S extends z.ZodType>(event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>, schema: S): z.infer<S> {
+/**
+ * Parses and validates a JSON body; 413 oversize, 400 `invalid_json` / `invalid_request` naming the field.
+ * `absentAs`: for a route whose body is optional, what an absent (or empty) body stands for.
+ */
+export function parseJsonBody<S extends z.ZodType>(
+  event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>,
+  schema: S,
+  options: { absentAs?: unknown } = {},
+): z.infer<S> {
   const bytes = rawBody(event);
   let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'invalid_json', 'request body is not valid JSON');
+  if (bytes.length === 0 && options.absentAs !== undefined) value = options.absentAs;
+  else {
+    try {
+      value = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      throw new HttpError(400, 'invalid_json', 'request body is not valid JSON');
+    }
   }
   const result = schema.safeParse(value);
   if (!result.success) {
@@ -65,13 +77,23 @@ export function parseJsonBody<S extends z.ZodType>(event: Pick<APIGatewayProxyEv
   return result.data;
 }
 
+export interface HttpErrorOptions {
+  /**
+   * Status of the outage answer (`isDependencyOutage`): 503 on every route, 500 on the TokenReview route
+   * (DESIGN §6: the apiserver retries a 500 and does not cache it).
+   */
+  readonly outageStatus?: 500 | 503;
+}
+
 /**
- * Wraps a handler so that every failure becomes a clean answer: `HttpError` keeps its status and code;
- * anything else is logged by `onUnexpected` and becomes 500 `internal_error` without details.
+ * Wraps a handler so that every failure becomes a clean answer: `HttpError` keeps its status and code; a
+ * dependency outage becomes 503 `backend_unavailable` (retryable, not the caller's fault); anything else
+ * becomes 500 `internal_error`. Both of the latter go to `onUnexpected`, and no detail reaches the caller.
  */
 export function withHttpErrors<E>(
   handler: (event: E) => Promise<HttpResult>,
   onUnexpected: (error: unknown) => void = () => undefined,
+  options: HttpErrorOptions = {},
 ): (event: E) => Promise<HttpResult> {
   return async (event: E) => {
     try {
@@ -79,6 +101,11 @@ export function withHttpErrors<E>(
     } catch (error) {
       if (error instanceof HttpError) return errorResult(error.statusCode, error.code, error.message, error.extra);
       onUnexpected(error);
+      if (isDependencyOutage(error)) {
+        return outageCode(error) === OUTAGE_CODE
+          ? errorResult(options.outageStatus ?? 503, OUTAGE_CODE, 'a backend service of the platform cannot be reached; retry later')
+          : errorResult(options.outageStatus ?? 503, outageCode(error), (error as Error).message);
+      }
       return errorResult(500, 'internal_error', 'the request could not be processed');
     }
   };

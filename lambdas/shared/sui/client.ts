@@ -11,6 +11,8 @@ export interface SuiClientOptions {
   authHeader?: { name: string; value: string };
   /** Tests pass an in-process transport; production uses gRPC-web over fetch to `grpcUrl`. */
   transport?: RpcTransport;
+  /** The fetch the gRPC-web transport uses (default: the global one). */
+  fetch?: typeof globalThis.fetch;
 }
 
 /** `name: value` (as in an HTTP header line) → parts; throws on anything else. */
@@ -26,7 +28,7 @@ export function createSuiClient(options: SuiClientOptions): SuiGrpcClient {
     // A custom transport gets the header through per-call metadata, as the fetch transport would.
     return new SuiGrpcClient({ network: options.network, transport: withMeta(options.transport, meta) });
   }
-  return new SuiGrpcClient({ network: options.network, baseUrl: options.grpcUrl, meta });
+  return new SuiGrpcClient({ network: options.network, baseUrl: options.grpcUrl, meta, ...(options.fetch ? { fetch: options.fetch } : {}) });
 }
 
 function withMeta(transport: RpcTransport, meta: Record<string, string>): RpcTransport {

@@ -31,6 +31,12 @@ export const EVENT_SCHEMAS = {
     role: bcs.u8(),
     amount: bcs.u64(),
   }),
+  'staking::AdminApproved': bcs.struct('AdminApproved', {
+    admin: bcs.Address,
+  }),
+  'staking::AdminRevoked': bcs.struct('AdminRevoked', {
+    admin: bcs.Address,
+  }),
   'seal_token::SealTokenIssued': bcs.struct('SealTokenIssued', {
     token_id: ID,
     stake_id: ID,
@@ -47,6 +53,13 @@ export const EVENT_SCHEMAS = {
     cluster_id: bcs.string(),
     public_key: bcs.vector(bcs.u8()),
     pcrs: bcs.vector(bcs.vector(bcs.u8())),
+  }),
+  'enclave_registry::RegistrationOpened': bcs.struct('RegistrationOpened', {
+    cluster_id: bcs.string(),
+    nonce: bcs.vector(bcs.u8()),
+  }),
+  'enclave_registry::EnclaveDeregistered': bcs.struct('EnclaveDeregistered', {
+    cluster_id: bcs.string(),
   }),
 } as const;
 

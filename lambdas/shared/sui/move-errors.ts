@@ -40,6 +40,7 @@ export const MOVE_ERRORS: Readonly<Record<MoveModule, Readonly<Record<number, { 
     104: { name: 'EInsufficientStake', message: 'the stake is below the pool minimum for its role' },
     105: { name: 'EForeignReceipt', message: 'the receipt belongs to another pool' },
     106: { name: 'ENotApprovedAdmin', message: 'admin tokens are reserved to approved admins' },
+    107: { name: 'ENotStakeOwner', message: "only the stake's owner can issue tokens against it" },
   },
   enclave_registry: {
     200: { name: 'EInvalidPcrs', message: 'PCR index and value lists differ in length, are empty, unsorted, or repeat an index' },
@@ -49,6 +50,9 @@ export const MOVE_ERRORS: Readonly<Record<MoveModule, Readonly<Record<number, { 
     204: { name: 'EMissingPublicKey', message: 'the attestation carries no public key' },
     205: { name: 'EStaleAttestation', message: 'the attestation document is too old or from the future' },
     206: { name: 'EInvalidClusterId', message: 'cluster id must be 1 to 64 bytes' },
+    207: { name: 'ENoOpenRegistration', message: 'no registration is open for this cluster' },
+    208: { name: 'EBindingMismatch', message: "the attestation's nonce or user data is not the open registration's" },
+    209: { name: 'EInvalidUserData', message: 'user data must be 1 to 512 bytes' },
   },
 };
 

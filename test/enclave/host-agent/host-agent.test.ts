@@ -1,6 +1,6 @@
 // The host agent's storage and control API, end to end: the supervisor's HostClient talks through the
 // loopback → vsock → loopback bridges (in-memory vsock) to the host agent server, which keeps
-// ciphertext in a versioned S3 bucket and publishes the join token to the index table (moto).
+// ciphertext in a versioned S3 bucket and relays the bootstrap-token pool to the index table (moto).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
@@ -50,7 +50,11 @@ beforeAll(async () => {
     boot: async () => BOOT,
     credentials: async () => ({ accessKeyId: 'ASIAEXAMPLEEXAMPLE00', secretAccessKey: 'secret', sessionToken: 'token', expiration: '2030-01-01T00:00:00.000Z' }),
     store: new SnapshotBucket(s3, BUCKET, BOOT.clusterId),
-    publishJoinToken: (ciphertext) => registry.putJoinToken(ciphertext, new Date('2026-11-23T00:00:00Z')),
+    bootstrapPool: {
+      list: () => registry.listBootstrapPool(),
+      put: (entry) => registry.putBootstrapPoolEntry(entry, new Date('2026-11-23T00:00:00Z')),
+      delete: (tokenId) => registry.deleteBootstrapPoolEntry(tokenId),
+    },
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   controlPort = (server.address() as AddressInfo).port;
@@ -105,19 +109,27 @@ describe('host agent control API (through the vsock bridges)', () => {
     expect(await client.snapshotStore().latest()).toBeUndefined();
   });
 
-  it('publishes the join-token ciphertext to the index at KEYS.joinToken() as base64 `ciphertext`', async () => {
-    const ciphertext = crypto.randomBytes(180);
-    await client.publishJoinToken(ciphertext);
-    const { Item } = await db.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: KEYS.joinToken().pk }, sk: { S: KEYS.joinToken().sk } } }));
-    expect(Item?.ciphertext?.S).toBe(ciphertext.toString('base64'));
-    expect(Item?.updatedAt?.S).toBe('2026-11-23T00:00:00.000Z');
+  it('relays bootstrap-token pool entries to the index at KEYS.bootstrapPoolEntry(id), lists and retires them', async () => {
+    const relay = client.bootstrapPool();
+    const entry = { tokenId: 'abc123', expiresAt: '2026-11-23T00:30:00.000Z', caSha256: 'a'.repeat(64), ciphertext: crypto.randomBytes(180).toString('base64') };
+    await relay.put(entry);
+    const key = KEYS.bootstrapPoolEntry('abc123');
+    const { Item } = await db.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: key.pk }, sk: { S: key.sk } } }));
+    expect(Item).toMatchObject({ ciphertext: { S: entry.ciphertext }, expiresAt: { S: entry.expiresAt }, caSha256: { S: entry.caSha256 }, createdAt: { S: '2026-11-23T00:00:00.000Z' } });
+    expect(await relay.list()).toEqual([entry]);
+    await relay.retire('abc123');
+    expect(await relay.list()).toEqual([]);
   });
 
-  it('rejects malformed join tokens, empty uploads, oversized small bodies and unknown routes with 4xx', async () => {
+  it('rejects malformed pool entries and token ids, empty uploads, oversized small bodies and unknown routes with 4xx', async () => {
     const base = `http://127.0.0.1:${controlPort}`;
     const put = (path: string, body: string | Buffer) => fetch(base + path, { method: 'PUT', body });
-    expect((await put(HOST_PATHS.joinToken, '{"ciphertext": "not base64!"}')).status).toBe(400);
-    expect((await put(HOST_PATHS.joinToken, 'not json')).status).toBe(400);
+    const good = { tokenId: 'abc123', expiresAt: '2026-11-23T00:30:00.000Z', caSha256: 'a'.repeat(64), ciphertext: 'AAAA' };
+    for (const bad of [{ ...good, ciphertext: 'not base64!' }, { ...good, tokenId: 'ABC123' }, { ...good, caSha256: 'xyz' }, { ...good, extra: 1 }]) {
+      expect((await put(HOST_PATHS.bootstrapTokens, JSON.stringify(bad))).status).toBe(400);
+    }
+    expect((await put(HOST_PATHS.bootstrapTokens, 'not json')).status).toBe(400);
+    expect((await fetch(`${base}${HOST_PATHS.bootstrapTokens}/..%2Fx`, { method: 'DELETE' })).status).toBe(400);
     expect((await put(HOST_PATHS.snapshots, '')).status).toBe(400);
     expect((await put(HOST_PATHS.sealedSecrets, Buffer.alloc(65 * 1024))).status).toBe(413);
     expect((await fetch(base + '/v1/other')).status).toBe(404);

@@ -15,7 +15,8 @@ const binding = docs.find((d) => d.kind === 'ValidatingAdmissionPolicyBinding');
 
 const MINE = '0x' + 'a1'.repeat(32);
 const THEIRS = '0x' + 'b2'.repeat(32);
-const node = (stake?: string) => ({ metadata: { name: 'i-0abc', labels: stake ? { 'k3s-daas.io/stake-id': stake } : {} } });
+// The worker bootstrap's labels: the stake id's two 32-hex-digit halves (a label value holds at most 63 characters).
+const node = (stake?: string) => ({ metadata: { name: 'i-0abc', labels: stake ? { 'k3s-daas.io/stake-id-hi': stake.slice(2, 34), 'k3s-daas.io/stake-id-lo': stake.slice(34) } : {} } });
 const user = (groups: string[], stake = MINE) => ({ username: 'sui:0x1', groups, extra: { 'k3s-daas.io/stake-id': [stake] } });
 const operator = user(groupsFor('node', TIER_PERMISSIONS.node));
 const admin = user(groupsFor('admin', TIER_PERMISSIONS.admin));

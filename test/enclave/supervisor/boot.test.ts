@@ -19,7 +19,7 @@ import { verifyClusterAttestation } from '../../../lambdas/shared/attestation/cl
 import { canonicalSettings, settingsDigest, spkiSha256, type EnclaveSettings } from '../../../lambdas/shared/attestation/enclave-claims';
 import { MemoryAttestationRecordStore, SnapshotCounterError } from '../../../lambdas/shared/attestation/record-store';
 import type { PlatformClient } from '../../../enclave/src/supervisor/platform-client';
-import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext } from '../../../lambdas/shared/nodes/join-token';
+import { bootstrapTokenEncryptionContext, caPemSha256, type BootstrapPoolEntry } from '../../../lambdas/shared/nodes/join-token';
 import { createClusterCaPem } from '../../support/cluster-ca';
 import { NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
 import { FakeKms, OTHER_IMAGE_PCRS, testCaAttester } from '../support/fake-nitro';
@@ -42,7 +42,12 @@ let ca: NitroTestCa;
 let kms: FakeKms;
 let root: string;
 let hostServer: http.Server;
-const stored: { snapshot?: Uint8Array; secrets?: Uint8Array; joinToken?: Uint8Array } = {};
+const stored: { snapshot?: Uint8Array; secrets?: Uint8Array } = {};
+/** The index's bootstrap-token pool as the host agent relays it. */
+const poolItems = new Map<string, BootstrapPoolEntry>();
+/** What the supervisor asked of K3s's bootstrap tokens. */
+let k3sTokenCalls: string[] = [];
+let clusterCaPem: string;
 const hostClosers: Closeable[] = [];
 let fabric: MemoryVsockFabric;
 
@@ -129,6 +134,10 @@ function deps(pcrs: Record<number, string>): SupervisorDeps {
     log: () => undefined,
     retryDelayMs: 10,
     caTimeoutMs: 10_000,
+    k3sTokens: {
+      create: async (id, _secret, ttl) => void k3sTokenCalls.push(`create ${id} ${ttl}s`),
+      delete: async (id) => void k3sTokenCalls.push(`delete ${id}`),
+    },
   };
 }
 
@@ -146,7 +155,8 @@ beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-boot-'));
   fs.mkdirSync(path.join(root, 'rbac'));
   fs.writeFileSync(path.join(root, 'rbac', 'k3s-daas-rbac.yaml'), 'kind: ClusterRoleBinding\n');
-  fakeK3s(root, await createClusterCaPem());
+  clusterCaPem = await createClusterCaPem();
+  fakeK3s(root, clusterCaPem);
 
   const store: CiphertextStore = {
     getSnapshot: async () => stored.snapshot,
@@ -158,7 +168,11 @@ beforeAll(async () => {
     boot: async () => hostBoot,
     credentials: async () => ({ accessKeyId: 'ASIAEXAMPLEMASTER000', secretAccessKey: 's' }),
     store,
-    publishJoinToken: async (c) => void (stored.joinToken = c),
+    bootstrapPool: {
+      list: async () => [...poolItems.values()],
+      put: async (e) => void poolItems.set(e.tokenId, e),
+      delete: async (id) => void poolItems.delete(id),
+    },
   });
   await new Promise<void>((r) => hostServer.listen(0, '127.0.0.1', r));
   fabric = new MemoryVsockFabric();
@@ -173,7 +187,7 @@ afterAll(async () => {
 });
 
 describe('enclave boot', () => {
-  it('first boot: seals new secrets, writes the K3s config, publishes the join token, serves attestation, stores a snapshot', async () => {
+  it('first boot: seals new secrets, writes the K3s config, fills the bootstrap-token pool, serves attestation, stores a snapshot', async () => {
     const running = await runSupervisor(deps(TEST_PCRS));
     try {
       const config = parse(fs.readFileSync(path.join(root, 'etc/config.yaml'), 'utf8'));
@@ -183,9 +197,17 @@ describe('enclave boot', () => {
       expect(fs.readFileSync(path.join(root, 'hosts'), 'utf8')).toContain('127.0.0.1 abc123.execute-api.us-east-1.amazonaws.com');
       expect(fs.existsSync(path.join(root, 'data/server/manifests/k3s-daas-rbac-k3s-daas-rbac.yaml'))).toBe(true);
 
-      const token = kms.decryptPlain(stored.joinToken!, joinTokenEncryptionContext(BOOT.clusterId)).toString();
-      expect(token).toMatch(JOIN_TOKEN_PATTERN);
-      expect(token.endsWith(`::node:${config['agent-token']}`)).toBe(true);
+      // Per-node bootstrap tokens, created in K3s with the TTL; the host holds only their ciphertext.
+      await running.sweepBootstrapTokensNow();
+      expect(poolItems.size).toBe(4);
+      for (const entry of poolItems.values()) {
+        expect(k3sTokenCalls).toContain(`create ${entry.tokenId} 1800s`);
+        expect(entry.caSha256).toBe(caPemSha256(clusterCaPem));
+        const context = bootstrapTokenEncryptionContext({ clusterId: BOOT.clusterId, tokenId: entry.tokenId, expiresAt: entry.expiresAt, caSha256: entry.caSha256 });
+        expect(kms.decryptPlain(Buffer.from(entry.ciphertext, 'base64'), context).toString()).toMatch(/^[a-z0-9]{16}$/);
+      }
+      // The K3s agent token never leaves the enclave.
+      expect(JSON.stringify([...poolItems.values()])).not.toContain(config['agent-token']);
 
       // The host agent's view: vsock 16:8003 through its own bridge; the route accepts it and commits seq 0.
       await attestOnce();
@@ -206,13 +228,24 @@ describe('enclave boot', () => {
     }
   });
 
-  it('reboot of the same image: unseals the same tokens and restores the newest snapshot before starting K3s', async () => {
+  it('reboot of the same image: unseals the same server token, rotates the agent token, retires the old pool, restores the newest snapshot', async () => {
     const before = parse(fs.readFileSync(path.join(root, 'etc/config.yaml'), 'utf8'));
+    const oldPool = [...poolItems.keys()];
     fs.rmSync(path.join(root, 'etc'), { recursive: true });
+    k3sTokenCalls = [];
     const running = await runSupervisor(deps(TEST_PCRS));
     try {
       const after = parse(fs.readFileSync(path.join(root, 'etc/config.yaml'), 'utf8'));
-      expect([after.token, after['agent-token']]).toEqual([before.token, before['agent-token']]);
+      expect(after.token).toBe(before.token);
+      expect(after['agent-token']).toMatch(/^[0-9a-f]{64}$/);
+      expect(after['agent-token']).not.toBe(before['agent-token']);
+      // Tokens of the previous boot are not in this boot's ledger: deleted from K3s and from the pool.
+      await running.sweepBootstrapTokensNow();
+      for (const id of oldPool) {
+        expect(k3sTokenCalls).toContain(`delete ${id}`);
+        expect(poolItems.has(id)).toBe(false);
+      }
+      expect(poolItems.size).toBe(4);
       expect(fs.readFileSync(path.join(root, 'restored'), 'utf8')).toMatch(/^etcd state at \d+$/);
       expect(fs.existsSync(path.join(root, 'run/restore.snapshot'))).toBe(false);
     } finally {
@@ -220,13 +253,13 @@ describe('enclave boot', () => {
     }
   });
 
-  it('a host that swaps the join-token key for one it can decrypt gets no agent token: the boot is refused', async () => {
+  it('a host that swaps the join-token key for one it can decrypt gets no bootstrap token: the boot is refused', async () => {
     kms.createKey('arn:aws:kms:us-east-1:222222222222:key/host-owned', null);
-    const published = stored.joinToken;
+    const published = [...poolItems.values()];
     hostBoot = { ...BOOT, joinTokenKeyId: 'arn:aws:kms:us-east-1:222222222222:key/host-owned' };
     try {
       await expect(runSupervisor(deps(TEST_PCRS))).rejects.toThrow(/refusing to hand the agent token to another key/);
-      expect(stored.joinToken).toBe(published);
+      expect([...poolItems.values()]).toEqual(published);
     } finally {
       hostBoot = BOOT;
     }

@@ -184,14 +184,14 @@ describe('POST /v1/attestation', () => {
       expect(store.record?.snapshotSeq).toBe(2);
     });
 
-    it('503 settings_unavailable (never a 500, never a pass) when the signing key cannot be read', async () => {
+    it('503 backend_unavailable (the shared outage rule; never a 500, never a pass) when the signing key cannot be read', async () => {
       store = new MemoryAttestationRecordStore();
       const { SettingsUnavailableError } = await import('../../../lambdas/shared/attestation/platform-settings');
       const res = await createHandler(deps({ settings: { current: () => Promise.reject(new SettingsUnavailableError('kms down')) } }))(
         post({ document: await goodDocument(), caCertPem: clusterCaPem }),
       );
       expect(res.statusCode).toBe(503);
-      expect(JSON.parse(res.body!).error).toBe('settings_unavailable');
+      expect(JSON.parse(res.body!).error).toBe('backend_unavailable');
       expect(store.record).toBeUndefined();
     });
   });

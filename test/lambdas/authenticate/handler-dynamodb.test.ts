@@ -34,6 +34,8 @@ beforeAll(async () => {
     { kind: 'token', record: tokenRecord('admin', { expiresAtMs: far, revoked: true }), expectedRev: 0 },
     { kind: 'stake', record: stakeRecord('admin'), expectedRev: 0 },
   ]);
+  // As an indexer run leaves it: the chain covered up to now.
+  await repo.putCursor({ cursor: 'c0', checkpoint: 1n, eventsSeen: 0, updatedAt: new Date().toISOString(), coveredThroughMs: Date.now() }, undefined);
   const secrets = new SecretsManagerClient({ endpoint: moto.endpoint, region: 'us-east-1' });
   const { ARN } = await secrets.send(new CreateSecretCommand({ Name: 'webhook', SecretString: SECRET }));
   Object.assign(process.env, {
@@ -42,6 +44,7 @@ beforeAll(async () => {
     CLUSTER_ID,
     SUI_NETWORK: 'testnet',
     WEBHOOK_SECRET_ARN: ARN,
+    INDEX_MAX_AGE_SECONDS: '300',
   });
 }, 90_000);
 
@@ -81,10 +84,24 @@ describe('authenticate handler against DynamoDB (moto) with tokens written by th
     expect(result.statusCode).toBe(401);
   });
 
+  it('a stale index (the indexer stopped 10 minutes ago) → 500 so the apiserver retries; fresh again → a verdict', async () => {
+    const current = await repo.getCursor();
+    const stale = { ...current!, cursor: 'c-stale', coveredThroughMs: Date.now() - 600_000 };
+    await repo.putCursor(stale, current);
+    const refused = await handler(postEvent('/v1/authenticate', review(await fresh('user')), auth));
+    expect(refused.statusCode).toBe(500);
+    expect(JSON.parse(refused.body!).status).toEqual({ authenticated: false, error: 'the token index is stale; retry' });
+    await repo.putCursor({ ...stale, cursor: 'c-fresh', coveredThroughMs: Date.now() }, stale);
+    // (The user token was revoked by an earlier test: the fresh index answers with that verdict.)
+    const answered = await handler(postEvent('/v1/authenticate', review(await fresh('user')), auth));
+    expect({ status: answered.statusCode, body: JSON.parse(answered.body!).status }).toEqual({ status: 200, body: { authenticated: false } });
+  });
+
   it('an unreachable table surfaces as IndexUnavailableError (→ 500 in the handler)', async () => {
     const checker = createTokenChecker({
       index: new DynamoIndexRepository({ tableName: TABLE, client: emulatorClient('http://127.0.0.1:9') }),
       clusterId: CLUSTER_ID,
+      freshness: { maxAgeMs: 300_000 },
     });
     await expect(checker.check(await fresh('user'))).rejects.toBeInstanceOf(IndexUnavailableError);
   });

@@ -7,13 +7,13 @@ import { SignatureVerifierUnavailableError } from '../../../lambdas/shared/crede
 import { IndexUnavailableError, type TokenIndexReader } from '../../../lambdas/shared/index/index-model';
 import { MemoryIndexRepository } from '../../../lambdas/shared/index/index-repository-memory';
 import { createTokenChecker } from '../../../lambdas/shared/credentials/token-check';
-import { CLUSTER_ID, credentialFor, FIXED_NOW, OWNER, postEvent, seededIndex, stakeIdOf, tokenIdOf, tokenRecord, stakeRecord } from '../../support/token-fixtures';
+import { CLUSTER_ID, credentialFor, FIXED_NOW, markIndexed, OWNER, postEvent, seededIndex, stakeIdOf, TEST_FRESHNESS, tokenIdOf, tokenRecord, stakeRecord } from '../../support/token-fixtures';
 
 const SECRET = 'w3bh00k-s3cret-0123456789abcdefghijklmnopqrstuv';
 const AUTH = { authorization: `Bearer ${SECRET}` };
 
 async function handlerWith(index?: TokenIndexReader, webhookSecret: () => Promise<string> = async () => SECRET) {
-  const checker = createTokenChecker({ index: index ?? (await seededIndex()), clusterId: CLUSTER_ID, now: () => FIXED_NOW });
+  const checker = createTokenChecker({ index: index ?? (await seededIndex()), clusterId: CLUSTER_ID, freshness: TEST_FRESHNESS, now: () => FIXED_NOW });
   return createHandler({ checker, webhookSecret });
 }
 
@@ -68,6 +68,7 @@ describe('POST /v1/authenticate: TokenReview answers (DESIGN §6)', () => {
       { kind: 'token', record: tokenRecord('user', { revoked: true }), expectedRev: 0 },
       { kind: 'stake', record: stakeRecord('user'), expectedRev: 0 },
     ]);
+    await markIndexed(index);
     const result = await (await handlerWith(index))(postEvent('/v1/authenticate', review(await credentialFor('user')), AUTH));
     expect(parse(result)).toEqual({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', status: { authenticated: false } });
   });
@@ -76,13 +77,23 @@ describe('POST /v1/authenticate: TokenReview answers (DESIGN §6)', () => {
     ['index unreachable', new IndexUnavailableError('dynamodb timeout')],
     ['zkLogin node unreachable', new SignatureVerifierUnavailableError('grpc down')],
   ])('%s → 500 with status.error so the apiserver retries and does not cache', async (_name, failure) => {
-    const down: TokenIndexReader = { getToken: async () => { throw failure; }, getStake: async () => { throw failure; }, getMinStake: async () => { throw failure; } };
+    const down: TokenIndexReader = {
+      getToken: async () => { throw failure; }, getStake: async () => { throw failure; }, getMinStake: async () => { throw failure; }, readItems: async () => { throw failure; },
+    };
     const result = await (await handlerWith(down))(postEvent('/v1/authenticate', review(await credentialFor('user')), AUTH));
     expect(result.statusCode).toBe(500);
     const body = parse(result);
     expect(body).toMatchObject({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', status: { authenticated: false } });
     expect(typeof body.status.error).toBe('string');
     expect(result.body).not.toMatch(/dynamodb|grpc|at .*\.ts/);
+  });
+
+  it('a stale index (issue 12 item 7) → 500 with status.error naming it, so the apiserver retries and does not cache', async () => {
+    const index = await seededIndex();
+    await markIndexed(index, FIXED_NOW.getTime() - 3_600_000);
+    const result = await (await handlerWith(index))(postEvent('/v1/authenticate', review(await credentialFor('user')), AUTH));
+    expect(result.statusCode).toBe(500);
+    expect(parse(result).status).toEqual({ authenticated: false, error: 'the token index is stale; retry' });
   });
 });
 
@@ -153,6 +164,13 @@ describe('POST /v1/authenticate: bad requests get a 4xx with a reason, never a s
     expect(result.body).not.toMatch(/\n\s+at /);
   });
 
+  it('an empty spec.token is a well-formed review of a bad credential: 200 authenticated:false, not 400', async () => {
+    const handler = await handlerWith();
+    const result = await handler(postEvent('/v1/authenticate', JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: '' } }), AUTH));
+    expect(result.statusCode).toBe(200);
+    expect(parse(result)).toEqual({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', status: { authenticated: false } });
+  });
+
   it('an unexpected failure → 500 internal_error without its message', async () => {
     const handler = createHandler({ checker: { check: async () => { throw new Error('secret detail'); } }, webhookSecret: async () => SECRET });
     const result = await handler(postEvent('/v1/authenticate', review('x'), AUTH));
@@ -173,6 +191,7 @@ describe('POST /v1/authenticate: system: never appears in an answer', () => {
             { kind: 'token', record: tokenRecord('user', { permissions }), expectedRev: 0 },
             { kind: 'stake', record: stakeRecord('user'), expectedRev: 0 },
           ]);
+          await markIndexed(index);
           const presented = token === 'valid' ? await credentialFor('user') : token;
           const result = await (await handlerWith(index))(postEvent('/v1/authenticate', review(presented), AUTH));
           expect([200, 400]).toContain(result.statusCode);

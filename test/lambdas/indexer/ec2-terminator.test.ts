@@ -33,10 +33,9 @@ describe('Ec2InstanceTerminator', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
       const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-      const ec2 = new Ec2InstanceTerminator(evictionEc2Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }, 200));
-      const started = Date.now();
+      const ec2 = new Ec2InstanceTerminator(evictionEc2Client({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } }));
+      // The outcome, not the speed: the call fails (the SDK alone would hang until the test timeout).
       await expect(ec2.describeStates(['i-0123456789abcdef0'])).rejects.toThrow(InstanceApiError);
-      expect(Date.now() - started).toBeLessThan(5_000);
     } finally {
       server.closeAllConnections();
       server.close();

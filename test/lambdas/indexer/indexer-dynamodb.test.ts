@@ -38,6 +38,7 @@ describe('indexer against DynamoDB (moto)', () => {
       tokens: await Promise.all([...history.expected.tokens.keys()].map((t) => h.repo.getToken(t))),
       nodes: await Promise.all(history.nodes.map((n) => h.repo.getNode(n.instanceId))),
       minStakes: await h.repo.getMinStakes(['user', 'node', 'admin']),
+      admins: await h.repo.getAdmins([...history.expected.admins.keys()]),
       cursor: await h.repo.getCursor(),
     });
     const reference = await read(clean);

@@ -3,7 +3,7 @@ import { RpcError } from '@protobuf-ts/runtime-rpc';
 import { MemoryIndexRepository } from '../../../lambdas/shared/index/index-repository-memory';
 import { roleToU8 } from '../../../lambdas/shared/sui/roles';
 import { InstanceApiError } from '../../../lambdas/indexer/eviction';
-import { generateHistory, prng, type GeneratedHistory } from '../../support/event-history';
+import { checkpointTimeMs, generateHistory, prng, type GeneratedHistory } from '../../support/event-history';
 import { createHarness, FaultPlan, InjectedFault } from '../../support/indexer-harness';
 
 const HISTORY = generateHistory({ seed: 42, transactions: 400 });
@@ -31,6 +31,9 @@ describe('indexer: replaying a generated history', () => {
     }
     expect(new Map(snapshot.minStakes.map((m) => [roleToU8(m.role), m.amountMist]))).toEqual(expected.minStakes);
     expect(expected.minStakes.size).toBe(3);
+    expect(new Map(snapshot.admins.map((a) => [a.address, a.approved]))).toEqual(expected.admins);
+    expect(expected.admins.size).toBe(3);
+    expect(HISTORY.counts['staking::AdminRevoked']).toBeGreaterThan(0);
     // The history exercises every rule.
     for (const name of ['staking::MinStakeChanged', 'staking::StakeSlashed', 'staking::StakeWithdrawn', 'seal_token::SealTokenRevoked', 'staking::UnstakeRequested', 'unstakeAfterSlash', 'slashAgain']) {
       expect(HISTORY.counts[name]).toBeGreaterThan(0);
@@ -172,11 +175,32 @@ describe('indexer: replaying a generated history', () => {
 
   it('reports lag behind the chain head in checkpoints and seconds', async () => {
     const h = await createHarness(HISTORY);
-    const report = await h.run({ remainingMs: () => (h.node.listEventsCalls < 2 ? 60_000 : 0) });
+    // Past the safety margin after two pages, with time left for the lag reading.
+    const report = await h.run({ remainingMs: () => (h.node.listEventsCalls < 2 ? 60_000 : 10_000) });
+    expect(report.stoppedBecause).toBe('deadline');
     const covered = report.cursor!.checkpoint;
     expect(report.lagCheckpoints).toBe(Number(HISTORY.headCheckpoint - covered));
     expect(report.lagSeconds).toBe(Math.round((Number(HISTORY.headCheckpoint - covered) * 250) / 1000));
     expect(report.lagCheckpoints).toBeGreaterThan(0);
+  });
+
+  it('records on the cursor the ledger time it has covered: the covered checkpoint\'s while behind, the head\'s once caught up', async () => {
+    const h = await createHarness(HISTORY);
+    const partial = await h.run({ remainingMs: () => (h.node.listEventsCalls < 2 ? 60_000 : 0) });
+    expect(partial.cursor!.coveredThroughMs).toBe(checkpointTimeMs(partial.cursor!.checkpoint));
+    expect((await h.repo.getCursor())?.coveredThroughMs).toBe(checkpointTimeMs(partial.cursor!.checkpoint));
+    await h.runUntilCaughtUp();
+    expect((await h.repo.getCursor())?.coveredThroughMs).toBe(checkpointTimeMs(HISTORY.headCheckpoint));
+  });
+
+  it('a run that cannot measure the chain head leaves the covered time alone, so it ages and token checks fail closed', async () => {
+    const h = await createHarness(HISTORY);
+    await h.runUntilCaughtUp();
+    const before = await h.repo.getCursor();
+    h.node.transport.on('sui.rpc.v2.LedgerService/GetServiceInfo', () => { throw new RpcError('down', 'UNAVAILABLE'); });
+    const report = await h.run({});
+    expect(report.providerErrors).toBeGreaterThan(0);
+    expect((await h.repo.getCursor())?.coveredThroughMs).toBe(before?.coveredThroughMs);
   });
 });
 
@@ -294,6 +318,54 @@ describe('indexer: provider errors leave the cursor where it was', () => {
     await h.runUntilCaughtUp();
     const clean = await cleanIndex(HISTORY);
     expect((h.repo as MemoryIndexRepository).snapshot()).toEqual(clean.snapshot);
+  });
+
+  it('a watermark beyond the chain tip is refused: the cursor stays, no later event is skipped, lag is not reported as 0', async () => {
+    const far = HISTORY.headCheckpoint + 1_000_000n;
+    const { h, report } = await afterOnePage((x) => {
+      x.node.transport.on('sui.rpc.v2.LedgerService/ListEvents', (request: Parameters<typeof x.node.listEvents>[0]) =>
+        (x.node.listEvents(request) as { watermark?: { cursor: Uint8Array; checkpoint?: bigint } }[]).map((frame) =>
+          frame.watermark ? { ...frame, watermark: { cursor: new Uint8Array([0, 0, 0, 0, 0, 0, 0xff, 0xff]), checkpoint: far } } : frame));
+    });
+    expect(report.providerErrors).toBeGreaterThan(0);
+    expect(report.applied).toBe(0);
+    // The lag still measures the real distance to the tip (nothing from the bad page was stored).
+    expect(report.lagCheckpoints).toBe(Number(HISTORY.headCheckpoint - report.cursor!.checkpoint));
+    expect(report.lagCheckpoints).toBeGreaterThan(0);
+    h.node.transport.on('sui.rpc.v2.LedgerService/ListEvents', (request: Parameters<typeof h.node.listEvents>[0]) => h.node.listEvents(request));
+    await h.runUntilCaughtUp();
+    expect((h.repo as MemoryIndexRepository).snapshot()).toEqual((await cleanIndex(HISTORY)).snapshot);
+  });
+
+  it('an event beyond the chain tip is refused the same way', async () => {
+    const { report } = await afterOnePage((x) => {
+      x.node.transport.on('sui.rpc.v2.LedgerService/ListEvents', (request: Parameters<typeof x.node.listEvents>[0]) =>
+        (x.node.listEvents(request) as { event?: { checkpoint: bigint } }[]).map((frame) =>
+          frame.event ? { ...frame, event: { ...frame.event, checkpoint: HISTORY.headCheckpoint + 7n } } : frame));
+    });
+    expect(report.applied).toBe(0);
+  });
+
+  it('a cursor already stored beyond the tip publishes no lag (the alarm treats silence as breaching), never 0', async () => {
+    const h = await createHarness(HISTORY);
+    await h.repo.putCursor({ cursor: 'AAAAAAAA//8=', checkpoint: HISTORY.headCheckpoint + 1_000_000n, eventsSeen: 0, updatedAt: 't' }, undefined);
+    const report = await h.run();
+    expect(report.lagCheckpoints).toBeUndefined();
+    expect(report.lagSeconds).toBeUndefined();
+    expect(report.providerErrors).toBeGreaterThan(0);
+  });
+
+  it('a chain tip that moved on during the run is read again before a page is refused', async () => {
+    const h = await createHarness(HISTORY);
+    let height = 1n; // the first tip read is far behind what the pages cover
+    h.node.transport.on('sui.rpc.v2.LedgerService/GetServiceInfo', () => {
+      const answer = { checkpointHeight: height, timestamp: { seconds: 1_780_000_000n, nanos: 0 } };
+      height = HISTORY.headCheckpoint;
+      return answer;
+    });
+    const report = await h.run();
+    expect(report.stoppedBecause).toBe('caught_up');
+    expect(report.cursor?.checkpoint).toBe(HISTORY.headCheckpoint);
   });
 
   it('a run after the provider recovers reaches the clean-run index', async () => {

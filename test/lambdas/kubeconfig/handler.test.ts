@@ -93,7 +93,7 @@ describe('POST /v1/kubeconfig', () => {
     expect(JSON.parse(res.body!).error).toBe('no_attestation');
   });
 
-  it('503 index_unavailable when the token index cannot be reached (fail closed)', async () => {
+  it('503 backend_unavailable when the token index cannot be reached (fail closed)', async () => {
     const res = await createHandler(
       deps({
         checkCredential: async () => {
@@ -102,10 +102,10 @@ describe('POST /v1/kubeconfig', () => {
       }),
     )(post({ credential: 'good' }));
     expect(res.statusCode).toBe(503);
-    expect(JSON.parse(res.body!).error).toBe('index_unavailable');
+    expect(JSON.parse(res.body!).error).toBe('backend_unavailable');
   });
 
-  it('503 index_unavailable when the zkLogin verifier (Sui node) cannot be reached (fail closed)', async () => {
+  it('503 backend_unavailable when the zkLogin verifier (Sui node) cannot be reached (fail closed)', async () => {
     const res = await createHandler(
       deps({
         checkCredential: async () => {
@@ -114,10 +114,10 @@ describe('POST /v1/kubeconfig', () => {
       }),
     )(post({ credential: 'good' }));
     expect(res.statusCode).toBe(503);
-    expect(JSON.parse(res.body!).error).toBe('index_unavailable');
+    expect(JSON.parse(res.body!).error).toBe('backend_unavailable');
   });
 
-  it('503 index_unavailable when the attestation record cannot be read (fail closed), and nothing is signed', async () => {
+  it('503 backend_unavailable when the attestation record cannot be read (fail closed), and nothing is signed', async () => {
     const signs = kms.calls.filter((c) => c.op === 'Sign').length;
     const store = {
       getLatest: async () => {
@@ -126,7 +126,7 @@ describe('POST /v1/kubeconfig', () => {
     };
     const res = await createHandler(deps({ store }))(post({ credential: 'good' }));
     expect(res.statusCode).toBe(503);
-    expect(JSON.parse(res.body!).error).toBe('index_unavailable');
+    expect(JSON.parse(res.body!).error).toBe('backend_unavailable');
     expect(kms.calls.filter((c) => c.op === 'Sign').length).toBe(signs);
   });
 
@@ -183,7 +183,8 @@ describe('POST /v1/kubeconfig with the real token checker over the index', () =>
         record: { tokenId: TOKEN, stakeId: STAKE, owner: owner.toSuiAddress(), role: 'user', permissions: ['read'], clusterId: 'k3s-daas-dev', expiresAtMs: NOW.getTime() + 86_400_000, revoked: false, invalidated: false, lastEvent: pos },
       },
     ]);
-    const checker = createTokenChecker({ index, clusterId: 'k3s-daas-dev', now: () => NOW });
+    await index.putCursor({ cursor: 'c', checkpoint: 1n, eventsSeen: 0, updatedAt: NOW.toISOString(), coveredThroughMs: NOW.getTime() }, undefined);
+    const checker = createTokenChecker({ index, clusterId: 'k3s-daas-dev', freshness: { maxAgeMs: 300_000 }, now: () => NOW });
     deps = {
       checkCredential: (c) => checker.check(c),
       store: new MemoryAttestationRecordStore(record),
@@ -217,4 +218,17 @@ describe('POST /v1/kubeconfig with the real token checker over the index', () =>
     expect(JSON.parse(res.body!).error).toBe('wrong_audience');
   });
 
+  it('503 index_stale while the indexer last covered the chain longer ago than the bound, and nothing is signed', async () => {
+    const { credential } = await createCredential(owner, { tokenId: TOKEN, clusterId: 'k3s-daas-dev', now: NOW });
+    const current = await index.getCursor();
+    await index.putCursor({ ...current!, cursor: 'stale', coveredThroughMs: NOW.getTime() - 300_001 }, current);
+    const signs = kms.calls.filter((c) => c.op === 'Sign').length;
+    try {
+      const res = await createHandler(deps)(post({ credential }));
+      expect({ status: res.statusCode, error: JSON.parse(res.body!).error }).toEqual({ status: 503, error: 'index_stale' });
+      expect(kms.calls.filter((c) => c.op === 'Sign').length).toBe(signs);
+    } finally {
+      await index.putCursor(current!, await index.getCursor());
+    }
+  });
 });

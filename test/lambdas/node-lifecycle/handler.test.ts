@@ -7,7 +7,7 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { createHandler, type LifecycleCompletion, type NodeLifecycleSettings } from '../../../lambdas/node-lifecycle/handler';
 import { NodeRegistry } from '../../../lambdas/shared/nodes/node-registry';
 import { startMoto, type Moto } from '../../support/moto';
-import { clients, createIndexTable } from '../../support/worker-fixtures';
+import { clients, createIndexTable, opaquePoolEntry } from '../../support/worker-fixtures';
 
 const TABLE = 'index';
 const GENERAL = 'k3s-daas-test-workers-general';
@@ -79,7 +79,7 @@ beforeEach(async () => {
 });
 
 async function joinNode() {
-  expect(await registry.admit({ instanceId: INSTANCE, stakeId: STAKE, autoScalingGroup: GENERAL, maxNodes: 3n, now: new Date() })).toEqual({ admitted: true });
+  expect(await registry.admit({ instanceId: INSTANCE, stakeId: STAKE, autoScalingGroup: GENERAL, maxNodes: 3n, token: await opaquePoolEntry(registry), now: new Date() })).toEqual({ admitted: true });
 }
 
 describe('terminating lifecycle action handler', () => {
@@ -135,7 +135,7 @@ describe('terminating lifecycle action handler', () => {
   it('records an instance that never joined as gone, so its name can never join later', async () => {
     expect(await handler()(lifecycleEvent())).toEqual({ outcome: 'completed', result: 'CONTINUE' });
     expect(await registry.getNode(INSTANCE)).toMatchObject({ status: 'gone' });
-    expect(await registry.admit({ instanceId: INSTANCE, stakeId: STAKE, autoScalingGroup: GENERAL, maxNodes: 3n, now: new Date() })).toEqual({
+    expect(await registry.admit({ instanceId: INSTANCE, stakeId: STAKE, autoScalingGroup: GENERAL, maxNodes: 3n, token: await opaquePoolEntry(registry), now: new Date() })).toEqual({
       admitted: false,
       reason: 'already_joined',
     });

@@ -4,10 +4,10 @@ import { IndexUnavailableError, type TokenIndexReader } from '../../../lambdas/s
 import { MemoryIndexRepository } from '../../../lambdas/shared/index/index-repository-memory';
 import { createTokenChecker, TOKEN_CHECK_REASONS } from '../../../lambdas/shared/credentials/token-check';
 import { createHandler } from '../../../lambdas/tokens-validate/handler';
-import { CLUSTER_ID, credentialFor, FIXED_NOW, OWNER, postEvent, seededIndex, stakeRecord, tokenIdOf, tokenRecord } from '../../support/token-fixtures';
+import { CLUSTER_ID, credentialFor, FIXED_NOW, markIndexed, OWNER, postEvent, seededIndex, stakeRecord, TEST_FRESHNESS, tokenIdOf, tokenRecord } from '../../support/token-fixtures';
 
 async function handlerWith(index?: TokenIndexReader) {
-  return createHandler({ checker: createTokenChecker({ index: index ?? (await seededIndex()), clusterId: CLUSTER_ID, now: () => FIXED_NOW }) });
+  return createHandler({ checker: createTokenChecker({ index: index ?? (await seededIndex()), clusterId: CLUSTER_ID, freshness: TEST_FRESHNESS, now: () => FIXED_NOW }) });
 }
 
 const validate = (credential: unknown) => postEvent('/v1/tokens/validate', JSON.stringify({ credential }));
@@ -51,19 +51,30 @@ describe('POST /v1/tokens/validate (DESIGN §4)', () => {
       { kind: 'token', record: tokenRecord('user', overrides), expectedRev: 0 },
       { kind: 'stake', record: stakeRecord('user'), expectedRev: 0 },
     ]);
+    await markIndexed(index);
     const result = await (await handlerWith(index))(validate(await credentialFor('user')));
     expect({ status: result.statusCode, body: parse(result) }).toEqual({ status: 401, body: { valid: false, reason } });
   });
 
-  it('503 index_unavailable when the index cannot be reached (fail closed)', async () => {
+  it('503 index_stale when the indexer last covered the chain longer ago than the bound (fail closed)', async () => {
+    const index = await seededIndex();
+    await markIndexed(index, FIXED_NOW.getTime() - TEST_FRESHNESS.maxAgeMs - 1);
+    const result = await (await handlerWith(index))(validate(await credentialFor('user')));
+    expect({ status: result.statusCode, body: parse(result) }).toEqual({
+      status: 503, body: { error: 'index_stale', message: expect.stringContaining('behind the chain') },
+    });
+  });
+
+  it('503 backend_unavailable when the index cannot be reached (fail closed)', async () => {
     const down: TokenIndexReader = {
       getToken: async () => { throw new IndexUnavailableError('timeout'); },
       getStake: async () => { throw new IndexUnavailableError('timeout'); },
       getMinStake: async () => { throw new IndexUnavailableError('timeout'); },
+      readItems: async () => { throw new IndexUnavailableError('timeout'); },
     };
     const result = await (await handlerWith(down))(validate(await credentialFor('user')));
     expect(result.statusCode).toBe(503);
-    expect(parse(result)).toMatchObject({ error: 'index_unavailable' });
+    expect(parse(result)).toMatchObject({ error: 'backend_unavailable' });
   });
 
   it.each([

@@ -107,7 +107,10 @@ describe('attestation routes', () => {
       expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ATTESTATION'] } } }),
     ]);
     expect(dynamo(kubeconfigId)).toEqual([
-      expect.objectContaining({ Action: 'dynamodb:GetItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ATTESTATION', 'TOKEN#*', 'STAKE#*', 'POOL'] } } }),
+      expect.objectContaining({ Action: 'dynamodb:GetItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ATTESTATION'] } } }),
+      expect.objectContaining({
+        Action: 'dynamodb:BatchGetItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TOKEN#*', 'STAKE#*', 'POOL', 'ADMIN#*', 'INDEXER'] } },
+      }),
     ]);
   });
 });

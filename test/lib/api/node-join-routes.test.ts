@@ -1,6 +1,6 @@
 // The worker join/leave wiring in the synthesized templates: IAM join route that only the worker role
 // may invoke, the lifecycle rule for this cluster's worker groups, least-privilege grants, the master
-// role's join-token publishing rights, and the bootstrap rendered into the worker launch template.
+// role's bootstrap-token relay rights, and the bootstrap rendered into the worker launch template.
 import { describe, expect, it } from '@jest/globals';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { synthPlatform } from '../../support/cdk-app';
@@ -60,7 +60,7 @@ describe('node join routes', () => {
     expect(JSON.stringify(vars.JOIN_TOKEN_KEY_ARN)).toMatch(/JoinTokenKey/);
   });
 
-  it('the join function may decrypt only with the join key and only the join-token encryption context', () => {
+  it('the join function may decrypt only with the join key and only the bootstrap-token encryption context', () => {
     // Besides: the signing key's public key, part of the platform settings the attestation must match.
     const publicKey = joinStatements.filter((s) => actions(s).includes('kms:GetPublicKey'));
     expect(publicKey).toHaveLength(1);
@@ -71,7 +71,7 @@ describe('node join routes', () => {
     expect(actions(kms[0])).toEqual(['kms:Decrypt']);
     expect(JSON.stringify(kms[0].Resource)).toMatch(/JoinTokenKey/);
     expect(kms[0].Condition).toEqual({
-      StringEquals: { 'kms:EncryptionContext:cluster': config.sui.clusterId, 'kms:EncryptionContext:purpose': 'k3s-agent-token' },
+      StringEquals: { 'kms:EncryptionContext:cluster': config.sui.clusterId, 'kms:EncryptionContext:purpose': 'k3s-bootstrap-token' },
     });
   });
 
@@ -80,12 +80,16 @@ describe('node join routes', () => {
     expect(star.sort()).toEqual(['autoscaling:DescribeAutoScalingInstances', 'ec2:DescribeInstances']);
   });
 
-  it('table grants are limited to the node, stake, pool-minimum and join-token items, with no scans or queries', () => {
+  it('table grants are limited to the node, stake, pool-minimum and bootstrap-token items, with no scans and queries of the pool only', () => {
     const leading = (statements: Statement[], action: string) =>
       withAction(statements, action).flatMap((s) => [s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']].flat());
-    expect(leading(joinStatements, 'dynamodb:GetItem').sort()).toEqual(['ATTESTATION', 'CLUSTER', 'POOL', 'STAKE#*']);
-    expect(leading(joinStatements, 'dynamodb:PutItem')).toEqual(['NODE#*']);
+    expect(leading(joinStatements, 'dynamodb:GetItem').sort()).toEqual(['ATTESTATION', 'NODE#*']);
+    // The stake, the node minimum and the indexer cursor (index freshness, issue 12 item 7) in one batch.
+    expect(leading(joinStatements, 'dynamodb:BatchGetItem').sort()).toEqual(['INDEXER', 'POOL', 'STAKE#*']);
+    expect(leading(joinStatements, 'dynamodb:PutItem').sort()).toEqual(['BOOTSTRAP_CLAIM#*', 'NODE#*']);
     expect(leading(joinStatements, 'dynamodb:UpdateItem')).toEqual(['NODECOUNT#*']);
+    expect(leading(joinStatements, 'dynamodb:Query')).toEqual(['BOOTSTRAP']);
+    expect(leading(joinStatements, 'dynamodb:DeleteItem')).toEqual(['BOOTSTRAP']);
     expect(leading(lifecycleStatements, 'dynamodb:GetItem')).toEqual(['NODE#*']);
     expect(leading(lifecycleStatements, 'dynamodb:PutItem').sort()).toEqual(['LIFECYCLE#*', 'NODE#*']);
     expect(leading(lifecycleStatements, 'dynamodb:UpdateItem').sort()).toEqual(['NODE#*', 'NODECOUNT#*']);
@@ -101,7 +105,7 @@ describe('node join routes', () => {
     }
     for (const s of [...joinStatements, ...lifecycleStatements]) {
       for (const a of actions(s).filter((x) => x.startsWith('dynamodb:'))) {
-        expect(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']).toContain(a);
+        expect(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query']).toContain(a);
         expect(s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']).toBeDefined();
       }
     }
@@ -129,15 +133,21 @@ describe('node join routes', () => {
     expect(JSON.stringify(rules[0].Properties.Targets)).toContain(lifecycleId);
   });
 
-  it('the master role may encrypt under the join key with the join context and write only the join-token item', () => {
+  it('the master role may encrypt (never decrypt) under the join key with the bootstrap context and relay only the pool partition, never claims', () => {
     const policies = Object.values(api.findResources('AWS::IAM::Policy')).filter(
       (p) => JSON.stringify(p.Properties.Roles).match(/MasterRole/) && JSON.stringify(p.Properties.PolicyDocument).includes('kms:Encrypt'),
     );
     expect(policies).toHaveLength(1);
     const statements = policies[0].Properties.PolicyDocument.Statement as Statement[];
-    expect(statements.map(actions)).toEqual([['kms:Encrypt'], ['dynamodb:PutItem']]);
-    expect(statements[0].Condition?.StringEquals).toEqual({ 'kms:EncryptionContext:cluster': config.sui.clusterId, 'kms:EncryptionContext:purpose': 'k3s-agent-token' });
-    expect(statements[1].Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['CLUSTER'] } });
+    expect(statements.map(actions)).toEqual([['kms:Encrypt'], ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:Query']]);
+    expect(statements[0].Condition?.StringEquals).toEqual({ 'kms:EncryptionContext:cluster': config.sui.clusterId, 'kms:EncryptionContext:purpose': 'k3s-bootstrap-token' });
+    expect(statements[1].Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['BOOTSTRAP'] } });
+    // Nothing grants the master role Decrypt on the join key: the host never reads a token secret.
+    const masterKms = Object.values(api.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify(p.Properties.Roles).match(/MasterRole/))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+      .filter((st) => JSON.stringify(st.Resource).match(/JoinTokenKey/));
+    expect(masterKms.flatMap(actions)).toEqual(['kms:Encrypt']);
   });
 
   it('the worker launch template carries the rendered bootstrap with the API URL and no token', () => {

@@ -1,6 +1,8 @@
 // The token-check route group in the synthesized Api stack: both routes exist and reach their
-// functions, and each function can read only token/stake items and (authenticate only) the webhook secret.
+// functions, and each function can read only the items a check needs and (authenticate only) the webhook secret.
 import { describe, expect, it } from '@jest/globals';
+import { INDEX_FRESHNESS_ENV } from '../../../lambdas/shared/index/freshness';
+import { readEnv } from '../../../lambdas/shared/runtime/env';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { synthPlatform } from '../../support/cdk-app';
 
@@ -46,21 +48,24 @@ describe('token-check routes', () => {
       const vars = fn.Properties.Environment.Variables;
       expect(Object.keys(vars)).toEqual(expect.arrayContaining(['TABLE_NAME', 'CLUSTER_ID', 'SUI_NETWORK', 'SUI_GRPC_URL', 'SUI_PACKAGE_ID']));
       expect(vars.CLUSTER_ID).toBe(platform.config.sui.clusterId);
+      // The staleness bound comes from the typed config and passes the functions' own validation.
+      expect(vars.INDEX_MAX_AGE_SECONDS).toBe(String(platform.config.indexer.maxIndexAgeSeconds));
+      expect(readEnv(INDEX_FRESHNESS_ENV, vars).INDEX_MAX_AGE_SECONDS).toBe(platform.config.indexer.maxIndexAgeSeconds);
     }
     expect(auth.Properties.Environment.Variables.WEBHOOK_SECRET_ARN).toBeDefined();
     expect(validate.Properties.Environment.Variables.WEBHOOK_SECRET_ARN).toBeUndefined();
   });
 
-  it('least privilege: GetItem on token and stake items only; the secret for authenticate only; nothing writes', () => {
+  it('least privilege: BatchGetItem on token, stake, pool, admin and cursor items only; the secret for authenticate only; nothing writes', () => {
     const [authId] = functionByDescription(api, AUTHENTICATE);
     const [validateId] = functionByDescription(api, VALIDATE);
     for (const [id, mayReadSecret] of [[authId, true], [validateId, false]] as const) {
       const statements = statementsOfFunction(api, id);
       const actions = statements.flatMap((s) => [s.Action].flat() as string[]);
       const dynamo = actions.filter((a) => a.startsWith('dynamodb:'));
-      expect(dynamo).toEqual(['dynamodb:GetItem']);
-      const dynamoStatement = statements.find((s) => [s.Action].flat().includes('dynamodb:GetItem'))!;
-      expect(dynamoStatement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TOKEN#*', 'STAKE#*', 'POOL'] } });
+      expect(dynamo).toEqual(['dynamodb:BatchGetItem']);
+      const dynamoStatement = statements.find((s) => [s.Action].flat().includes('dynamodb:BatchGetItem'))!;
+      expect(dynamoStatement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TOKEN#*', 'STAKE#*', 'POOL', 'ADMIN#*', 'INDEXER'] } });
       expect(JSON.stringify(dynamoStatement.Resource)).not.toContain('/index/');
       expect(actions.some((a) => a.startsWith('secretsmanager:'))).toBe(mayReadSecret);
       if (mayReadSecret) {
@@ -68,7 +73,7 @@ describe('token-check routes', () => {
       }
       // Everything the role may do, exactly (X-Ray comes with the shared function defaults).
       expect([...new Set(actions)].sort()).toEqual([
-        'dynamodb:GetItem',
+        'dynamodb:BatchGetItem',
         ...(mayReadSecret ? ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'] : []),
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',

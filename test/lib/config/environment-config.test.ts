@@ -47,9 +47,29 @@ describe('environment configuration', () => {
     ['k3s.sha256Amd64', 'abc'],
     ['api.throttleBurst', 0],
     ['indexer.scheduleMinutes', 0],
+    ['indexer.maxIndexAgeSeconds', 30],
+    ['indexer.maxIndexAgeSeconds', undefined],
     ['logRetentionDays', 3],
+    ['alarms.emails', []],
+    ['alarms.emails.0', 'not-an-address'],
+    ['alarms', undefined],
   ])('rejects a bad %s naming the field', (field, value) => {
     expect(() => validateEnvironmentConfig(withField(field, value), 'dev')).toThrow(new RegExp(`^invalid configuration for environment "dev": ${field.replace(/\./g, '\\.')} `));
+  });
+
+  it('refuses an index staleness bound shorter than two indexer intervals (every check would refuse between runs)', () => {
+    const raw = withField('indexer.scheduleMinutes', 5) as { indexer: { maxIndexAgeSeconds: number } };
+    raw.indexer.maxIndexAgeSeconds = 599;
+    expect(() => validateEnvironmentConfig(raw, 'dev')).toThrow(/indexer\.maxIndexAgeSeconds must be at least two indexer intervals/);
+    raw.indexer.maxIndexAgeSeconds = 600;
+    expect(validateEnvironmentConfig(raw, 'dev').indexer.maxIndexAgeSeconds).toBe(600);
+  });
+
+  it('accepts the previous enclave release\'s measurements for an upgrade and names a bad one', () => {
+    const good = { PCR0: 'a'.repeat(96), PCR1: 'b'.repeat(96), PCR2: 'c'.repeat(96) };
+    expect(validateEnvironmentConfig(withField('previousEnclavePcrs', good), 'dev').previousEnclavePcrs).toEqual(good);
+    expect(() => validateEnvironmentConfig(withField('previousEnclavePcrs', { ...good, PCR0: 'abc' }), 'dev'))
+      .toThrow(/previousEnclavePcrs\.PCR0 must be 96 lowercase hex/);
   });
 
   it('rejects unknown fields (typos) and duplicate worker group names', () => {

@@ -20,7 +20,8 @@ const REGION = 'eu-west-3';
 const ROLE = 'k3s-daas-test-worker';
 const CREDS = { AccessKeyId: 'ASIAEXAMPLEKEY123456', SecretAccessKey: 'c2VjcmV0K2tleS9leGFtcGxlPQ==', Token: 'IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKEN/abc+def==' };
 const SERVER = 'https://k3s-nlb.example.com:6443';
-const TOKEN = `K10${'7f'.repeat(32)}::node:${crypto.randomBytes(24).toString('hex')}`;
+/** A per-node bootstrap token as the join route answers it: `K10<CA hash>::<id>.<secret>`. */
+const TOKEN = `K10${'7f'.repeat(32)}::${crypto.randomBytes(3).toString('hex')}.${crypto.randomBytes(8).toString('hex')}`;
 const STAKE_ID = '0x' + '0'.repeat(63) + 'c';
 const FAKE_K3S = `#!/usr/bin/env bash
 # Test stand-in for the K3s binary: records its arguments, environment and the token file it was given.
@@ -243,7 +244,8 @@ describe('worker user-data bootstrap', () => {
     expect(run.read('k3s-env')).not.toContain(TOKEN);
 
     const config = fs.readFileSync(path.join(run.dirs.K3S_DAAS_K3S_CONFIG_DIR, 'config.yaml'), 'utf8');
-    expect(config).toContain(`"k3s-daas.io/stake-id=${STAKE_ID}"`);
+    expect(config).toContain(`"k3s-daas.io/stake-id-hi=${STAKE_ID.slice(2, 34)}"`);
+    expect(config).toContain(`"k3s-daas.io/stake-id-lo=${STAKE_ID.slice(34)}"`);
     expect(config).toContain('"k3s-daas.io/worker-group=general"');
     expect(run.read('modprobe')).toBe('overlay\nbr_netfilter\n');
     expect(run.read('sysctl')).toBe('--system\n');
@@ -316,8 +318,11 @@ describe('worker user-data bootstrap', () => {
     expect(run.read('k3s-args')).toBeUndefined();
   });
 
-  it('refuses an answer whose token lacks the CA hash, and never starts the agent with it', async () => {
-    apiAnswers = [{ status: 200, body: JSON.stringify({ server: SERVER, token: 'K10::node:secret', nodeName: INSTANCE_ID }) }];
+  it.each([
+    ['lacks the CA hash', 'K10::abcdef.0123456789abcdef'],
+    ['is not a per-node bootstrap token (a cluster-wide agent token)', `K10${'7f'.repeat(32)}::node:${'s'.repeat(64)}`],
+  ])('refuses an answer whose token %s, and never starts the agent with it', async (_why, token) => {
+    apiAnswers = [{ status: 200, body: JSON.stringify({ server: SERVER, token, nodeName: INSTANCE_ID }) }];
     const run = await runBootstrap(renderWorkerUserData(settings()), { K3S_DAAS_JOIN_ATTEMPTS: '1' });
     expect(run.code).not.toBe(0);
     expect(run.stdout).toMatch(/HTTP 200 malformed answer; giving up/);

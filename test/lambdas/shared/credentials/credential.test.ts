@@ -300,8 +300,15 @@ describe('zkLogin goes through a Sui client, and only through one', () => {
   });
 
   it('an unreachable node is a backend failure, never a verdict', async () => {
-    const { client: zkLoginClient } = client(async () => { throw new Error('UNAVAILABLE'); });
+    const { client: zkLoginClient } = client(async () => { throw Object.assign(new Error('connection refused'), { name: 'RpcError', code: 'UNAVAILABLE' }); });
     await expect(verifyCredential(await credentialFor(zkSigner), { ...at(NOW_S), zkLoginClient })).rejects.toBeInstanceOf(SignatureVerifierUnavailableError);
+  });
+
+  it('any other failure of the verification call is a bad signature, not an outage (no 5xx for anyone)', async () => {
+    for (const thrown of [new Error('could not parse the signature'), Object.assign(new Error('bad'), { name: 'RpcError', code: 'INVALID_ARGUMENT' })]) {
+      const { client: zkLoginClient } = client(async () => { throw thrown; });
+      expect(await verifyCredential(await credentialFor(zkSigner), { ...at(NOW_S), zkLoginClient })).toEqual({ ok: false, reason: 'bad_signature' });
+    }
   });
 });
 

@@ -6,6 +6,8 @@ import { IndexUnavailableError, type SealTokenRecord, type StakeRecord, type Tok
 import { MemoryIndexRepository } from '../../../../lambdas/shared/index/index-repository-memory';
 import { DEFAULT_MIN_STAKE_MIST, ROLES, type Role } from '../../../../lambdas/shared/sui/roles';
 import { createTokenChecker, groupsFor, isBackendUnavailable, TOKEN_CHECK_REASONS } from '../../../../lambdas/shared/credentials/token-check';
+import { IndexStaleError } from '../../../../lambdas/shared/index/freshness';
+import { outageCode } from '../../../../lambdas/shared/runtime/outage';
 
 const CLUSTER = 'dev-cluster';
 const TOKEN = `0x${'11'.repeat(32)}`;
@@ -27,12 +29,19 @@ function stake(overrides: Partial<StakeRecord> = {}): StakeRecord {
   return { stakeId: STAKE, owner: owner.toSuiAddress(), role: 'user', amountMist: DEFAULT_MIN_STAKE_MIST.user, status: 'active', nodeId: '', lastEvent: position, ...overrides };
 }
 
-async function indexWith(t?: SealTokenRecord, s?: StakeRecord): Promise<MemoryIndexRepository> {
+const FRESHNESS = { maxAgeMs: 300_000 };
+
+/** An index holding `t` and `s`, that the indexer covered up to `coveredThroughMs` (default: now), with the owner an approved admin. */
+async function indexWith(t?: SealTokenRecord, s?: StakeRecord, opts: { coveredThroughMs?: number | null; adminApproved?: boolean | null } = {}): Promise<MemoryIndexRepository> {
   const repo = new MemoryIndexRepository();
+  const approved = opts.adminApproved === undefined ? true : opts.adminApproved;
   await repo.writeEntities([
     ...(t ? [{ kind: 'token' as const, record: t, expectedRev: 0 }] : []),
     ...(s ? [{ kind: 'stake' as const, record: s, expectedRev: 0 }] : []),
+    ...(approved !== null ? [{ kind: 'admin' as const, record: { address: owner.toSuiAddress(), approved, lastEvent: position }, expectedRev: 0 }] : []),
   ]);
+  const covered = opts.coveredThroughMs === undefined ? NOW.getTime() : opts.coveredThroughMs;
+  await repo.putCursor({ cursor: 'c1', checkpoint: 1n, eventsSeen: 0, updatedAt: NOW.toISOString(), ...(covered !== null ? { coveredThroughMs: covered } : {}) }, undefined);
   return repo;
 }
 
@@ -43,7 +52,7 @@ async function credential(opts: { signer?: Ed25519Keypair; tokenId?: string; lif
 }
 
 function checker(index: TokenIndexReader, extra: { now?: () => Date; cacheSize?: number; minStakeMist?: Partial<Record<Role, bigint>> } = {}) {
-  return createTokenChecker({ index, clusterId: CLUSTER, now: extra.now ?? (() => NOW), ...extra });
+  return createTokenChecker({ index, clusterId: CLUSTER, freshness: FRESHNESS, now: extra.now ?? (() => NOW), ...extra });
 }
 
 describe('token check: valid credential → identity', () => {
@@ -149,6 +158,7 @@ describe('token check: a reason code per index rule (DESIGN §4)', () => {
       getToken: async () => { reads++; return token(); },
       getStake: async () => { reads++; return stake(); },
       getMinStake: async () => { reads++; return undefined; },
+      readItems: async () => { reads++; return {}; },
     };
     const c = checker(index);
     expect(await c.check('k3sdaas.v1.x.y')).toEqual({ ok: false, reason: 'malformed' });
@@ -158,7 +168,7 @@ describe('token check: a reason code per index rule (DESIGN §4)', () => {
 
   it('lists every reason code of DESIGN §4 exactly once', () => {
     expect([...TOKEN_CHECK_REASONS].sort()).toEqual([
-      'bad_signature', 'expired', 'lifetime_too_long', 'malformed', 'not_owner', 'not_yet_valid', 'stake_inactive',
+      'admin_not_approved', 'bad_signature', 'expired', 'lifetime_too_long', 'malformed', 'not_owner', 'not_yet_valid', 'stake_inactive',
       'stake_insufficient', 'token_expired', 'token_revoked', 'unknown_token', 'wrong_audience',
     ]);
   });
@@ -170,11 +180,84 @@ describe('token check: backend failures propagate distinctly (fail closed)', () 
       getToken: async () => { throw new IndexUnavailableError('table unreachable'); },
       getStake: async () => { throw new IndexUnavailableError('table unreachable'); },
       getMinStake: async () => { throw new IndexUnavailableError('table unreachable'); },
+      readItems: async () => { throw new IndexUnavailableError('table unreachable'); },
     };
     const error = await checker(down).check(await credential()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(IndexUnavailableError);
     expect(isBackendUnavailable(error)).toBe(true);
     expect(isBackendUnavailable(new Error('bug'))).toBe(false);
+  });
+});
+
+describe('token check: a stale index fails closed (issue 12 item 7)', () => {
+  const adminToken = () => token({ role: 'admin', permissions: ['read', 'write', 'node:write', 'admin'] });
+  const adminStake = () => stake({ role: 'admin', amountMist: DEFAULT_MIN_STAKE_MIST.admin });
+
+  it('the attack: the indexer stopped before a revocation landed; the old index state is refused, not trusted', async () => {
+    // The index still holds the token as valid, but the indexer last covered the chain 301 s ago.
+    const index = await indexWith(token(), stake(), { coveredThroughMs: NOW.getTime() - 301_000 });
+    const stale: IndexStaleError[] = [];
+    const c = createTokenChecker({ index, clusterId: CLUSTER, now: () => NOW, freshness: { ...FRESHNESS, onStale: (e) => stale.push(e) } });
+    const error = await c.check(await credential()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IndexStaleError);
+    expect(isBackendUnavailable(error)).toBe(true);
+    expect(outageCode(error)).toBe('index_stale');
+    expect(stale.map((e) => e.ageMs)).toEqual([301_000]);
+  });
+
+  it('an index exactly at the bound still answers; one never covered by the indexer does not', async () => {
+    const atBound = await indexWith(token(), stake(), { coveredThroughMs: NOW.getTime() - FRESHNESS.maxAgeMs });
+    expect(await checker(atBound).check(await credential())).toMatchObject({ ok: true });
+    const never = await indexWith(token(), stake(), { coveredThroughMs: null });
+    const error = await checker(never).check(await credential()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IndexStaleError);
+    expect((error as IndexStaleError).ageMs).toBeUndefined();
+  });
+
+  it('stale refuses every index answer, negative ones included, and credential reasons still come first', async () => {
+    const index = await indexWith(undefined, undefined, { coveredThroughMs: 0 });
+    await expect(checker(index).check(await credential())).rejects.toBeInstanceOf(IndexStaleError);
+    expect(await checker(index).check('k3sdaas.v1.x.y')).toEqual({ ok: false, reason: 'malformed' });
+  });
+
+  it('for any covered time the check refuses exactly when it is older than the bound', async () => {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 0, max: 2 * FRESHNESS.maxAgeMs }), async (ageMs) => {
+      const index = await indexWith(token(), stake(), { coveredThroughMs: NOW.getTime() - ageMs });
+      const outcome = await checker(index).check(await credential()).catch((e: unknown) => e);
+      if (ageMs > FRESHNESS.maxAgeMs) expect(outcome).toBeInstanceOf(IndexStaleError);
+      else expect(outcome).toMatchObject({ ok: true });
+    }), { numRuns: 25 });
+  });
+
+  it('costs no extra round trip: the freshness rides on the token read (two reads per accepted check, admin included)', async () => {
+    for (const [t, s] of [[token(), stake()], [adminToken(), adminStake()]] as const) {
+      const index = await indexWith(t, s);
+      const c = checker(index, { cacheSize: 0 });
+      expect(await c.check(await credential())).toMatchObject({ ok: true });
+      expect(index.reads).toBe(2);
+    }
+    const unknown = await indexWith(undefined, stake());
+    expect(await checker(unknown).check(await credential())).toEqual({ ok: false, reason: 'unknown_token' });
+    expect(unknown.reads).toBe(1);
+  });
+});
+
+describe('token check: admin tokens need a currently approved owner (issue 12 item 9)', () => {
+  const adminToken = () => token({ role: 'admin', permissions: ['read', 'write', 'node:write', 'admin'] });
+  const adminStake = () => stake({ role: 'admin', amountMist: DEFAULT_MIN_STAKE_MIST.admin });
+
+  it('an admin the pool revoked is refused at once, cached credential or not', async () => {
+    const index = await indexWith(adminToken(), adminStake());
+    const c = checker(index);
+    const cred = await credential();
+    expect(await c.check(cred)).toMatchObject({ ok: true, identity: { role: 'admin' } });
+    await index.writeEntities([{ kind: 'admin', record: { address: owner.toSuiAddress(), approved: false, lastEvent: { ...position, checkpoint: 2n } }, expectedRev: 1 }]);
+    expect(await c.check(cred)).toEqual({ ok: false, reason: 'admin_not_approved' });
+  });
+
+  it('an admin token whose owner the index never saw approved is refused; user and node tokens do not need it', async () => {
+    expect(await checker(await indexWith(adminToken(), adminStake(), { adminApproved: null })).check(await credential())).toEqual({ ok: false, reason: 'admin_not_approved' });
+    expect(await checker(await indexWith(token(), stake(), { adminApproved: false })).check(await credential())).toMatchObject({ ok: true });
   });
 });
 

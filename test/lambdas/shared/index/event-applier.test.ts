@@ -243,6 +243,40 @@ describe('applyEventsToIndex', () => {
     expect((await repo.getMinStakes(['node'])).get('node')?.rev).toBe(2);
   });
 
+  it('applies AdminApproved/AdminRevoked: the newest announcement wins in any delivery order, replays write nothing', async () => {
+    const approved = (admin: string) => ({ name: 'staking::AdminApproved', data: { admin } }) as DecodedEvent;
+    const revokedAdmin = (admin: string) => ({ name: 'staking::AdminRevoked', data: { admin } }) as DecodedEvent;
+    const B = '0x' + '5'.repeat(64);
+    const history = [ev(approved(A), pos(1)), ev(approved(B), pos(2)), ev(revokedAdmin(A), pos(3)), ev(approved(A), pos(4)), ev(revokedAdmin(B), pos(5))];
+    const inOrder = new MemoryIndexRepository();
+    expect(await applyEventsToIndex(inOrder, history)).toMatchObject({ applied: 5, ignored: 0 });
+    const approval = async (repo: MemoryIndexRepository) => [...(await repo.getAdmins([A, B])).values()].map((v) => [v.record.address, v.record.approved]);
+    expect(await approval(inOrder)).toEqual([[A, true], [B, false]]);
+    await fc.assert(fc.asyncProperty(fc.shuffledSubarray(history, { minLength: history.length }), fc.integer({ min: 1, max: 5 }), async (shuffled, split) => {
+      const repo = new MemoryIndexRepository();
+      // Delivered in two out-of-order batches, the second replaying the first.
+      await applyEventsToIndex(repo, shuffled.slice(0, split));
+      await applyEventsToIndex(repo, shuffled);
+      expect(await approval(repo)).toEqual(await approval(inOrder));
+    }), { numRuns: 30 });
+    const writes: unknown[] = [];
+    const original = inOrder.writeEntities.bind(inOrder);
+    inOrder.writeEntities = async (w) => {
+      writes.push(...w);
+      return original(w);
+    };
+    expect(await applyEventsToIndex(inOrder, history)).toMatchObject({ applied: 0, stale: 5 });
+    expect(writes).toEqual([]);
+  });
+
+  it('ignores the enclave registry\'s events', () => {
+    const { outcomes } = applyAll([
+      ev({ name: 'enclave_registry::RegistrationOpened', data: { cluster_id: 'c', nonce: [1] } } as DecodedEvent, pos(1)),
+      ev({ name: 'enclave_registry::EnclaveDeregistered', data: { cluster_id: 'c' } } as DecodedEvent, pos(2)),
+    ]);
+    expect(outcomes).toEqual(['ignored', 'ignored']);
+  });
+
   it('retries a pool-minimum write that lost a race, so the newer minimum wins', async () => {
     const repo = new MemoryIndexRepository();
     let interfered = false;

@@ -103,6 +103,33 @@ describe.each(implementations)('index repository contract: %s', (_name, create) 
     expect((await repo.getMinStakes(['admin'])).get('admin')?.rev).toBe(2);
   });
 
+  it('round-trips admin approvals at the expected revision', async () => {
+    const admin = { address: OWNER, approved: true, lastEvent: pos(3n) };
+    expect((await repo.getAdmins([OWNER])).size).toBe(0);
+    await repo.writeEntities([{ kind: 'admin', record: admin, expectedRev: 0 }]);
+    await expect(repo.writeEntities([{ kind: 'admin', record: admin, expectedRev: 0 }])).rejects.toBeInstanceOf(IndexConflictError);
+    await repo.writeEntities([{ kind: 'admin', record: { ...admin, approved: false, lastEvent: pos(4n) }, expectedRev: 1 }]);
+    expect((await repo.getAdmins([OWNER, id('9')])).get(OWNER)).toEqual({ record: { ...admin, approved: false, lastEvent: pos(4n) }, rev: 2 });
+  });
+
+  it('readItems returns every named item of one check in one call, and the freshness the indexer recorded', async () => {
+    const s = stake(id('1'));
+    const t = token(id('2'), s.stakeId);
+    await repo.writeEntities([
+      { kind: 'stake', record: s, expectedRev: 0 }, { kind: 'token', record: t, expectedRev: 0 },
+      { kind: 'minStake', record: { role: 'node', amountMist: 3n, lastEvent: pos(1n) }, expectedRev: 0 },
+      { kind: 'admin', record: { address: OWNER, approved: true, lastEvent: pos(1n) }, expectedRev: 0 },
+    ]);
+    expect(await repo.readItems({ tokenId: t.tokenId, freshness: true })).toEqual({ token: t, freshness: {} });
+    await repo.putCursor({ cursor: 'c1', checkpoint: 5n, eventsSeen: 1, updatedAt: '2026-01-01T00:00:00.000Z', coveredThroughMs: 1_800_000_000_123 }, undefined);
+    expect(await repo.readItems({ tokenId: t.tokenId, freshness: true })).toEqual({ token: t, freshness: { coveredThroughMs: 1_800_000_000_123 } });
+    expect(await repo.readItems({ stakeId: s.stakeId, minStakeRole: 'node', admin: OWNER })).toEqual({
+      stake: s, minStakeMist: 3n, admin: { address: OWNER, approved: true, lastEvent: pos(1n) },
+    });
+    expect(await repo.readItems({ tokenId: id('e'), stakeId: id('f'), minStakeRole: 'user', admin: id('d') })).toEqual({});
+    expect((await repo.getCursor())?.coveredThroughMs).toBe(1_800_000_000_123);
+  });
+
   it('batch-reads and batch-writes more than one DynamoDB request holds (150 tokens)', async () => {
     const tokens = Array.from({ length: 150 }, (_, i) => token('0x' + i.toString(16).padStart(64, '0'), id('5')));
     await repo.writeEntities(tokens.map((record) => ({ kind: 'token' as const, record, expectedRev: 0 })));
@@ -133,6 +160,27 @@ describe.each(implementations)('index repository contract: %s', (_name, create) 
     expect(await repo.markTerminationRequested('i-1', '2026-06-02T00:00:00.000Z')).toBe(false);
     expect((await repo.getNode('i-1'))?.terminationRequestedAt).toBe('2026-06-01T00:00:00.000Z');
     expect(await repo.markTerminationRequested('i-unknown', '2026-06-01T00:00:00.000Z')).toBe(false);
+  });
+
+  it('claims an eviction once until the claim is stale or given back; a marked node is never claimed', async () => {
+    await repo.putNode(node('i-1', id('1')));
+    const t0 = '2026-06-01T00:00:00.000Z';
+    const t1 = '2026-06-01T00:05:00.000Z';
+    expect(await repo.claimEviction('i-1', t0, '2026-05-31T23:50:00.000Z')).toBe(true);
+    // A second run while the claim is fresh: refused.
+    expect(await repo.claimEviction('i-1', t1, '2026-05-31T23:55:00.000Z')).toBe(false);
+    expect((await repo.getNode('i-1'))?.evictionClaimedAt).toBe(t0);
+    // Someone else's claim is not given back by a release naming another time.
+    await repo.releaseEviction('i-1', t1);
+    expect((await repo.getNode('i-1'))?.evictionClaimedAt).toBe(t0);
+    // Stale (older than staleBefore): taken over.
+    expect(await repo.claimEviction('i-1', t1, t0)).toBe(true);
+    await repo.releaseEviction('i-1', t1);
+    expect((await repo.getNode('i-1'))?.evictionClaimedAt).toBeUndefined();
+    expect(await repo.claimEviction('i-1', t1, t0)).toBe(true);
+    expect(await repo.markTerminationRequested('i-1', t1)).toBe(true);
+    expect(await repo.claimEviction('i-1', '2026-06-02T00:00:00.000Z', '2026-06-02T00:00:00.000Z')).toBe(false);
+    expect(await repo.claimEviction('i-unknown', t0, t0)).toBe(false);
   });
 
   it('moves the cursor only from the value it was read at (a concurrent run cannot move it back)', async () => {
@@ -185,6 +233,8 @@ describe('DynamoDB index repository when the table cannot be reached', () => {
     await expect(repo.putCursor(cursor, undefined)).rejects.toBeInstanceOf(IndexUnavailableError);
     await expect(repo.putCursor(cursor, cursor)).rejects.toBeInstanceOf(IndexUnavailableError);
     await expect(repo.markTerminationRequested('i-1', 't')).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.claimEviction('i-1', 't', 't')).rejects.toBeInstanceOf(IndexUnavailableError);
+    await expect(repo.releaseEviction('i-1', 't')).rejects.toBeInstanceOf(IndexUnavailableError);
     await expect(repo.tokensOfStake(id('1'))).rejects.toBeInstanceOf(IndexUnavailableError);
     await expect(repo.nodesOfStake(id('1'))).rejects.toBeInstanceOf(IndexUnavailableError);
     await expect(repo.tokensOfOwner(OWNER)).rejects.toBeInstanceOf(IndexUnavailableError);

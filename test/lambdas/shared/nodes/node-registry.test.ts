@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { PutItemCommand, TransactWriteItemsCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeRegistry } from '../../../../lambdas/shared/nodes/node-registry';
 import { startMoto, type Moto } from '../../../support/moto';
-import { clients, createIndexTable } from '../../../support/worker-fixtures';
+import { clients, createIndexTable, opaquePoolEntry } from '../../../support/worker-fixtures';
 
 const TABLE = 'index';
 const GROUP = 'k3s-daas-test-workers-general';
@@ -51,7 +51,7 @@ describe('NodeRegistry.markGone', () => {
       interleavingClient(
         (command) => command instanceof PutItemCommand && command.input.Item?.status?.S === 'gone',
         async () => {
-          expect(await registry.admit({ ...admission, now: new Date() })).toEqual({ admitted: true });
+          expect(await registry.admit({ ...admission, token: await opaquePoolEntry(registry), now: new Date() })).toEqual({ admitted: true });
         },
       ),
       TABLE,
@@ -62,7 +62,7 @@ describe('NodeRegistry.markGone', () => {
   });
 
   it('reports "already gone" without touching the count when a concurrent delivery marked it first', async () => {
-    expect(await registry.admit({ ...admission, now: new Date() })).toEqual({ admitted: true });
+    expect(await registry.admit({ ...admission, token: await opaquePoolEntry(registry), now: new Date() })).toEqual({ admitted: true });
     const racing = new NodeRegistry(
       interleavingClient(
         (command) => command instanceof TransactWriteItemsCommand,
@@ -79,7 +79,7 @@ describe('NodeRegistry.markGone', () => {
 
   it('never lets a departed instance join again', async () => {
     expect(await registry.markGone({ ...departure, now: new Date() })).toBe(true);
-    expect(await registry.admit({ ...admission, now: new Date() })).toEqual({ admitted: false, reason: 'already_joined' });
+    expect(await registry.admit({ ...admission, token: await opaquePoolEntry(registry), now: new Date() })).toEqual({ admitted: false, reason: 'already_joined' });
     expect(await registry.joinedCount(STAKE)).toBe(0n);
   });
 });

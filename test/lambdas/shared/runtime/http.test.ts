@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { z } from 'zod';
 import { HttpError, MAX_BODY_BYTES, parseJsonBody, withHttpErrors } from '../../../../lambdas/shared/runtime/http';
+import { DependencyUnavailableError } from '../../../../lambdas/shared/runtime/outage';
 
 const Body = z.object({ credential: z.string().min(1) }).strict();
 const event = (body: string | undefined, isBase64Encoded = false) => ({ body, isBase64Encoded });
@@ -74,5 +75,50 @@ describe('withHttpErrors', () => {
     expect(r.body).not.toMatch(/secret|index\.mjs|at /);
     expect(JSON.parse(r.body!)).toEqual({ error: 'internal_error', message: 'the request could not be processed' });
     expect(seen).toHaveLength(1);
+  });
+});
+
+describe('withHttpErrors: outages', () => {
+  const sdkTimeout = Object.assign(new Error('socket hang'), { name: 'TimeoutError', $metadata: { attempts: 2 } });
+  it.each([
+    ['a domain outage', new DependencyUnavailableError('index down')],
+    ['an SDK timeout after its retries', sdkTimeout],
+    ['a throttled call', Object.assign(new Error('slow down'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400, attempts: 2 } })],
+    ['a 5xx', Object.assign(new Error('oops'), { name: 'InternalFailure', $metadata: { httpStatusCode: 500, attempts: 2 } })],
+    ['a wrapped outage', new Error('wrapped', { cause: sdkTimeout })],
+  ])('%s → 503 backend_unavailable, logged, no detail', async (_name, error) => {
+    const seen: unknown[] = [];
+    const r = await withHttpErrors(async () => {
+      throw error;
+    }, (e) => seen.push(e))({});
+    expect(r.statusCode).toBe(503);
+    expect(JSON.parse(r.body!)).toEqual({ error: 'backend_unavailable', message: 'a backend service of the platform cannot be reached; retry later' });
+    expect(seen).toEqual([error]);
+  });
+
+  it('the TokenReview route asks for 500 instead', async () => {
+    const r = await withHttpErrors(async () => {
+      throw new DependencyUnavailableError('down');
+    }, undefined, { outageStatus: 500 })({});
+    expect([r.statusCode, JSON.parse(r.body!).error]).toEqual([500, 'backend_unavailable']);
+  });
+
+  it('a refusal by the service (access denied, unknown key) is no outage: 500 internal_error', async () => {
+    const denied = Object.assign(new Error('denied'), { name: 'AccessDeniedException', $fault: 'client', $metadata: { httpStatusCode: 400, attempts: 1 } });
+    const r = await withHttpErrors(async () => {
+      throw denied;
+    })({});
+    expect([r.statusCode, JSON.parse(r.body!).error]).toEqual([500, 'internal_error']);
+  });
+});
+
+describe('parseJsonBody: optional bodies', () => {
+  it('an absent or empty body stands for `absentAs`; a present one is parsed as usual', () => {
+    const Empty = z.object({}).strict();
+    expect(parseJsonBody(event(undefined), Empty, { absentAs: {} })).toEqual({});
+    expect(parseJsonBody(event(''), Empty, { absentAs: {} })).toEqual({});
+    expect(refusal(() => parseJsonBody(event('{"x":1}'), Empty, { absentAs: {} })).code).toBe('invalid_request');
+    // Without the option an absent body is still invalid JSON.
+    expect(refusal(() => parseJsonBody(event(undefined), Empty)).code).toBe('invalid_json');
   });
 });

@@ -68,4 +68,16 @@ describe('event BCS schemas', () => {
     });
     expect(hex(bytes)).toBe('036465760204ab020201020103');
   });
+
+  it('AdminApproved/AdminRevoked match the Move BCS fixture', () => {
+    const admin = `0x${'22'.repeat(32)}`;
+    expect(hex(encodeEvent('staking::AdminApproved', { admin }))).toBe('22'.repeat(32));
+    expect(hex(encodeEvent('staking::AdminRevoked', { admin }))).toBe('22'.repeat(32));
+    expect(decodeEvent(`${PKG}::staking::AdminRevoked`, encodeEvent('staking::AdminRevoked', { admin }), PKG)).toEqual({ name: 'staking::AdminRevoked', data: { admin } });
+  });
+
+  it('RegistrationOpened/EnclaveDeregistered match the Move BCS fixture', () => {
+    expect(hex(encodeEvent('enclave_registry::RegistrationOpened', { cluster_id: 'dev', nonce: [1, 2] }))).toBe('03646576020102');
+    expect(hex(encodeEvent('enclave_registry::EnclaveDeregistered', { cluster_id: 'dev' }))).toBe('03646576');
+  });
 });

@@ -1,23 +1,17 @@
-// What the enclave hands out: attestation documents binding the cluster CA (checked with the same
-// verifier the attestation route uses) and the join token in K3s's secure format, encrypted with the
-// context the node-join route decrypts with.
+// What the enclave hands out: attestation documents binding the cluster CA, checked with the same
+// verifier the attestation route uses (the bootstrap-token pool has its own test).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import * as crypto from 'node:crypto';
 import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { caSha256, createAttestationServer } from '../../../enclave/src/supervisor/attestation-server';
-import { JoinTokenCaError, encryptJoinToken, formatAgentJoinToken } from '../../../enclave/src/supervisor/join-token';
-import { EnclaveKms } from '../../../enclave/src/supervisor/kms-client';
-import { RecipientKey } from '../../../enclave/src/supervisor/recipient';
 import { verifyClusterAttestation } from '../../../lambdas/shared/attestation/cluster-attestation';
-import { JOIN_TOKEN_PATTERN, joinTokenEncryptionContext, joinTokenPinsCa } from '../../../lambdas/shared/nodes/join-token';
 import { createClusterCaPem } from '../../support/cluster-ca';
 import { NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
 import { TEST_PLATFORM_SETTINGS } from '../../support/enclave-settings';
 import { decodeClaims, NO_SNAPSHOT } from '../../../lambdas/shared/attestation/enclave-claims';
+import { testCaAttester } from '../support/fake-nitro';
 
 const claimsDeps = { settingsSha256: TEST_PLATFORM_SETTINGS.digest, snapshot: () => NO_SNAPSHOT };
-import { FakeKms, testCaAttester } from '../support/fake-nitro';
 
 let ca: NitroTestCa;
 let clusterCaPem: string;
@@ -96,47 +90,5 @@ describe('attestation server', () => {
       caAvailable = true;
     }
     expect((await fetch(`${base}/other`)).status).toBe(404);
-  });
-});
-
-describe('join token', () => {
-  it('is K10<sha256 of the CA PEM bytes>::node:<agent token> and fits the join route pattern', () => {
-    const pem = Buffer.from(clusterCaPem);
-    const token = formatAgentJoinToken(pem, 'b'.repeat(64));
-    expect(token).toBe(`K10${crypto.createHash('sha256').update(pem).digest('hex')}::node:${'b'.repeat(64)}`);
-    expect(token).toMatch(JOIN_TOKEN_PATTERN);
-  });
-
-  it('pins the same CA the node-join route checks: the CA of the record the attestation route stores from this enclave', async () => {
-    const res = await fetch(`${base}/attestation`);
-    const verdict = await verifyClusterAttestation((await res.json()) as { document: string; caCertPem: string }, {
-      expectedPcrs: { 0: TEST_PCRS[0], 1: TEST_PCRS[1], 2: TEST_PCRS[2] },
-      now: ca.now,
-      maxDocumentAgeMs: 300_000,
-      rootPem: ca.rootPem,
-      platformSettings: TEST_PLATFORM_SETTINGS,
-    });
-    if (!verdict.ok) throw new Error(verdict.message);
-    const token = formatAgentJoinToken(Buffer.from(clusterCaPem), 'd'.repeat(64));
-    expect(joinTokenPinsCa(token, verdict.record.caCertPem)).toBe(true);
-    expect(joinTokenPinsCa(formatAgentJoinToken(Buffer.from(await createClusterCaPem()), 'd'.repeat(64)), verdict.record.caCertPem)).toBe(false);
-  });
-
-  it('refuses a CA file whose PEM hash the node-join route could never match (CRLF, a chain, extra text, not a certificate)', async () => {
-    const other = await createClusterCaPem('k3s-intermediate');
-    for (const pem of [clusterCaPem.replace(/\n/g, '\r\n'), clusterCaPem + other, `# k3s\n${clusterCaPem}`, clusterCaPem.trimEnd(), 'not a certificate']) {
-      expect(() => formatAgentJoinToken(Buffer.from(pem), 'b'.repeat(64))).toThrow(JoinTokenCaError);
-    }
-  });
-
-  it('is encrypted under the join-token key with {cluster, purpose: k3s-agent-token} and opens with that context only', async () => {
-    const kms = new FakeKms(ca.rootPem);
-    kms.createKey('join-key', null);
-    const enclaveKms = new EnclaveKms(kms, RecipientKey.generate(), testCaAttester(ca, TEST_PCRS));
-    const token = formatAgentJoinToken(Buffer.from(clusterCaPem), 'c'.repeat(64));
-    const blob = await encryptJoinToken({ kms: enclaveKms, joinTokenKeyId: 'join-key', clusterId: 'k3s-daas-dev', token });
-    expect(Buffer.from(blob).toString('latin1')).not.toContain('c'.repeat(64));
-    expect(kms.decryptPlain(blob, joinTokenEncryptionContext('k3s-daas-dev')).toString()).toBe(token);
-    expect(() => kms.decryptPlain(blob, joinTokenEncryptionContext('other-cluster'))).toThrow(/InvalidCiphertext/);
   });
 });

@@ -1,0 +1,99 @@
+// Request/connection timeouts and bounded retries for every AWS SDK client of a function. The SDK's
+// defaults wait on a hanging connection forever (no request timeout) and retry with backoff, so one
+// stuck dependency would hold a route until Lambda kills it, with no answer at all. Here each call has a
+// worst case that fits the function's timeout with room left to answer the contract's 503 (500 for the
+// TokenReview), and the CDK functions take their timeouts from the same table.
+
+/** Timeout of each function, in seconds; `lib/api/*` configures the functions with exactly these. */
+export const FUNCTION_TIMEOUT_SECONDS = {
+  healthz: 10,
+  authenticate: 10,
+  'tokens-validate': 10,
+  kubeconfig: 10,
+  issuer: 10,
+  attestation: 15,
+  'node-join': 15,
+  'node-lifecycle': 30,
+} as const;
+
+export type ApiFunctionName = keyof typeof FUNCTION_TIMEOUT_SECONDS;
+
+/**
+ * The indexer's timeout follows its schedule (`lib/api/indexer.ts`: interval − 5 s, at most 295 s); the
+ * shortest schedule (1 min) gives this. Its client budget is sized for this worst case.
+ */
+export const INDEXER_MIN_TIMEOUT_SECONDS = 55;
+
+/**
+ * How many dependency calls may each run into their full timeout one after another on a function's worst
+ * path. Most handlers answer on the first failed call (one); node-lifecycle carries on after a failed
+ * mark (ABANDON) and a failed claim, then completes the action: three.
+ */
+const CALLS_IN_SERIES: Record<ApiFunctionName, number> = {
+  healthz: 1,
+  authenticate: 1,
+  'tokens-validate': 1,
+  kubeconfig: 1,
+  issuer: 1,
+  attestation: 1,
+  'node-join': 1,
+  'node-lifecycle': 3,
+};
+
+/**
+ * An indexer run stops starting work (pages, evictions, the lag reading) this long before its deadline
+ * (`RunOptions.safetyMarginMs` default). Each AWS call gets a third of it, so the work started at the
+ * margin (an eviction's describe and terminate, then the cursor write) still ends in time.
+ */
+export const INDEXER_SAFETY_MARGIN_MS = 15_000;
+
+/** Share of the function's time the timed-out calls may use; the rest is for the answer and cold start. */
+const DEPENDENCY_SHARE = 0.5;
+const MAX_ATTEMPTS = 2;
+const MAX_REQUEST_TIMEOUT_MS = 5_000;
+const MIN_REQUEST_TIMEOUT_MS = 500;
+const MAX_CONNECTION_TIMEOUT_MS = 1_000;
+/** The standard retry strategy's backoff before retry i is at most 2^i × 500 ms (throttling base). */
+const THROTTLING_DELAY_BASE_MS = 500;
+
+export interface CallBudget {
+  readonly maxAttempts: number;
+  /** Per attempt, from sending to the last response byte (connecting included). */
+  readonly requestTimeoutMs: number;
+  readonly connectionTimeoutMs: number;
+}
+
+function maxBackoffMs(attempts: number): number {
+  let total = 0;
+  for (let retry = 1; retry < attempts; retry++) total += 2 ** retry * THROTTLING_DELAY_BASE_MS;
+  return total;
+}
+
+/** The longest one SDK call with `budget` can take before it fails (every attempt times out, full backoff). */
+export function worstCaseCallMs(budget: CallBudget): number {
+  return budget.maxAttempts * budget.requestTimeoutMs + maxBackoffMs(budget.maxAttempts);
+}
+
+export function callBudget(functionName: ApiFunctionName | 'indexer'): CallBudget {
+  const perCallMs = functionName === 'indexer'
+    ? INDEXER_SAFETY_MARGIN_MS / 3
+    : (FUNCTION_TIMEOUT_SECONDS[functionName] * 1000 * DEPENDENCY_SHARE) / CALLS_IN_SERIES[functionName];
+  const requestTimeoutMs = Math.min(MAX_REQUEST_TIMEOUT_MS, Math.floor((perCallMs - maxBackoffMs(MAX_ATTEMPTS)) / MAX_ATTEMPTS));
+  if (requestTimeoutMs < MIN_REQUEST_TIMEOUT_MS) {
+    throw new Error(`the ${functionName} function's timeout leaves under ${MIN_REQUEST_TIMEOUT_MS} ms per AWS request`);
+  }
+  return { maxAttempts: MAX_ATTEMPTS, requestTimeoutMs, connectionTimeoutMs: Math.min(MAX_CONNECTION_TIMEOUT_MS, requestTimeoutMs) };
+}
+
+/**
+ * Client settings to spread into any AWS SDK v3 client constructor (`new KMSClient(awsClientConfig('issuer'))`).
+ * `throwOnRequestTimeout` makes the request timeout an error rather than a logged warning. The endpoint,
+ * region and credentials still come from the environment (`AWS_ENDPOINT_URL` in tests).
+ */
+export function awsClientConfig(functionName: ApiFunctionName | 'indexer') {
+  const budget = callBudget(functionName);
+  return {
+    maxAttempts: budget.maxAttempts,
+    requestHandler: { requestTimeout: budget.requestTimeoutMs, connectionTimeout: budget.connectionTimeoutMs, throwOnRequestTimeout: true },
+  };
+}
