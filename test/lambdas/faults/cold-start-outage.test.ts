@@ -43,6 +43,7 @@ beforeAll(async () => {
     CLUSTER_STATE_KEY_ID: 'arn:aws:kms:us-east-1:123456789012:key/state',
     JOIN_TOKEN_KEY_ID: 'arn:aws:kms:us-east-1:123456789012:key/join',
     ATTESTATION_MAX_AGE_SECONDS: '900',
+    INDEX_MAX_AGE_SECONDS: '300',
     JOIN_TOKEN_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/join',
     WORKER_ROLE_NAME: WORKER_ROLE,
     WORKER_GROUPS: JSON.stringify([{ autoScalingGroup: GROUP, stakeId: '0x' + 'c'.repeat(64) }]),
