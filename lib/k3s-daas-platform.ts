@@ -8,7 +8,7 @@ import type { EnvironmentConfig } from './config/environment-config';
 import { ControlPlaneStack } from './control-plane/control-plane-stack';
 import { MonitoringStack } from './monitoring/monitoring-stack';
 import { NetworkStack } from './network/network-stack';
-import type { EnclaveArtifacts } from './shared/enclave-artifacts';
+import { failClosedWarning, type EnclaveArtifacts } from './shared/enclave-artifacts';
 import { StateStack } from './state/state-stack';
 import { renderWorkerUserData } from './workers/worker-user-data';
 import { WorkersStack } from './workers/workers-stack';
@@ -73,12 +73,8 @@ export function buildPlatform(app: App, config: EnvironmentConfig, enclave: Encl
   output(state, 'WebhookSecretArn', state.webhookSecret.secretArn, 'TokenReview webhook bearer secret (rotation: docs/deploy.md)');
   output(controlPlane, 'MasterAutoScalingGroupName', controlPlane.masterGroup.autoScalingGroupName, 'Master group (instance refresh after an enclave or secret change)');
 
-  if (!enclave.pcrs || enclave.missingReason) {
-    Annotations.of(state.clusterStateKey).addWarningV2(
-      'k3s-daas:no-enclave-build',
-      `FAIL-CLOSED: ${enclave.missingReason}. ${enclave.pcrs ? 'Masters cannot start the enclave.' : 'The cluster-state key denies all decryption and masters will not start the enclave.'}`,
-    );
-  }
+  const failClosed = failClosedWarning(enclave);
+  if (failClosed) Annotations.of(state.clusterStateKey).addWarningV2('k3s-daas:no-enclave-build', failClosed);
   for (const stack of [network, state, api, controlPlane, workers, monitoring]) {
     Tags.of(stack).add('project', 'k3s-daas');
     Tags.of(stack).add('environment', config.name);

@@ -4,7 +4,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import * as path from 'node:path';
@@ -78,6 +78,9 @@ export class DomainFunction extends NodejsFunction {
         sourceMap: true,
         banner: LAMBDA_BUNDLE.banner,
         externalModules: [...LAMBDA_BUNDLE.external],
+        // esbuild's default (info) prints a size table per function: dozens of lines on every synth.
+        // Warnings and errors still show.
+        logLevel: LogLevel.WARNING,
       },
     });
     Validations.of(this).acknowledge({

@@ -14,7 +14,8 @@ import { decodeEvent } from '../../lambdas/shared/sui/events';
 import { generateHistory, type GeneratedHistory } from '../support/event-history';
 import { createIndexTable, emulatorClient } from '../support/index-table';
 import { createHarness } from '../support/indexer-harness';
-import { motoAvailable, startMoto } from '../support/moto';
+import { startMoto } from '../support/moto-server';
+import { ensureTestTools } from '../support/test-tools';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -66,8 +67,9 @@ export async function run(): Promise<void> {
   console.log(`indexer_vs_decode_only_ratio: ${(rate / decodeRate).toFixed(3)}`);
   console.log(`indexer_heap_growth_mb_per_100k: ${(((after - before) * 100_000) / indexed).toFixed(2)}`);
 
-  if (!motoAvailable()) {
-    console.log('indexer_dynamodb_events_per_s: unavailable (moto_server is not installed; `pip install "moto[server]"`)');
+  const tools = await ensureTestTools((line) => console.error(line));
+  if (!tools.moto.ok) {
+    console.log(`indexer_dynamodb_events_per_s: unavailable (moto: ${tools.moto.reason})`);
     return;
   }
   const moto = await startMoto();

@@ -11,7 +11,7 @@ import { createClusterCaPem } from '../support/cluster-ca';
 import { TEST_PLATFORM_SETTINGS, testClaims } from '../support/enclave-settings';
 import { makeHarness } from './sui-cli-harness';
 
-const NITRO_DIR = path.join(REPO_ROOT, '..', 'shared', 'testdata', 'nitro');
+const NITRO_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'nitro');
 const REAL_DOC = path.join(NITRO_DIR, 'attestation-doc-us-east-1-debug.b64');
 const AWS_ROOT = path.join(NITRO_DIR, 'aws-nitro-root-g1.pem');
 

@@ -1,63 +1,19 @@
-// Starts a local AWS API emulator (moto in server mode) for integration tests; the SDK clients reach
-// it through AWS_ENDPOINT_URL. `.ci/run` installs moto; where it is missing the caller gets a clear error.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import * as net from 'node:net';
+// Test-side entry to the local AWS emulator (test/support/moto-server.ts): startMoto() for a file's
+// beforeAll, describeWithMoto() for the blocks that need it.
+import { describe } from '@jest/globals';
+import { motoSkipReason } from './moto-server';
+import { SKIP_MARK } from './test-tools';
 
-export interface Moto {
-  readonly endpoint: string;
-  stop(): Promise<void>;
-  /** Drops every resource (moto's reset API) so tests do not see each other's state. */
-  reset(): Promise<void>;
+export { motoSkipReason, startMoto, type Moto } from './moto-server';
+
+/**
+ * `describe` for a block that needs moto: when the emulator could not be installed, the block's tests
+ * are reported as skipped with the reason in their name (and in the run's closing summary), and the
+ * file's hooks do not run.
+ */
+export function describeWithMoto(name: string, fn: () => void): void {
+  const reason = motoSkipReason();
+  if (reason) describe.skip(`${name} — ${SKIP_MARK}moto unavailable: ${reason}`, fn);
+  else describe(name, fn);
 }
 
-export function motoAvailable(): boolean {
-  return spawnSync('moto_server', ['--help'], { stdio: 'ignore' }).status === 0;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-export async function startMoto(): Promise<Moto> {
-  if (!motoAvailable()) {
-    throw new Error('moto_server is not installed: run `pip install "moto[server]"` (bash .ci/run does)');
-  }
-  const port = await freePort();
-  const child: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  const endpoint = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const res = await fetch(`${endpoint}/moto-api/`);
-      if (res.ok || res.status < 500) break;
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode}`);
-    if (Date.now() > deadline) {
-      child.kill();
-      throw new Error('moto_server did not start within 30 s');
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return {
-    endpoint,
-    async reset() {
-      await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
-    },
-    async stop() {
-      if (child.exitCode !== null) return;
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      });
-    },
-  };
-}

@@ -48,7 +48,7 @@ export function lazyZkLoginClient(load: () => Promise<ClientWithCoreApi>, timeou
       });
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the Sui node did not answer the zkLogin verification within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(() => reject(new SignatureVerifierUnavailableError(`the Sui node did not answer the zkLogin verification within ${timeoutMs} ms`)), timeoutMs);
       });
       try {
         return await Promise.race([client.then((c) => c.core.verifyZkLoginSignature(options)), timeout]);

@@ -1,7 +1,7 @@
 // The host agent's storage and control API, end to end: the supervisor's HostClient talks through the
 // loopback → vsock → loopback bridges (in-memory vsock) to the host agent server, which keeps
 // ciphertext in a versioned S3 bucket and relays the bootstrap-token pool to the index table (moto).
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, expect, it } from '@jest/globals';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, ListObjectVersionsCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import * as crypto from 'node:crypto';
@@ -14,7 +14,7 @@ import { SnapshotBucket } from '../../../enclave/src/host-agent/snapshot-bucket'
 import { HostClient } from '../../../enclave/src/supervisor/host-client';
 import { KEYS } from '../../../lambdas/shared/index/index-model';
 import { NodeRegistry } from '../../../lambdas/shared/nodes/node-registry';
-import { startMoto, type Moto } from '../../support/moto';
+import { describeWithMoto, startMoto, type Moto } from '../../support/moto';
 import { createIndexTable } from '../../support/worker-fixtures';
 import { MemoryVsockFabric } from '../support/memory-vsock';
 
@@ -82,7 +82,7 @@ afterAll(async () => {
   await moto?.stop();
 });
 
-describe('host agent control API (through the vsock bridges)', () => {
+describeWithMoto('host agent control API (through the vsock bridges)', () => {
   it('hands the enclave its boot settings and the instance credentials', async () => {
     expect(await client.boot()).toEqual(BOOT);
     const creds = await client.credentialProvider()();
@@ -136,7 +136,7 @@ describe('host agent control API (through the vsock bridges)', () => {
   });
 });
 
-describe('the real vsock (socat)', () => {
+describeWithMoto('the real vsock (socat)', () => {
   it('says clearly when socat cannot be run', async () => {
     const vsock = socatVsock({ socat: '/nonexistent/socat' });
     await expect(vsock.connect(16, 6443)).rejects.toThrow(/cannot run \/nonexistent\/socat for vsock 16:6443/);

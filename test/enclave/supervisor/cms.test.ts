@@ -8,7 +8,7 @@ import * as pkijs from 'pkijs';
 import { CmsError, decryptEnvelopedData, encryptEnvelopedData } from '../../../enclave/src/supervisor/cms';
 import { REPO_ROOT } from '../../support/cdk-app';
 
-const NITRO = path.resolve(REPO_ROOT, '..', 'shared', 'testdata', 'nitro');
+const NITRO = path.join(REPO_ROOT, 'test', 'fixtures', 'nitro');
 
 /** The vector's key file holds an RSA key; accept PKCS#8 or PKCS#1 DER. */
 function loadPrivateKey(der: Buffer): crypto.KeyObject {

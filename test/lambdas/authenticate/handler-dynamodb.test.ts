@@ -1,14 +1,14 @@
 // The real authenticate handler (cold-start wiring from the environment) against moto: tokens written
 // through the indexer's DynamoDB repository, the webhook secret in Secrets Manager, AWS_ENDPOINT_URL
 // pointing every SDK client at the emulator.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { handler } from '../../../lambdas/authenticate/handler';
 import { IndexUnavailableError } from '../../../lambdas/shared/index/index-model';
 import { DynamoIndexRepository } from '../../../lambdas/shared/index/index-repository-dynamodb';
 import { createTokenChecker } from '../../../lambdas/shared/credentials/token-check';
 import { createIndexTable, emulatorClient } from '../../support/index-table';
-import { startMoto, type Moto } from '../../support/moto';
+import { describeWithMoto, startMoto, type Moto } from '../../support/moto';
 import { CLUSTER_ID, credentialFor, OWNER, postEvent, stakeRecord, tokenIdOf, tokenRecord } from '../../support/token-fixtures';
 
 const TABLE = 'k3s-daas-index';
@@ -46,14 +46,14 @@ beforeAll(async () => {
     WEBHOOK_SECRET_ARN: ARN,
     INDEX_MAX_AGE_SECONDS: '300',
   });
-}, 90_000);
+});
 
 afterAll(async () => {
   process.env = saved;
   await moto?.stop();
 });
 
-describe('authenticate handler against DynamoDB (moto) with tokens written by the indexer repository', () => {
+describeWithMoto('authenticate handler against DynamoDB (moto) with tokens written by the indexer repository', () => {
   it('authenticates a token the repository wrote', async () => {
     const result = await handler(postEvent('/v1/authenticate', review(await fresh('user')), auth));
     expect(result.statusCode).toBe(200);

@@ -7,6 +7,7 @@ import { InstanceApiError } from '../../../lambdas/indexer/eviction';
 import { metrics } from '../../../lambdas/shared/runtime/powertools';
 import { generateHistory } from '../../support/event-history';
 import { createHarness } from '../../support/indexer-harness';
+import { describeWithMoto } from '../../support/moto';
 
 const context = (ms = 60_000) => ({ getRemainingTimeInMillis: () => ms });
 const VALID_ENV = {
@@ -119,7 +120,7 @@ describe('indexer handler', () => {
   });
 });
 
-describe('indexer handler with its real clients', () => {
+describeWithMoto('indexer handler with its real clients', () => {
   it('reads the provider auth header from Secrets Manager, sends it, and backs off on HTTP 429 without moving the cursor', async () => {
     const { startMoto } = await import('../../support/moto');
     const { createIndexTable, emulatorClient } = await import('../../support/index-table');

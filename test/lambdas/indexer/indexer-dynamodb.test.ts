@@ -1,12 +1,12 @@
 // The crash-and-resume guarantee against DynamoDB (moto) rather than the in-memory repository: the
 // conditional puts, GSI lookups and conditional cursor of the real implementation give the same index
 // as one clean run, and terminations stay exactly once.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { DynamoIndexRepository } from '../../../lambdas/shared/index/index-repository-dynamodb';
 import { generateHistory, prng } from '../../support/event-history';
 import { createIndexTable, emulatorClient } from '../../support/index-table';
 import { createHarness, FaultPlan, InjectedFault } from '../../support/indexer-harness';
-import { startMoto, type Moto } from '../../support/moto';
+import { describeWithMoto, startMoto, type Moto } from '../../support/moto';
 
 let moto: Moto;
 let seq = 0;
@@ -24,7 +24,7 @@ async function dynamoRepo() {
   return new DynamoIndexRepository({ tableName, client });
 }
 
-describe('indexer against DynamoDB (moto)', () => {
+describeWithMoto('indexer against DynamoDB (moto)', () => {
   const history = generateHistory({ seed: 11, transactions: 80 });
   const node = { scanLimit: 9, maxLimit: 10 };
 

@@ -19,7 +19,7 @@ import { BOOTSTRAP_TOKEN_TIMING, formatJoinToken, JOIN_TOKEN_PATTERN, type Boots
 import { NodeRegistry } from '../../../lambdas/shared/nodes/node-registry';
 import { MIST_PER_SUI } from '../../../lambdas/shared/sui/roles';
 import { createClusterCaPem } from '../../support/cluster-ca';
-import { startMoto, type Moto } from '../../support/moto';
+import { describeWithMoto, startMoto, type Moto } from '../../support/moto';
 import { ACCOUNT, clients, createIndexTable, createWorkerGroup, FakeKmsCipher, mintPoolEntry, putStake, REGION } from '../../support/worker-fixtures';
 
 const TABLE = 'index';
@@ -163,7 +163,7 @@ async function attest(caPem: string) {
 beforeAll(async () => {
   attestedCaPem = await createClusterCaPem();
   moto = await startMoto();
-}, 60_000);
+});
 afterAll(async () => {
   await moto?.stop();
 });
@@ -195,7 +195,7 @@ async function markIndexed(coveredThroughMs: number) {
   await repo.putCursor({ cursor: `c-${coveredThroughMs}`, checkpoint: 1n, eventsSeen: 0, updatedAt: NOW.toISOString(), coveredThroughMs }, previous);
 }
 
-describe('POST /v1/nodes/join', () => {
+describeWithMoto('POST /v1/nodes/join', () => {
   it('admits a running instance of a worker group with the server, a pooled bootstrap token pinning the attested CA and its instance id as node name', async () => {
     const id = instances.general[0];
     const { status, body } = await call(joinEvent(id));

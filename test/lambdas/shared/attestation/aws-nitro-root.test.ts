@@ -16,9 +16,9 @@ describe('pinned AWS Nitro root G1', () => {
     expect(new X509Certificate(AWS_NITRO_ROOT_G1_PEM).subject).toContain('CN=aws.nitro-enclaves');
   });
 
-  it('the bundled constant equals the .pem in the repo and the shared test vector', () => {
+  it('the bundled constant equals the .pem in the repo and the Nitro test vector (test/fixtures/nitro)', () => {
     const inRepo = fs.readFileSync(path.join(REPO_ROOT, 'lambdas', 'shared', 'attestation', 'aws-nitro-root-g1.pem'), 'utf8');
-    const shared = fs.readFileSync(path.join(REPO_ROOT, '..', 'shared', 'testdata', 'nitro', 'aws-nitro-root-g1.pem'), 'utf8');
+    const shared = fs.readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'nitro', 'aws-nitro-root-g1.pem'), 'utf8');
     expect(AWS_NITRO_ROOT_G1_PEM.trim()).toBe(inRepo.trim());
     expect(new X509Certificate(inRepo).raw.equals(new X509Certificate(shared).raw)).toBe(true);
   });

@@ -9,7 +9,7 @@ import { verifyAttestationDocument, type VerifyOptions } from '../../../../lambd
 import { REPO_ROOT } from '../../../support/cdk-app';
 import { encodeCose, NitroTestCa, TEST_PCRS } from '../../../support/nitro-test-ca';
 
-const NITRO_DIR = path.join(REPO_ROOT, '..', 'shared', 'testdata', 'nitro');
+const NITRO_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'nitro');
 const REAL_DOC = Buffer.from(fs.readFileSync(path.join(NITRO_DIR, 'attestation-doc-us-east-1-debug.b64'), 'utf8').trim(), 'base64');
 const REAL_AT = new Date('2023-09-07T15:56:02Z');
 const ZERO = '00'.repeat(48);

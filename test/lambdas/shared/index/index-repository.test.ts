@@ -9,7 +9,7 @@ import { MemoryIndexRepository } from '../../../../lambdas/shared/index/index-re
 import { generateHistory } from '../../../support/event-history';
 import { createIndexTable, emulatorClient } from '../../../support/index-table';
 import { createHarness } from '../../../support/indexer-harness';
-import { startMoto, type Moto } from '../../../support/moto';
+import { describeWithMoto, motoSkipReason, startMoto, type Moto } from '../../../support/moto';
 
 const id = (c: string) => '0x' + c.repeat(64);
 const OWNER = id('a');
@@ -30,7 +30,7 @@ let moto: Moto | undefined;
 let tableSeq = 0;
 
 beforeAll(async () => {
-  moto = await startMoto();
+  if (!motoSkipReason()) moto = await startMoto();
 });
 afterAll(async () => {
   await moto?.stop();
@@ -46,7 +46,7 @@ const implementations: [string, () => Promise<IndexRepository>][] = [
   }],
 ];
 
-describe.each(implementations)('index repository contract: %s', (_name, create) => {
+for (const [name, create] of implementations) (name === 'memory' ? describe : describeWithMoto)(`index repository contract: ${name}`, () => {
   let repo: IndexRepository;
   beforeEach(async () => {
     repo = await create();
@@ -211,7 +211,7 @@ describe.each(implementations)('index repository contract: %s', (_name, create) 
   });
 });
 
-describe('DynamoDB index repository when the table cannot be reached', () => {
+describeWithMoto('DynamoDB index repository when the table cannot be reached', () => {
   it('throws IndexUnavailableError (callers fail closed), never a raw SDK error', async () => {
     const client = emulatorClient('http://127.0.0.1:9');
     client.config.maxAttempts = async () => 1;

@@ -1,9 +1,9 @@
 // Node registry against moto's DynamoDB: departure races with admission. The registry reads the node and
 // then writes conditionally; these tests make the other writer act exactly between that read and write.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, expect, it } from '@jest/globals';
 import { PutItemCommand, TransactWriteItemsCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeRegistry } from '../../../../lambdas/shared/nodes/node-registry';
-import { startMoto, type Moto } from '../../../support/moto';
+import { describeWithMoto, startMoto, type Moto } from '../../../support/moto';
 import { clients, createIndexTable, opaquePoolEntry } from '../../../support/worker-fixtures';
 
 const TABLE = 'index';
@@ -34,7 +34,7 @@ const departure = { instanceId: INSTANCE, stakeId: STAKE, autoScalingGroup: GROU
 
 beforeAll(async () => {
   moto = await startMoto();
-}, 60_000);
+});
 afterAll(async () => {
   await moto?.stop();
 });
@@ -45,7 +45,7 @@ beforeEach(async () => {
   await createIndexTable(db, TABLE);
 });
 
-describe('NodeRegistry.markGone', () => {
+describeWithMoto('NodeRegistry.markGone', () => {
   it('marks gone and frees the slot of a node admitted between its read and its write', async () => {
     const racing = new NodeRegistry(
       interleavingClient(

