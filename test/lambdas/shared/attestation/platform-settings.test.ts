@@ -43,9 +43,13 @@ describe('platform settings', () => {
 
   it('reads the public key once per container, and a failure is not cached', async () => {
     const client = new KMSClient({ endpoint: kms.endpoint, region: 'us-east-1', maxAttempts: 1 });
+    // KMS not answering is an outage (the shared 503); a key KMS does not know is a deployment bug (500), not an outage.
+    const unreachable = new EnvPlatformSettings(env(), new KMSClient({ endpoint: 'http://127.0.0.1:9', region: 'us-east-1', maxAttempts: 1, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }));
+    await expect(unreachable.current()).rejects.toBeInstanceOf(SettingsUnavailableError);
+    await expect(unreachable.current()).rejects.toBeInstanceOf(SettingsUnavailableError);
     const broken = new EnvPlatformSettings(env({ KUBECONFIG_SIGNING_KEY_ARN: 'arn:aws:kms:us-east-1:111111111111:key/missing' }), client);
-    await expect(broken.current()).rejects.toBeInstanceOf(SettingsUnavailableError);
-    await expect(broken.current()).rejects.toBeInstanceOf(SettingsUnavailableError);
+    await expect(broken.current()).rejects.toMatchObject({ name: 'NotFoundException' });
+    await expect(broken.current()).rejects.toMatchObject({ name: 'NotFoundException' });
     const good = new EnvPlatformSettings(env(), client);
     const before = kms.calls.filter((c) => c.op === 'GetPublicKey').length;
     await good.current();
