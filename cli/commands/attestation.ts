@@ -6,6 +6,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { verifyAttestationDocument, type AttestationDocument } from '../../lambdas/shared/attestation/verify';
 import { expectedPcrsOf, parsePcrFile, PcrFileError, type ExpectedPcrs } from '../../lambdas/shared/attestation/pcrs';
+import { decodeClaims } from '../../lambdas/shared/attestation/enclave-claims';
 import { CliError, type CliContext } from '../context';
 import { UsageError, VerificationError } from '../errors';
 import { examples } from '../help';
@@ -64,8 +65,17 @@ function summary(doc: AttestationDocument, pinned: boolean): Record<string, unkn
     },
     publicKey: hex(doc.publicKey),
     userData: hex(doc.userData),
+    // The K3s-DaaS enclave claims when user_data has their layout (docs/attestation.md), else null.
+    claims: claimsSummary(doc.userData),
     nonce: hex(doc.nonce),
   };
+}
+
+function claimsSummary(userData: Uint8Array | undefined): Record<string, unknown> | null {
+  const decoded = decodeClaims(userData);
+  if (!decoded.ok) return null;
+  const { caSha256, settingsSha256, snapshot } = decoded.claims;
+  return { caSha256: caSha256.toString('hex'), settingsSha256: settingsSha256.toString('hex'), snapshot: { seq: Number(snapshot.seq), sha256: snapshot.sha256.toString('hex') } };
 }
 
 async function verify(flags: VerifyFlags, ctx: CliContext): Promise<void> {

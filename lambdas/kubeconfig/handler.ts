@@ -1,11 +1,14 @@
 // POST /v1/kubeconfig (public, the credential is the auth; DESIGN §2 step 4, §4): checks the
-// credential like every token check, requires a fresh verified attestation of the enclave, renders a
-// kubeconfig that holds no secret and signs its bytes with the platform's KMS key.
+// credential like every token check, requires a fresh verified attestation of an enclave booted with
+// this platform's own settings, renders a kubeconfig that holds no secret and signs its bytes with the
+// platform's KMS key. The answer carries the raw attestation document, the attested settings and the
+// signing public key, so the CLI verifies all of it against anchors of its own (docs/attestation.md).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
-import { attestationSummary } from '../shared/attestation/cluster-attestation';
+import { attestationDetail, attestationSummary } from '../shared/attestation/cluster-attestation';
+import { EnvPlatformSettings, PLATFORM_SETTINGS_ENV, servesCluster, type PlatformSettingsSource } from '../shared/attestation/platform-settings';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
 import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import { readEnv } from '../shared/runtime/env';
@@ -23,7 +26,8 @@ export type CredentialCheckResult = { ok: true; identity: { tokenId: string } } 
 export interface KubeconfigHandlerDeps {
   readonly checkCredential: (credential: string) => Promise<CredentialCheckResult>;
   readonly store: Pick<AttestationRecordStore, 'getLatest'>;
-  readonly signer: Pick<KubeconfigSigner, 'keyId' | 'sign'>;
+  readonly signer: Pick<KubeconfigSigner, 'keyId' | 'sign' | 'publicKeyPem'>;
+  readonly settings: PlatformSettingsSource;
   readonly clusterId: string;
   readonly serverUrl: string;
   /** A kubeconfig is only issued while the latest verified attestation (NSM time) is younger than this. */
@@ -44,6 +48,12 @@ export function createHandler(deps: KubeconfigHandlerDeps): (event: APIGatewayPr
       logger.warn('kubeconfig refused: no fresh attestation', { latest: record?.timestamp ?? null });
       return errorResult(503, 'no_attestation', 'no fresh verified attestation of the control-plane enclave; retry later');
     }
+    const platform = await deps.settings.current();
+    const serves = servesCluster(record, platform.digest);
+    if (!serves.ok) {
+      logger.error('kubeconfig refused: attested settings differ from the platform', { attested: record.settingsSha256 ?? null, platform: platform.digest.toString('hex') });
+      return errorResult(503, serves.reason, serves.message);
+    }
     const kubeconfig = renderKubeconfig({
       clusterId: deps.clusterId,
       serverUrl: deps.serverUrl,
@@ -51,16 +61,15 @@ export function createHandler(deps: KubeconfigHandlerDeps): (event: APIGatewayPr
       tokenId: check.identity.tokenId,
       attestation: attestationSummary(record),
     });
-    const signature = await deps.signer.sign(kubeconfig);
-    return json(200, { kubeconfig, signature, keyId: deps.signer.keyId, attestation: attestationSummary(record) });
+    const [signature, publicKeyPem] = await Promise.all([deps.signer.sign(kubeconfig), deps.signer.publicKeyPem()]);
+    return json(200, { kubeconfig, signature, keyId: deps.signer.keyId, publicKeyPem, attestation: attestationDetail(record) });
   }, logUnexpected);
 }
 
 export const KUBECONFIG_ENV = {
   // The same token-check settings as the other credential routes, zkLogin client included.
   ...TOKEN_CHECK_ENV,
-  KUBECONFIG_SIGNING_KEY_ARN: z.string().startsWith('arn:'),
-  SERVER_URL: z.url({ protocol: /^https$/ }),
+  ...PLATFORM_SETTINGS_ENV,
   ATTESTATION_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400),
 };
 
@@ -71,11 +80,13 @@ export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
   if (!live) {
     const env = readEnv(KUBECONFIG_ENV);
     const dynamo = new DynamoDBClient(awsClientConfig('kubeconfig'));
+    const kms = new KMSClient(awsClientConfig('kubeconfig'));
     const checker = tokenCheckerFromEnv(env, dynamo);
     live = createHandler({
       checkCredential: (credential) => checker.check(credential),
       store: new DynamoAttestationRecordStore({ tableName: env.TABLE_NAME, client: dynamo }),
-      signer: new KmsKubeconfigSigner(new KMSClient(awsClientConfig('kubeconfig')), env.KUBECONFIG_SIGNING_KEY_ARN),
+      signer: new KmsKubeconfigSigner(kms, env.KUBECONFIG_SIGNING_KEY_ARN),
+      settings: new EnvPlatformSettings(env, kms),
       clusterId: env.CLUSTER_ID,
       serverUrl: env.SERVER_URL,
       maxAttestationAgeMs: env.ATTESTATION_MAX_AGE_SECONDS * 1000,

@@ -14,6 +14,7 @@ import { HttpError, json, parseJsonBody, withHttpErrors, type HttpResult } from 
 import type { TokenIndexReader } from '../shared/index/index-model';
 import { DynamoIndexRepository } from '../shared/index/index-repository-dynamodb';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
+import { EnvPlatformSettings, PLATFORM_SETTINGS_ENV, servesCluster, type PlatformSettingsSource } from '../shared/attestation/platform-settings';
 import {
   BOOTSTRAP_TOKEN_ID_PATTERN,
   BOOTSTRAP_TOKEN_SECRET_PATTERN,
@@ -35,6 +36,7 @@ import { DEFAULT_MIN_STAKE_MIST } from '../shared/sui/roles';
 
 export const NODE_JOIN_ENV = {
   ...COMMON_ENV,
+  ...PLATFORM_SETTINGS_ENV,
   /** `https://<nlb>:6443`, returned to the agent as its server. */
   SERVER_URL: z.url({ protocol: /^https$/ }),
   JOIN_TOKEN_KEY_ARN: z.string().min(1),
@@ -60,6 +62,8 @@ export interface NodeJoinDeps {
   cipher: JoinTokenCipher;
   /** The latest verified enclave attestation: the join token pins the CA it attests. */
   attestations: Pick<AttestationRecordStore, 'getLatest'>;
+  /** The platform's own enclave boot settings: a cluster attested with other ones gets no workers. */
+  platformSettings: PlatformSettingsSource;
   now?: () => Date;
 }
 
@@ -172,6 +176,10 @@ export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV
 
     const attested = await deps.attestations.getLatest();
     if (!attested) throw forbidden('no_attestation', 'no verified attestation of the control-plane enclave yet');
+    const platform = await deps.platformSettings.current();
+    // A cluster attested with other boot settings gets no workers, not even a retry's earlier token.
+    const serves = servesCluster(attested, platform.digest);
+    if (!serves.ok) throw forbidden(serves.reason, serves.message);
     const attestedCa = caPemSha256(attested.caCertPem);
     const at = now();
 
@@ -262,14 +270,16 @@ export const handler = (event: APIGatewayProxyEventV2WithIAMAuthorizer): Promise
     const settings = readEnv(NODE_JOIN_ENV);
     const clientConfig = awsClientConfig('node-join');
     const db = new DynamoDBClient(clientConfig);
+    const kms = new KMSClient(clientConfig);
     live = createHandler({
       settings,
       ec2: new EC2Client(clientConfig),
       autoScaling: new AutoScalingClient(clientConfig),
       registry: new NodeRegistry(db, settings.TABLE_NAME),
       stakes: new DynamoIndexRepository({ tableName: settings.TABLE_NAME, client: db }),
-      cipher: new KmsJoinTokenCipher(new KMSClient(clientConfig), settings.JOIN_TOKEN_KEY_ARN),
+      cipher: new KmsJoinTokenCipher(kms, settings.JOIN_TOKEN_KEY_ARN),
       attestations: new DynamoAttestationRecordStore({ tableName: settings.TABLE_NAME, client: db }),
+      platformSettings: new EnvPlatformSettings(settings, kms),
     });
   }
   return live(event);

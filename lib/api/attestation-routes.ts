@@ -12,6 +12,7 @@ import type { EnvironmentConfig } from '../config/environment-config';
 import type { EnclaveArtifacts } from '../shared/enclave-artifacts';
 import type { StateStack } from '../state/state-stack';
 import { DomainFunction } from './domain-function';
+import { allowReadingPlatformSettings, platformSettingsEnvironment } from './platform-settings-environment';
 import { indexFreshnessEnvironment } from './index-freshness';
 import { TOKEN_CHECK_LEADING_KEYS } from './token-check-routes';
 import type { PlatformApi } from './platform-api';
@@ -40,19 +41,26 @@ export class AttestationRoutes extends Construct {
     const expectedPcrs = renderExpectedPcrsEnv(props.enclave.pcrs ? expectedPcrsOf(props.enclave.pcrs) : undefined);
     const common = { logRetentionDays: config.logRetentionDays, production: config.production };
     const signingKeyArn = state.kubeconfigSigningKey.keyArn;
+    // Every function of this group compares or publishes the enclave's boot settings.
+    const settingsEnv = platformSettingsEnvironment({ state, apiUrl: api.url, serverUrl: props.serverUrl });
 
     this.attestationFunction = new DomainFunction(this, 'Attestation', {
       ...common,
       handlerName: 'attestation',
       description: 'POST /v1/attestation: verify and record the enclave attestation',
-      environment: { ...props.commonEnvironment, EXPECTED_PCRS: expectedPcrs, ATTESTATION_DOCUMENT_MAX_AGE_SECONDS: String(DOCUMENT_MAX_AGE_SECONDS) },
+      environment: {
+        ...props.commonEnvironment,
+        ...settingsEnv,
+        EXPECTED_PCRS: expectedPcrs,
+        ATTESTATION_DOCUMENT_MAX_AGE_SECONDS: String(DOCUMENT_MAX_AGE_SECONDS),
+      },
     });
     this.issuerFunction = new DomainFunction(this, 'Issuer', {
       ...common,
       handlerName: 'issuer',
       description: 'GET /v1/issuer: kubeconfig signing key, expected PCRs, latest attestation',
       memorySize: 256,
-      environment: { ...props.commonEnvironment, EXPECTED_PCRS: expectedPcrs, KUBECONFIG_SIGNING_KEY_ARN: signingKeyArn },
+      environment: { ...props.commonEnvironment, ...settingsEnv, EXPECTED_PCRS: expectedPcrs },
     });
     this.kubeconfigFunction = new DomainFunction(this, 'Kubeconfig', {
       ...common,
@@ -60,8 +68,7 @@ export class AttestationRoutes extends Construct {
       description: 'POST /v1/kubeconfig: KMS-signed kubeconfig for an attested cluster',
       environment: {
         ...props.commonEnvironment,
-        KUBECONFIG_SIGNING_KEY_ARN: signingKeyArn,
-        SERVER_URL: props.serverUrl,
+        ...settingsEnv,
         ATTESTATION_MAX_AGE_SECONDS: String(config.attestationMaxAgeMinutes * 60),
         ...indexFreshnessEnvironment(config),
       },
@@ -69,11 +76,12 @@ export class AttestationRoutes extends Construct {
 
     // Table access is limited to the items each function touches (partition keys), not the whole table.
     const attestationKey = KEYS.attestation().pk;
-    this.attestationFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [attestationKey]));
+    // GetItem too: a refused conditional write is classified against the stored record (CA pin, snapshot counter).
+    this.attestationFunction.addToRolePolicy(tableItems(['dynamodb:PutItem', 'dynamodb:GetItem'], state, [attestationKey]));
     this.issuerFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [attestationKey]));
     this.kubeconfigFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [attestationKey]));
     this.kubeconfigFunction.addToRolePolicy(tableItems(['dynamodb:BatchGetItem'], state, TOKEN_CHECK_LEADING_KEYS));
-    this.issuerFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:GetPublicKey'], resources: [signingKeyArn] }));
+    for (const fn of [this.attestationFunction, this.issuerFunction, this.kubeconfigFunction]) allowReadingPlatformSettings(fn, state);
     this.kubeconfigFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Sign'], resources: [signingKeyArn] }));
 
     const attestationRoute = api.addRoute({

@@ -15,6 +15,7 @@ import type { EnvironmentConfig } from '../config/environment-config';
 import { names } from '../shared/names';
 import type { StateStack } from '../state/state-stack';
 import { DomainFunction } from './domain-function';
+import { allowReadingPlatformSettings, platformSettingsEnvironment } from './platform-settings-environment';
 import { indexFreshnessEnvironment } from './index-freshness';
 import type { PlatformApi } from './platform-api';
 
@@ -53,7 +54,8 @@ export class NodeJoinRoutes extends Construct {
       description: 'POST /v1/nodes/join: admit a worker instance backed by its group\'s node stake',
       environment: {
         ...props.commonEnvironment,
-        SERVER_URL: props.serverUrl,
+        // The join route serves only a cluster attested with the platform's own boot settings.
+        ...platformSettingsEnvironment({ state, apiUrl: api.url, serverUrl: props.serverUrl }),
         JOIN_TOKEN_KEY_ARN: state.joinTokenKey.keyArn,
         WORKER_ROLE_NAME: names.workerRole(config),
         WORKER_GROUPS: workerGroups,
@@ -91,6 +93,7 @@ export class NodeJoinRoutes extends Construct {
     this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [node, nodeCount]));
     this.lifecycleFunction.addToRolePolicy(tableItems(['dynamodb:DeleteItem'], state, [KEYS.lifecycleAction('*').pk]));
 
+    allowReadingPlatformSettings(this.joinFunction, state);
     this.joinFunction.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [state.joinTokenKey.keyArn], conditions: { StringEquals: encryptionContext } }),
     );

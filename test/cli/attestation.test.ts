@@ -7,6 +7,8 @@ import * as path from 'node:path';
 import { runCli } from '../../cli/program';
 import { REPO_ROOT } from '../support/cdk-app';
 import { encodeCose, NitroTestCa, TEST_PCRS } from '../support/nitro-test-ca';
+import { createClusterCaPem } from '../support/cluster-ca';
+import { TEST_PLATFORM_SETTINGS, testClaims } from '../support/enclave-settings';
 import { makeHarness } from './sui-cli-harness';
 
 const NITRO_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'nitro');
@@ -54,6 +56,7 @@ describe('k3s-daas attestation verify', () => {
     });
     expect(summary.pcrs.PCR0).toBe('00'.repeat(48));
     expect(summary.userData).toHaveLength(182);
+    expect(summary.claims).toBeNull(); // not a K3s-DaaS enclave: no claims layout
   });
 
   it('the real document with the default (pinned) root verifies too', async () => {
@@ -84,6 +87,14 @@ describe('k3s-daas attestation verify', () => {
     const { code, out } = await run(synthetic(await write('good.cbor', doc.bytes), ['--pcrs', pcrsFile, '--nonce', '0102']));
     expect(code).toBe(0);
     expect(JSON.parse(out)).toMatchObject({ pcrsPinned: true, debugMode: false, nonce: '0102' });
+  });
+
+  it('a document of a K3s-DaaS enclave: the summary decodes its claims (CA, settings, snapshot counter)', async () => {
+    const caPem = await createClusterCaPem();
+    const doc = await ca.document({ userData: testClaims(caPem, { snapshotSeq: 3 }) });
+    const { code, out } = await run(synthetic(await write('claims.cbor', doc.bytes), ['--pcrs', pcrsFile]));
+    expect(code).toBe(0);
+    expect(JSON.parse(out).claims).toMatchObject({ settingsSha256: TEST_PLATFORM_SETTINGS.digest.toString('hex'), snapshot: { seq: 3 } });
   });
 
   it.each([

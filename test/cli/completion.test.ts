@@ -82,7 +82,7 @@ describe.each(SHELLS)('%s completion', (shell, complete) => {
     expect(complete('k3s-daas token issue --network testnet --t')).toEqual(['--timeout', '--ttl']);
     expect(complete('k3s-daas stake 1 --ro')).toEqual(['--role']);
     expect(complete('k3s-daas kubeconfig --')).toEqual(
-      ['--address', '--api', '--cluster', '--force', '--help', '--json', '--output', '--pcrs', '--timeout', '--token'],
+      ['--address', '--api', '--cluster', '--force', '--help', '--json', '--output', '--pcrs', '--root', '--settings-sha256', '--timeout', '--token', '--trust-first-use'],
     );
   });
 

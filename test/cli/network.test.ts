@@ -76,7 +76,7 @@ describe('a stalled endpoint never hangs a command', () => {
     const api = await silentServer();
     const { code, err } = await run(['kubeconfig', '--api', api, '--token', TOKEN, '--pcrs', await pcrsFile(), '--timeout', '0.5'], suiEnv, { errIsTTY: true });
     expect(code).toBe(4);
-    expect(err).toContain(`fetching the issuer key (${api})…`);
+    expect(err).toContain(`fetching the cluster id (${api})…`);
     // The spinner line is cleared (carriage return, erase line) before the error is printed.
     expect(err.endsWith(`\r\u001b[2Kk3s-daas: GET /v1/issuer: cannot reach ${api}: no answer within 0.5 s\n`)).toBe(true);
   });
@@ -170,9 +170,9 @@ describe('the API base URL', () => {
 
   it('a JSON answer without what the contract promises is a refusal (exit 5)', async () => {
     const server = await jsonServer(200, { keyId: 'k' });
-    const { code, err } = await run(['kubeconfig', '--api', server.url, '--token', TOKEN, '--pcrs', await pcrsFile()]);
+    const { code, err } = await run(['kubeconfig', '--api', server.url, '--token', TOKEN, '--pcrs', await pcrsFile(), '--cluster', 'k3s-daas-dev']);
     expect(code).toBe(5);
-    expect(err).toBe('k3s-daas: GET /v1/issuer answered without keyId/publicKeyPem\n');
+    expect(err).toBe('k3s-daas: POST /v1/kubeconfig: the answer has no kubeconfig\n');
   });
 
   it('an answer that is not JSON is a refusal naming the status', async () => {

@@ -23,9 +23,11 @@ import { createTokenChecker, TOKEN_CHECK_REASONS } from '../../lambdas/shared/cr
 import { IndexStaleError } from '../../lambdas/shared/index/freshness';
 import { synthPlatform, REPO_ROOT } from '../support/cdk-app';
 import { attestationRecordFor, createClusterCaPem } from '../support/cluster-ca';
-import { certificateSha256, NitroTestCa, TEST_PCRS } from '../support/nitro-test-ca';
+import { NitroTestCa, TEST_PCRS } from '../support/nitro-test-ca';
 import { startFakeKms, type FakeKms } from '../support/fake-kms';
 import { CLUSTER_ID, FIXED_NOW, credentialFor, seededIndex, TEST_FRESHNESS, tokenIdOf } from '../support/token-fixtures';
+import { StaticPlatformSettings } from '../../lambdas/shared/attestation/platform-settings';
+import { TEST_SETTINGS, testClaims, testSettings } from '../support/enclave-settings';
 
 type Operation = { security?: Record<string, string[]>[]; responses: Record<string, { $ref?: string; content?: { 'application/json': { schema: unknown } } }> };
 const doc = parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'openapi.yaml'), 'utf8')) as {
@@ -154,34 +156,38 @@ describe('docs/openapi.yaml', () => {
 
     it('POST /v1/kubeconfig and GET /v1/issuer: 200, 401 with the reason, 503 no_attestation', async () => {
       const signer = new KmsKubeconfigSigner(new KMSClient({ endpoint: kms.endpoint, region: 'us-east-1' }), kms.keyArn);
-      const deps = { checkCredential: (c: string) => checker.check(c), signer, clusterId: CLUSTER_ID, serverUrl: 'https://nlb.example.com:6443', maxAttestationAgeMs: 15 * 60_000, now: () => FIXED_NOW };
+      const settings = new StaticPlatformSettings(TEST_SETTINGS);
+      const deps = { checkCredential: (c: string) => checker.check(c), signer, settings, clusterId: CLUSTER_ID, serverUrl: 'https://nlb.example.com:6443', maxAttestationAgeMs: 15 * 60_000, now: () => FIXED_NOW };
       const good = await credentialFor('user', { now: FIXED_NOW });
       const answers = [
         await kubeconfig({ ...deps, store: new MemoryAttestationRecordStore(record) })(post({ credential: good })),
         await kubeconfig({ ...deps, store: new MemoryAttestationRecordStore(record) })(post({ credential: 'k3sdaas.v1.a.b' })),
         await kubeconfig({ ...deps, store: new MemoryAttestationRecordStore() })(post({ credential: good })),
+        await kubeconfig({ ...deps, settings: new StaticPlatformSettings(testSettings({ apiUrl: 'https://other.example.net' })), store: new MemoryAttestationRecordStore(record) })(
+          post({ credential: good }),
+        ),
         await kubeconfig({ ...deps, checkCredential: down.check, store: new MemoryAttestationRecordStore(record) })(post({ credential: good })),
       ];
-      expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 503, 503]);
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 503, 503, 503]);
       for (const a of answers) expectConforms('POST /v1/kubeconfig', a);
       expect(JSON.parse(answers[0].body!).kubeconfig).toContain(tokenIdOf('user'));
 
       for (const store of [new MemoryAttestationRecordStore(record), new MemoryAttestationRecordStore()]) {
         for (const expectedPcrs of [{ 0: 'aa'.repeat(48), 1: 'bb'.repeat(48), 2: 'cc'.repeat(48) }, undefined]) {
-          expectConforms('GET /v1/issuer', await issuer({ clusterId: CLUSTER_ID, signer, expectedPcrs, store })({} as APIGatewayProxyEventV2));
+          expectConforms('GET /v1/issuer', await issuer({ clusterId: CLUSTER_ID, signer, expectedPcrs, store, settings })({} as APIGatewayProxyEventV2));
         }
       }
       const unreadable = { getLatest: async () => { throw new IndexUnavailableError('down'); }, putLatest: async () => undefined };
-      const outage = await issuer({ clusterId: CLUSTER_ID, signer, expectedPcrs: undefined, store: unreadable })({} as APIGatewayProxyEventV2);
+      const outage = await issuer({ clusterId: CLUSTER_ID, signer, expectedPcrs: undefined, store: unreadable, settings })({} as APIGatewayProxyEventV2);
       expect(outage.statusCode).toBe(503);
       expectConforms('GET /v1/issuer', outage);
     });
 
     it('POST /v1/attestation: 204, 400 with a reason for a bad document or an extra key, 503 without an enclave build or with the index down, 413', async () => {
-      const deps = { store: new MemoryAttestationRecordStore(), now: () => FIXED_NOW, maxDocumentAgeMs: 300_000 };
+      const deps = { store: new MemoryAttestationRecordStore(), now: () => FIXED_NOW, maxDocumentAgeMs: 300_000, settings: new StaticPlatformSettings(TEST_SETTINGS) };
       const nitro = await NitroTestCa.create();
-      const verified = { expectedPcrs: { 0: TEST_PCRS[0], 1: TEST_PCRS[1], 2: TEST_PCRS[2] }, now: () => nitro.now, maxDocumentAgeMs: 300_000, rootPem: nitro.rootPem };
-      const document = Buffer.from((await nitro.document({ userData: certificateSha256(record.caCertPem) })).bytes).toString('base64');
+      const verified = { expectedPcrs: { 0: TEST_PCRS[0], 1: TEST_PCRS[1], 2: TEST_PCRS[2] }, now: () => nitro.now, maxDocumentAgeMs: 300_000, rootPem: nitro.rootPem, settings: new StaticPlatformSettings(TEST_SETTINGS) };
+      const document = Buffer.from((await nitro.document({ userData: testClaims(record.caCertPem) })).bytes).toString('base64');
       const unwritable = { getLatest: async () => undefined, putLatest: async () => { throw new IndexUnavailableError('down'); } };
       const answers = [
         await attestation({ ...verified, store: new MemoryAttestationRecordStore() })(post({ document, caCertPem: record.caCertPem })),

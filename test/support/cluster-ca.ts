@@ -3,6 +3,7 @@ import * as asn1js from 'asn1js';
 import { createHash, webcrypto, X509Certificate } from 'node:crypto';
 import * as pkijs from 'pkijs';
 import type { AttestationRecord } from '../../lambdas/shared/index/index-model';
+import { TEST_PLATFORM_SETTINGS, TEST_SETTINGS } from './enclave-settings';
 
 const engine = new pkijs.CryptoEngine({ name: 'cluster-ca', crypto: webcrypto as unknown as ConstructorParameters<typeof pkijs.CryptoEngine>[0]['crypto'] });
 
@@ -35,5 +36,10 @@ export function attestationRecordFor(caCertPem: string, now: Date): AttestationR
     moduleId: 'i-0123-enc0123',
     timestamp: new Date(now.getTime() - 60_000).toISOString(),
     verifiedAt: new Date(now.getTime() - 59_000).toISOString(),
+    settingsSha256: TEST_PLATFORM_SETTINGS.digest.toString('hex'),
+    settings: TEST_SETTINGS,
+    snapshotSeq: 0,
+    snapshotSha256: '00'.repeat(32),
+    document: 'AAAA',
   };
 }

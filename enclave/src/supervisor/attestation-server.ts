@@ -1,9 +1,11 @@
 // Serves attestation documents to the host agent (reached over vsock): `GET /attestation?nonce=<hex>`
-// → `{document, caCertPem}` where the document's `user_data` is the SHA-256 of the cluster CA
-// certificate (DER). The host posts both to `POST /v1/attestation`, where the pair is verified; the
-// host can only relay, not forge, since the NSM signs the document.
+// → `{document, caCertPem}` where the document's `user_data` is the enclave claims
+// (lambdas/shared/attestation/enclave-claims.ts): SHA-256 of the cluster CA certificate (DER), the
+// boot settings digest and the newest sealed snapshot. The host posts both to `POST /v1/attestation`,
+// where the pair is verified; the host can only relay, not forge, since the NSM signs the document.
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
+import { encodeClaims, type SnapshotClaim } from '../../../lambdas/shared/attestation/enclave-claims';
 import type { Attester } from './recipient';
 
 export function caCertDer(caCertPem: string): Buffer {
@@ -22,6 +24,10 @@ export interface AttestationServerDeps {
   attester: Attester;
   /** The cluster CA as PEM (K3s's server-ca.crt); read per request so a CA rotation is picked up. */
   readCaCertPem: () => Promise<string>;
+  /** SHA-256 of the canonical boot settings (fixed for the life of the enclave). */
+  settingsSha256: Buffer;
+  /** The newest snapshot restored or sealed, read per request. */
+  snapshot: () => SnapshotClaim;
 }
 
 export function createAttestationServer(deps: AttestationServerDeps): http.Server {
@@ -38,7 +44,7 @@ export function createAttestationServer(deps: AttestationServerDeps): http.Serve
       .readCaCertPem()
       .then(async (pem) => {
         const document = await deps.attester.attestation({
-          userData: caSha256(pem),
+          userData: encodeClaims({ caSha256: caSha256(pem), settingsSha256: deps.settingsSha256, snapshot: deps.snapshot() }),
           nonce: nonceHex ? Buffer.from(nonceHex, 'hex') : undefined,
         });
         send(200, { document: Buffer.from(document).toString('base64'), caCertPem: pem });

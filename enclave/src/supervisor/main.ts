@@ -1,7 +1,9 @@
 // Enclave entry point (bundled to enclave/dist/supervisor.mjs, started by enclave/init.sh). Order
 // matters: bridges first (the enclave's only way out is vsock), then settings and credentials from
-// the host, then the datastore snapshot and the cluster secrets (need KMS), then the restore, then
-// K3s, and only once the cluster CA exists the attestation server and the pool of per-node bootstrap tokens.
+// the host, then the cluster secrets (need KMS; they pin the API URL), then the platform's view over
+// TLS from that API (signing key, committed snapshot counter), then the datastore snapshot checked
+// against the counter and restored, then K3s, and only once the cluster CA exists the attestation
+// server (documents bind the canonical boot settings) and the pool of per-node bootstrap tokens.
 // `runSupervisor` takes its dependencies so the whole boot is tested off-hardware.
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { execFile } from 'node:child_process';
@@ -15,19 +17,23 @@ import type { BootSettings } from '../common/host-protocol';
 import { PARENT_CID, VSOCK_PORTS, forwardTcpToVsock, forwardVsockToTcp, socatVsock, type Closeable, type VsockNetwork } from '../common/vsock';
 import { createAttestationServer } from './attestation-server';
 import { HostClient } from './host-client';
-import { DEFAULT_PATHS, renderHosts, writeK3sConfig, type K3sPaths } from './k3s-config';
+import { DEFAULT_PATHS, authenticateUrl, renderHosts, writeK3sConfig, type K3sPaths } from './k3s-config';
 import { EnclaveKms, enclaveKmsClient, sdkKmsApi, type KmsApi } from './kms-client';
 import { BootstrapTokenPool, k3sTokenCli, type K3sTokens } from './bootstrap-tokens';
 import { Nsm, openNsmDevice } from './nsm';
 import { supervise, type SupervisedProcess } from './process-supervisor';
 import { RecipientKey, type Attester } from './recipient';
 import { loadOrCreateClusterSecrets } from './sealed-secrets';
-import { SnapshotVault, k3sEtcdSnapshotter, schedulePeriodic } from './snapshots';
+import { SnapshotVault, checkAgainstCommitted, k3sEtcdSnapshotter, schedulePeriodic, secretsLineage } from './snapshots';
+import { httpsPlatformClient, type PlatformClient } from './platform-client';
+import { canonicalSettings, settingsDigest } from '../../../lambdas/shared/attestation/enclave-claims';
 
 export interface SupervisorDeps {
   vsock: VsockNetwork;
   nsm: { attester: Attester; random(length: number): Uint8Array };
   kmsApi(boot: BootSettings, credentials: AwsCredentialIdentityProvider): KmsApi;
+  /** The platform API at the pinned URL, over TLS verified inside the enclave (tests pass a local one). */
+  platform?(apiUrl: string): PlatformClient;
   k3sBin: string;
   rbacDir: string;
   paths: K3sPaths;
@@ -48,8 +54,8 @@ export interface SupervisorDeps {
 
 export interface RunningSupervisor {
   stop(): Promise<void>;
-  /** One datastore snapshot now (also runs on the boot settings' interval). */
-  snapshotNow(): Promise<void>;
+  /** One datastore snapshot now (also runs on the boot settings' interval); false when deferred until the previous one is committed. */
+  snapshotNow(): Promise<boolean>;
   /** One sweep of the bootstrap-token pool now (also runs every `bootstrapSweepMs`). */
   sweepBootstrapTokensNow(): Promise<void>;
 }
@@ -110,11 +116,13 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
   const host = new HostClient(`http://${deps.loopback.host}:${hostBridge.port}`);
   const boot = await retry(deps, 'boot settings from the host agent', () => host.boot());
   log('boot settings received', { clusterId: boot.clusterId, apiUrl: boot.apiUrl, region: boot.region });
+  // Settings that could never be attested (a key alias, a bad SAN) stop the boot before anything is sealed with them.
+  canonicalSettings({ ...boot, kubeconfigSigningKeySpkiSha256: '0'.repeat(64) });
   await fs.writeFile(deps.hostsFile, renderHosts({ [`kms.${boot.region}.amazonaws.com`]: deps.loopback.kms, [new URL(boot.apiUrl).hostname]: deps.loopback.api }));
 
   const kms = new EnclaveKms(deps.kmsApi(boot, host.credentialProvider()), RecipientKey.generate(), deps.nsm.attester);
   const vault = new SnapshotVault({ kms, keyId: boot.clusterStateKeyId, clusterId: boot.clusterId, store: host.snapshotStore() });
-  const snapshot = await retry(deps, 'fetching the newest snapshot', () => vault.pullLatest(), 5);
+  const sealedSnapshot = await retry(deps, 'fetching the newest snapshot', () => vault.fetchLatest(), 5);
   const { secrets, created } = await loadOrCreateClusterSecrets({
     kms,
     keyId: boot.clusterStateKeyId,
@@ -123,9 +131,30 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
     joinTokenKeyId: boot.joinTokenKeyId,
     store: host.sealedSecretsStore(),
     random: (n) => deps.nsm.random(n),
-    snapshotExists: snapshot !== undefined,
+    snapshotExists: sealedSnapshot !== undefined,
   });
   log(created ? 'cluster secrets created and sealed' : 'cluster secrets unsealed');
+  const lineage = secretsLineage(secrets.serverToken);
+
+  // The API URL is now the one the secrets were sealed with (or, at first boot, the one the settings
+  // digest will bind): what it answers over TLS is the platform's, not the host's.
+  const platform = (deps.platform ?? httpsPlatformClient)(secrets.apiUrl);
+  const view = await retry(deps, 'reading the platform API (signing key, committed snapshot)', () => platform.view());
+  const settings = canonicalSettings({
+    clusterId: boot.clusterId,
+    apiUrl: secrets.apiUrl,
+    clusterStateKeyId: boot.clusterStateKeyId,
+    joinTokenKeyId: secrets.joinTokenKeyId,
+    tlsSans: boot.tlsSans,
+    kubeconfigSigningKeySpkiSha256: view.signingKeySpkiSha256,
+  });
+  // The attested webhook URL must be the one kube-apiserver is configured with, byte for byte.
+  if (authenticateUrl(secrets.apiUrl) !== settings.webhookUrl) throw new Error(`webhook URL ${authenticateUrl(secrets.apiUrl)} differs from the attested ${settings.webhookUrl}`);
+  const settingsSha256 = settingsDigest(settings);
+  log('boot settings', { settingsSha256: settingsSha256.toString('hex'), committedSnapshot: view.committed ?? null });
+
+  checkAgainstCommitted(sealedSnapshot, view.committed);
+  const snapshot = sealedSnapshot ? await vault.open(sealedSnapshot, lineage) : undefined;
 
   // The agent token K3s requires for `node` is fresh on every boot and never leaves the enclave: workers
   // join with per-node bootstrap tokens only, and joined agents reconnect with their kubelet certificate.
@@ -165,7 +194,12 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
   });
   log('cluster CA ready');
   closers.push(await forwardVsockToTcp({ vsock, port: VSOCK_PORTS.apiServer, targetHost: '127.0.0.1', targetPort: deps.ports.apiServer, onError }));
-  const attestation: http.Server = createAttestationServer({ attester: deps.nsm.attester, readCaCertPem: () => fs.readFile(serverCa, 'utf8') });
+  const attestation: http.Server = createAttestationServer({
+    attester: deps.nsm.attester,
+    readCaCertPem: () => fs.readFile(serverCa, 'utf8'),
+    settingsSha256,
+    snapshot: () => vault.claim(),
+  });
   await new Promise<void>((resolve) => attestation.listen(deps.ports.attestation, '127.0.0.1', resolve));
   closers.push({ close: () => new Promise<void>((resolve) => attestation.close(() => resolve())) });
   const attestationPort = (attestation.address() as { port: number }).port;
@@ -191,11 +225,17 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
 
   const snapshotter = k3sEtcdSnapshotter({ k3sBin: deps.k3sBin, dataDir: deps.paths.dataDir, scratchDir: path.join(deps.runDir, 'snapshots') });
   const snapshotNow = async () => {
-    await vault.push(await snapshotter.save());
-    log('datastore snapshot stored');
+    // Seal the next one only once the platform committed the current one (snapshots.ts).
+    const { committed } = await platform.view();
+    if (!vault.isCommitted(committed) || !(await vault.push(await snapshotter.save(), lineage, committed))) {
+      log('datastore snapshot deferred: the previous one is not committed yet', { current: vault.claim().seq.toString(), committed: committed ?? null });
+      return false;
+    }
+    log('datastore snapshot stored', { seq: vault.claim().seq.toString() });
+    return true;
   };
   const periodic = [
-    schedulePeriodic({ intervalMs: boot.snapshotIntervalSeconds * 1000, takeOne: snapshotNow, onError: (err) => log('datastore snapshot failed', { error: (err as Error).message }) }),
+    schedulePeriodic({ intervalMs: boot.snapshotIntervalSeconds * 1000, takeOne: () => snapshotNow().then(() => undefined), onError: (err) => log('datastore snapshot failed', { error: (err as Error).message }) }),
     schedulePeriodic({ intervalMs: deps.bootstrapSweepMs ?? 30_000, takeOne: sweepBootstrapTokensNow, onError: (err) => log('bootstrap-token sweep failed', { error: (err as Error).message }) }),
   ];
   return {

@@ -1,17 +1,20 @@
 // What the platform accepts as the cluster's attestation (DESIGN §2 step 5): a Nitro document that
-// verifies against the pinned root and the expected PCRs, fresh, whose `user_data` is the SHA-256 of
-// the cluster CA certificate (DER) posted beside it. The result is the record kubeconfigs are built from.
+// verifies against the pinned root and the expected PCRs, fresh, whose `user_data` holds the enclave
+// claims (enclave-claims.ts): the SHA-256 of the cluster CA certificate (DER) posted beside it, the
+// digest of the platform's own boot settings, and the newest sealed snapshot. The result is the record
+// kubeconfigs are built from.
 import { createHash, X509Certificate } from 'node:crypto';
 import type { AttestationRecord } from '../index/index-model';
 import type { AttestationSummary } from '../kubeconfig/kubeconfig';
 import type { ExpectedPcrs } from './pcrs';
+import { decodeClaims, type EnclaveSettings } from './enclave-claims';
 import { verifyAttestationDocument, type AttestationFailureReason } from './verify';
 
 /** Attestation documents are at most ~5 KiB; a cluster CA is a few hundred bytes (it is stored in the record). */
 export const MAX_DOCUMENT_BYTES = 12 * 1024;
 export const MAX_CA_CERT_DER_BYTES = 2048;
 
-export type ClusterAttestationReason = AttestationFailureReason | 'invalid_ca_certificate' | 'user_data_mismatch';
+export type ClusterAttestationReason = AttestationFailureReason | 'invalid_ca_certificate' | 'user_data_mismatch' | 'settings_mismatch';
 
 export type ClusterAttestationResult = { ok: true; record: AttestationRecord } | { ok: false; reason: ClusterAttestationReason; message: string };
 
@@ -21,6 +24,8 @@ export interface ClusterAttestationOptions {
   /** How old a posted document may be (NSM time). */
   maxDocumentAgeMs: number;
   rootPem?: string;
+  /** The platform's canonical settings and their digest: the document must attest exactly these. */
+  platformSettings: { settings: EnclaveSettings; digest: Buffer };
 }
 
 /**
@@ -59,9 +64,18 @@ export async function verifyClusterAttestation(
   });
   if (!result.ok) return result;
   const caSha256 = createHash('sha256').update(ca.raw).digest();
-  const userData = result.document.userData;
-  if (!userData || userData.length !== caSha256.length || !caSha256.equals(Buffer.from(userData))) {
-    return { ok: false, reason: 'user_data_mismatch', message: 'user_data is not the SHA-256 of the posted CA certificate' };
+  const decoded = decodeClaims(result.document.userData);
+  if (!decoded.ok) return { ok: false, reason: 'user_data_mismatch', message: decoded.message };
+  const { claims } = decoded;
+  if (!claims.caSha256.equals(caSha256)) {
+    return { ok: false, reason: 'user_data_mismatch', message: 'user_data does not bind the SHA-256 of the posted CA certificate' };
+  }
+  if (!claims.settingsSha256.equals(options.platformSettings.digest)) {
+    return {
+      ok: false,
+      reason: 'settings_mismatch',
+      message: `the enclave was booted with settings ${claims.settingsSha256.toString('hex')}, not this platform's ${options.platformSettings.digest.toString('hex')}`,
+    };
   }
   return {
     ok: true,
@@ -76,6 +90,11 @@ export async function verifyClusterAttestation(
       moduleId: result.document.moduleId,
       timestamp: result.document.timestamp.toISOString(),
       verifiedAt: options.now.toISOString(),
+      settingsSha256: claims.settingsSha256.toString('hex'),
+      settings: options.platformSettings.settings,
+      snapshotSeq: Number(claims.snapshot.seq),
+      snapshotSha256: claims.snapshot.sha256.toString('hex'),
+      document: documentBytes.toString('base64'),
     },
   };
 }
@@ -83,6 +102,20 @@ export async function verifyClusterAttestation(
 /** The attestation summary of DESIGN §4 (kubeconfig response and signed kubeconfig extension). */
 export function attestationSummary(record: AttestationRecord): AttestationSummary {
   return { pcrs: record.pcrs, timestamp: record.timestamp, caSha256: record.caSha256 };
+}
+
+
+/** The attestation part of the issuer and kubeconfig answers (docs/openapi.yaml `AttestationDetail`). */
+export function attestationDetail(record: AttestationRecord): Record<string, unknown> {
+  return {
+    ...attestationSummary(record),
+    moduleId: record.moduleId,
+    verifiedAt: record.verifiedAt,
+    document: record.document ?? null,
+    settingsSha256: record.settingsSha256 ?? null,
+    settings: record.settings ?? null,
+    snapshot: record.snapshotSeq === undefined ? null : { seq: record.snapshotSeq, sha256: record.snapshotSha256 },
+  };
 }
 
 /** `ExpectedPcrs` as the `PCR<n>` names of pcrs.json and of attestation summaries. */

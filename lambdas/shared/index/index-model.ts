@@ -2,6 +2,7 @@
 // One DynamoDB single table; these are its entities and keys. The repository implementations
 // (DynamoDB and in-memory) live in `index-repository*.ts` and both honour this interface.
 import type { Role } from '../sui/roles';
+import type { EnclaveSettings } from '../attestation/enclave-claims';
 import { DependencyUnavailableError } from '../runtime/outage';
 
 /** Ledger position of the last event applied to an entity; compared to apply each event once. */
@@ -116,6 +117,18 @@ export interface AttestationRecord {
   /** Time the document was produced by the NSM (ISO 8601). */
   timestamp: string;
   verifiedAt: string;
+  /**
+   * The enclave claims (`lambdas/shared/attestation/enclave-claims.ts`). Absent only in records written
+   * before claims existed; such a record serves nothing (`servesCluster`).
+   */
+  settingsSha256?: string;
+  /** The canonical settings the digest is over, returned to clients so they can check them. */
+  settings?: EnclaveSettings;
+  /** Sequence and SHA-256 (hex) of the newest sealed datastore snapshot the enclave attested: the committed rollback counter. */
+  snapshotSeq?: number;
+  snapshotSha256?: string;
+  /** The verified document itself (base64), so clients verify it against their own anchors. */
+  document?: string;
 }
 
 /** Single-table keys. `pk`/`sk` on the table; GSI1 = owner → tokens; GSI2 = stake → tokens and nodes. */

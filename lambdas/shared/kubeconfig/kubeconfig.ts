@@ -15,7 +15,7 @@ export interface AttestationSummary {
   readonly pcrs: Record<string, string>;
   /** NSM time of the document, ISO 8601. */
   readonly timestamp: string;
-  /** SHA-256 (hex) of the CA certificate's DER, the document's `user_data`. */
+  /** SHA-256 (hex) of the CA certificate's DER, as bound in the document's `user_data` (enclave-claims.ts). */
   readonly caSha256: string;
 }
 
@@ -36,6 +36,12 @@ export class KubeconfigInputError extends Error {}
 /** Arguments of the credential plugin, exactly as `k3s-daas credential` parses them. */
 export function credentialExecArgs(tokenId: string, clusterId: string): string[] {
   return ['credential', '--token', tokenId, '--cluster', clusterId];
+}
+
+/** The server as written: scheme and host lowercased by URL parsing (an NLB name may arrive in mixed case), no trailing slash. */
+function canonicalServer(serverUrl: string): string {
+  const url = new URL(serverUrl);
+  return `${url.protocol}//${url.host}${url.pathname === '/' ? '' : url.pathname}`;
 }
 
 function check(input: KubeconfigInput): void {
@@ -76,7 +82,7 @@ export function renderKubeconfig(input: KubeconfigInput): string {
         {
           name,
           cluster: {
-            server: input.serverUrl,
+            server: canonicalServer(input.serverUrl),
             'certificate-authority-data': Buffer.from(new X509Certificate(input.caCertPem).toString(), 'utf8').toString('base64'),
           },
         },

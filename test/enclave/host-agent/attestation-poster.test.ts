@@ -13,6 +13,10 @@ import { createAttestationServer } from '../../../enclave/src/supervisor/attesta
 import { verifyClusterAttestation } from '../../../lambdas/shared/attestation/cluster-attestation';
 import { createClusterCaPem } from '../../support/cluster-ca';
 import { NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
+import { TEST_PLATFORM_SETTINGS } from '../../support/enclave-settings';
+import { NO_SNAPSHOT } from '../../../lambdas/shared/attestation/enclave-claims';
+
+const claimsDeps = { settingsSha256: TEST_PLATFORM_SETTINGS.digest, snapshot: () => NO_SNAPSHOT };
 import { testCaAttester } from '../support/fake-nitro';
 
 const REGION = 'us-east-1';
@@ -54,7 +58,7 @@ const verdicts: unknown[] = [];
 beforeAll(async () => {
   ca = await NitroTestCa.create();
   caPem = await createClusterCaPem();
-  enclave = createAttestationServer({ attester: testCaAttester(ca, TEST_PCRS), readCaCertPem: async () => caPem });
+  enclave = createAttestationServer({ attester: testCaAttester(ca, TEST_PCRS), readCaCertPem: async () => caPem, ...claimsDeps });
   api = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -70,6 +74,7 @@ beforeAll(async () => {
         now: new Date(),
         maxDocumentAgeMs: 300_000,
         rootPem: ca.rootPem,
+        platformSettings: TEST_PLATFORM_SETTINGS,
       });
       verdicts.push(verdict);
       res.writeHead((verdict as { ok: boolean }).ok ? 204 : 400).end();

@@ -7,7 +7,11 @@ import { caSha256, createAttestationServer } from '../../../enclave/src/supervis
 import { verifyClusterAttestation } from '../../../lambdas/shared/attestation/cluster-attestation';
 import { createClusterCaPem } from '../../support/cluster-ca';
 import { NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
+import { TEST_PLATFORM_SETTINGS } from '../../support/enclave-settings';
+import { decodeClaims, NO_SNAPSHOT } from '../../../lambdas/shared/attestation/enclave-claims';
 import { testCaAttester } from '../support/fake-nitro';
+
+const claimsDeps = { settingsSha256: TEST_PLATFORM_SETTINGS.digest, snapshot: () => NO_SNAPSHOT };
 
 let ca: NitroTestCa;
 let clusterCaPem: string;
@@ -24,6 +28,7 @@ beforeAll(async () => {
       if (!caAvailable) throw new Error('server-ca.crt not written yet');
       return clusterCaPem;
     },
+    ...claimsDeps,
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -31,7 +36,7 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 describe('attestation server', () => {
-  it('serves a document whose user_data is the SHA-256 of the CA DER, accepted by the attestation route verifier', async () => {
+  it('serves a document whose user_data claims the CA DER hash, the settings digest and the snapshot, accepted by the attestation route verifier', async () => {
     const res = await fetch(`${base}/attestation?nonce=${'ab'.repeat(32)}`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as { document: string; caCertPem: string };
@@ -41,6 +46,7 @@ describe('attestation server', () => {
       now: ca.now,
       maxDocumentAgeMs: 300_000,
       rootPem: ca.rootPem,
+      platformSettings: TEST_PLATFORM_SETTINGS,
     });
     expect(verdict).toMatchObject({ ok: true, record: { caSha256: caSha256(clusterCaPem).toString('hex') } });
   });
@@ -50,6 +56,7 @@ describe('attestation server', () => {
     const recording = createAttestationServer({
       attester: { attestation: (req) => (requests.push(req), testCaAttester(ca, TEST_PCRS).attestation(req)) },
       readCaCertPem: async () => clusterCaPem,
+      ...claimsDeps,
     });
     await new Promise<void>((resolve) => recording.listen(0, '127.0.0.1', resolve));
     try {
@@ -58,7 +65,10 @@ describe('attestation server', () => {
       expect(res.status).toBe(200);
       expect(requests).toHaveLength(1);
       expect(requests[0].publicKey).toBeUndefined();
-      expect(Buffer.from(requests[0].userData!)).toEqual(caSha256(clusterCaPem));
+      expect(decodeClaims(requests[0].userData)).toEqual({
+        ok: true,
+        claims: { caSha256: caSha256(clusterCaPem), settingsSha256: TEST_PLATFORM_SETTINGS.digest, snapshot: NO_SNAPSHOT },
+      });
     } finally {
       await new Promise<void>((resolve) => recording.close(() => resolve()));
     }

@@ -1,6 +1,8 @@
 // The whole enclave boot off-hardware: the supervisor (real code) with an in-memory vsock, the real
 // host agent server (in-memory storage), a KMS that enforces the PCR policy, documents from the test
-// Nitro CA, and a stand-in `k3s` script that writes a cluster CA, takes and restores "snapshots".
+// Nitro CA, a stand-in `k3s` script that writes a cluster CA, takes and restores "snapshots", and the
+// platform's side of the snapshot counter: documents the enclave serves are verified with the
+// attestation route's rule and stored in a record store, whose committed counter the enclave reads back.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as fs from 'node:fs';
 import type * as http from 'node:http';
@@ -14,6 +16,9 @@ import { createHostAgentServer } from '../../../enclave/src/host-agent/server';
 import type { CiphertextStore } from '../../../enclave/src/host-agent/snapshot-bucket';
 import { runSupervisor, type SupervisorDeps } from '../../../enclave/src/supervisor/main';
 import { verifyClusterAttestation } from '../../../lambdas/shared/attestation/cluster-attestation';
+import { canonicalSettings, settingsDigest, spkiSha256, type EnclaveSettings } from '../../../lambdas/shared/attestation/enclave-claims';
+import { MemoryAttestationRecordStore, SnapshotCounterError } from '../../../lambdas/shared/attestation/record-store';
+import type { PlatformClient } from '../../../enclave/src/supervisor/platform-client';
 import { bootstrapTokenEncryptionContext, caPemSha256, type BootstrapPoolEntry } from '../../../lambdas/shared/nodes/join-token';
 import { createClusterCaPem } from '../../support/cluster-ca';
 import { NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
@@ -25,8 +30,8 @@ const ENCLAVE_CID = 16;
 const BOOT: BootSettings = {
   region: 'us-east-1',
   clusterId: 'k3s-daas-dev',
-  clusterStateKeyId: 'state-key',
-  joinTokenKeyId: 'join-key',
+  clusterStateKeyId: 'arn:aws:kms:us-east-1:111111111111:key/state-key',
+  joinTokenKeyId: 'arn:aws:kms:us-east-1:111111111111:key/join-key',
   apiUrl: 'https://abc123.execute-api.us-east-1.amazonaws.com/',
   tlsSans: ['nlb.example.com'],
   webhookSecret: 'w'.repeat(48),
@@ -73,9 +78,50 @@ esac
   return script;
 }
 
+const SIGNING_SPKI = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'der', type: 'spki' });
+const SIGNING_PEM = crypto.createPublicKey({ key: SIGNING_SPKI, format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString();
+/** The platform's own settings (what the attestation route computes from its environment). */
+const PLATFORM_SETTINGS: EnclaveSettings = canonicalSettings({ ...BOOT, kubeconfigSigningKeySpkiSha256: spkiSha256(SIGNING_SPKI) });
+const EXPECTED = { 0: TEST_PCRS[0], 1: TEST_PCRS[1], 2: TEST_PCRS[2] };
+
+/** The attestation route's record (the committed snapshot counter lives in it). */
+const records = new MemoryAttestationRecordStore();
+/** The platform API as the enclave sees it over TLS: the signing key and the committed counter. */
+const platform: PlatformClient = {
+  async view() {
+    const record = await records.getLatest();
+    return {
+      signingKeySpkiSha256: spkiSha256(crypto.createPublicKey(SIGNING_PEM).export({ format: 'der', type: 'spki' })),
+      committed: record?.snapshotSeq === undefined ? undefined : { seq: record.snapshotSeq, sha256: record.snapshotSha256! },
+    };
+  },
+};
+
+/** One round of the host agent: fetch a document from the enclave and post it to the attestation route's rule and store. */
+async function attestOnce(): Promise<{ document: string; caCertPem: string }> {
+  const bridge = await forwardTcpToVsock({ vsock: fabric.network(PARENT_CID), listenHost: '127.0.0.1', listenPort: 0, cid: ENCLAVE_CID, port: VSOCK_PORTS.attestation });
+  try {
+    const body = (await (await fetch(`http://127.0.0.1:${bridge.port}/attestation?nonce=0102`)).json()) as { document: string; caCertPem: string };
+    if (typeof body.document !== 'string') throw new Error(`enclave served no document: ${JSON.stringify(body)}`);
+    const verdict = await verifyClusterAttestation(body, {
+      expectedPcrs: EXPECTED,
+      now: ca.now,
+      maxDocumentAgeMs: 300_000,
+      rootPem: ca.rootPem,
+      platformSettings: { settings: PLATFORM_SETTINGS, digest: settingsDigest(PLATFORM_SETTINGS) },
+    });
+    if (!verdict.ok) throw new Error(`attestation refused: ${verdict.reason}: ${verdict.message}`);
+    await records.putLatest(verdict.record);
+    return body;
+  } finally {
+    await bridge.close();
+  }
+}
+
 function deps(pcrs: Record<number, string>): SupervisorDeps {
   return {
     vsock: fabric.network(ENCLAVE_CID),
+    platform: () => platform,
     nsm: { attester: testCaAttester(ca, pcrs), random: (n) => crypto.randomBytes(n) },
     kmsApi: () => kms,
     k3sBin: path.join(root, 'k3s'),
@@ -94,6 +140,9 @@ function deps(pcrs: Record<number, string>): SupervisorDeps {
     },
   };
 }
+
+/** Sealed snapshot 1, kept as the host's S3 versioning would keep it. */
+let olderSnapshot: Uint8Array | undefined;
 
 /** What the (untrusted) host agent answers for boot settings; a test may make it lie. */
 let hostBoot = BOOT;
@@ -160,18 +209,20 @@ describe('enclave boot', () => {
       // The K3s agent token never leaves the enclave.
       expect(JSON.stringify([...poolItems.values()])).not.toContain(config['agent-token']);
 
-      // The host agent's view: vsock 16:8003 through its own bridge.
-      const bridge = await forwardTcpToVsock({ vsock: fabric.network(PARENT_CID), listenHost: '127.0.0.1', listenPort: 0, cid: ENCLAVE_CID, port: VSOCK_PORTS.attestation });
-      try {
-        const body = (await (await fetch(`http://127.0.0.1:${bridge.port}/attestation?nonce=0102`)).json()) as { document: string; caCertPem: string };
-        const verdict = await verifyClusterAttestation(body, { expectedPcrs: { 0: TEST_PCRS[0], 1: TEST_PCRS[1], 2: TEST_PCRS[2] }, now: ca.now, maxDocumentAgeMs: 300_000, rootPem: ca.rootPem });
-        expect(verdict.ok).toBe(true);
-      } finally {
-        await bridge.close();
-      }
+      // The host agent's view: vsock 16:8003 through its own bridge; the route accepts it and commits seq 0.
+      await attestOnce();
+      expect((await records.getLatest())?.snapshotSeq).toBe(0);
 
-      await running.snapshotNow();
+      expect(await running.snapshotNow()).toBe(true);
       expect(Buffer.from(stored.snapshot!).toString()).not.toContain('etcd state');
+      olderSnapshot = stored.snapshot;
+      // Attack: a second snapshot before the first is committed would widen what a host can roll back to.
+      expect(await running.snapshotNow()).toBe(false);
+      await attestOnce();
+      expect((await records.getLatest())?.snapshotSeq).toBe(1);
+      expect(await running.snapshotNow()).toBe(true);
+      await attestOnce();
+      expect((await records.getLatest())?.snapshotSeq).toBe(2);
     } finally {
       await running.stop();
     }
@@ -216,5 +267,86 @@ describe('enclave boot', () => {
 
   it('an enclave running another image cannot boot the cluster: the snapshot stays sealed', async () => {
     await expect(runSupervisor(deps(OTHER_IMAGE_PCRS))).rejects.toThrow(/pcr_mismatch/);
+  });
+
+  it('attack: a host that rolls the datastore back to an older sealed snapshot is refused at boot', async () => {
+    const committed = (await records.getLatest())!;
+    expect(committed.snapshotSeq).toBe(2);
+    const newest = stored.snapshot;
+    // The host kept every version (S3 versioning); it offers snapshot 1, which still unseals.
+    stored.snapshot = olderSnapshot;
+    try {
+      await expect(runSupervisor(deps(TEST_PCRS))).rejects.toThrow(/older than the committed snapshot 2: refusing to roll the datastore back/);
+    } finally {
+      stored.snapshot = newest;
+    }
+  });
+
+  it('attack: relabelling an older snapshot with the next sequence number does not open it', async () => {
+    const newest = stored.snapshot;
+    const relabelled = JSON.parse(Buffer.from(olderSnapshot!).toString('utf8')) as { seq: string };
+    relabelled.seq = '3';
+    stored.snapshot = Buffer.from(JSON.stringify(relabelled));
+    try {
+      await expect(runSupervisor(deps(TEST_PCRS))).rejects.toThrow(/InvalidCiphertextException|fails authentication/);
+    } finally {
+      stored.snapshot = newest;
+    }
+  });
+
+  it('attack: a host that withholds the snapshot once one is committed does not get an empty datastore', async () => {
+    const newest = stored.snapshot;
+    stored.snapshot = undefined;
+    try {
+      await expect(runSupervisor(deps(TEST_PCRS))).rejects.toThrow(/committed snapshot 2 but the host has no snapshot/);
+    } finally {
+      stored.snapshot = newest;
+    }
+  });
+
+  it('the attestation route refuses a document that claims an older snapshot than the committed one', async () => {
+    const committed = (await records.getLatest())!;
+    await expect(records.putLatest({ ...committed, timestamp: new Date(Date.parse(committed.timestamp) + 1000).toISOString(), snapshotSeq: 1 })).rejects.toThrow(
+      SnapshotCounterError,
+    );
+  });
+
+  it('a snapshot sealed after the last commit (the enclave stopped before its next attestation) is restored', async () => {
+    const running = await runSupervisor(deps(TEST_PCRS));
+    try {
+      expect(await running.snapshotNow()).toBe(true);
+    } finally {
+      await running.stop();
+    }
+    expect((await records.getLatest())?.snapshotSeq).toBe(2);
+    fs.rmSync(path.join(root, 'restored'));
+    const rebooted = await runSupervisor(deps(TEST_PCRS));
+    await rebooted.stop();
+    expect(fs.existsSync(path.join(root, 'restored'))).toBe(true);
+  });
+
+  it('attack: a second enclave of the same image booted with the host\'s own settings cannot get its document accepted', async () => {
+    fs.rmSync(path.join(root, 'etc'), { recursive: true });
+    fs.rmSync(path.join(root, 'data/server/tls/server-ca.crt')); // wait for this boot's K3s, not the last one's file
+    // Same image, same sealed state, but kube-apiserver certificates for a name the host controls.
+    hostBoot = { ...BOOT, tlsSans: ['attacker.example.net'] };
+    const running = await runSupervisor(deps(TEST_PCRS));
+    try {
+      await expect(attestOnce()).rejects.toThrow(/attestation refused: settings_mismatch/);
+    } finally {
+      hostBoot = BOOT;
+      await running.stop();
+    }
+  });
+
+  it('a host that names a key alias (re-pointable after the digest is taken) stops the boot before anything is sealed', async () => {
+    const secrets = stored.secrets;
+    hostBoot = { ...BOOT, clusterStateKeyId: 'arn:aws:kms:us-east-1:111111111111:alias/state' };
+    try {
+      await expect(runSupervisor(deps(TEST_PCRS))).rejects.toThrow(/boot setting clusterStateKeyId is invalid/);
+      expect(stored.secrets).toBe(secrets);
+    } finally {
+      hostBoot = BOOT;
+    }
   });
 });

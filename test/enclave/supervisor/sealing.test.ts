@@ -7,7 +7,8 @@ import { EnclaveKms, KmsRecipientError } from '../../../enclave/src/supervisor/k
 import { RecipientKey } from '../../../enclave/src/supervisor/recipient';
 import { EnvelopeError, seal, unseal } from '../../../enclave/src/supervisor/envelope';
 import { SealedSecretsError, loadOrCreateClusterSecrets, type BlobStore } from '../../../enclave/src/supervisor/sealed-secrets';
-import { SnapshotVault, type SnapshotStore } from '../../../enclave/src/supervisor/snapshots';
+import { SnapshotVault, checkAgainstCommitted, secretsLineage, type SnapshotStore } from '../../../enclave/src/supervisor/snapshots';
+import { createHash } from 'node:crypto';
 import { NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
 import { FakeKms, OTHER_IMAGE_PCRS, testCaAttester } from '../support/fake-nitro';
 
@@ -136,29 +137,79 @@ describe('datastore snapshots', () => {
     return { versions, put: async (b) => void versions.push(b), latest: async () => versions.at(-1) };
   }
 
+  const LINEAGE = secretsLineage('a'.repeat(64));
+  const pull = async (vault: SnapshotVault, lineage = LINEAGE) => {
+    const sealed = await vault.fetchLatest();
+    return sealed && vault.open(sealed, lineage);
+  };
+  /** What the platform committed: the vault's current claim, as the attestation route would store it. */
+  const committedOf = (vault: SnapshotVault) => ({ seq: Number(vault.claim().seq), sha256: vault.claim().sha256.toString('hex') });
+
   it('round-trips: the newest pushed snapshot is what a rebooted enclave restores', async () => {
     const store = memorySnapshots();
     const vault = new SnapshotVault({ kms: enclave(), keyId: STATE_KEY, clusterId: CLUSTER, store });
-    expect(await vault.pullLatest()).toBeUndefined();
-    await vault.push(Buffer.from('etcd snapshot 1'));
-    await vault.push(Buffer.from('etcd snapshot 2'));
+    expect(await pull(vault)).toBeUndefined();
+    expect(await vault.push(Buffer.from('etcd snapshot 1'), LINEAGE, committedOf(vault))).toBe(true);
+    expect(await vault.push(Buffer.from('etcd snapshot 2'), LINEAGE, committedOf(vault))).toBe(true);
+    expect(vault.claim().seq).toBe(2n);
     expect(Buffer.from(store.versions[1]).toString()).not.toContain('etcd snapshot');
     const rebooted = new SnapshotVault({ kms: enclave(), keyId: STATE_KEY, clusterId: CLUSTER, store });
-    expect((await rebooted.pullLatest())?.toString()).toBe('etcd snapshot 2');
+    expect((await pull(rebooted))?.toString()).toBe('etcd snapshot 2');
+    expect(rebooted.claim()).toEqual(vault.claim());
+  });
+
+  it('seals nothing while the current snapshot is not committed (at most one uncommitted snapshot)', async () => {
+    const store = memorySnapshots();
+    const vault = new SnapshotVault({ kms: enclave(), keyId: STATE_KEY, clusterId: CLUSTER, store });
+    expect(await vault.push(Buffer.from('s'), LINEAGE, undefined)).toBe(false);
+    expect(await vault.push(Buffer.from('s'), LINEAGE, { seq: 0, sha256: '00'.repeat(32) })).toBe(true);
+    expect(await vault.push(Buffer.from('s'), LINEAGE, { seq: 0, sha256: '00'.repeat(32) })).toBe(false);
+    expect(await vault.push(Buffer.from('s'), LINEAGE, { seq: 1, sha256: 'ff'.repeat(32) })).toBe(false);
+    expect(store.versions).toHaveLength(1);
+  });
+
+  it('attack: a snapshot does not open beside another generation of cluster secrets (lineage in the context)', async () => {
+    const store = memorySnapshots();
+    const vault = new SnapshotVault({ kms: enclave(), keyId: STATE_KEY, clusterId: CLUSTER, store });
+    await vault.push(Buffer.from('state'), LINEAGE, committedOf(vault));
+    const rebooted = new SnapshotVault({ kms: enclave(), keyId: STATE_KEY, clusterId: CLUSTER, store });
+    await expect(pull(rebooted, secretsLineage('b'.repeat(64)))).rejects.toThrow(/InvalidCiphertext/);
+  });
+
+  it.each([
+    ['the committed snapshot', 2, 'same', undefined],
+    ['the one sealed after the commit', 1, 'other', undefined],
+    ['no snapshot before anything was committed', 0, 'none', undefined],
+    ['an older snapshot', 3, 'other', /older than the committed snapshot 3/],
+    ['another snapshot with the committed number', 2, 'other', /another snapshot 2 than the committed one/],
+    ['a jump past the next number', 0, 'other', /only 0 is committed/],
+    ['no snapshot once one was committed', 1, 'none', /committed snapshot 1 but the host has no snapshot/],
+  ])('boot check against the committed counter: %s', async (_name, committedSeq, offered, refusal) => {
+    const store = memorySnapshots();
+    const vault = new SnapshotVault({ kms: enclave(), keyId: STATE_KEY, clusterId: CLUSTER, store });
+    await vault.push(Buffer.from('one'), LINEAGE, committedOf(vault));
+    await vault.push(Buffer.from('two'), LINEAGE, committedOf(vault));
+    const sealed = offered === 'none' ? undefined : store.versions[1];
+    const digest = offered === 'same' ? createHash('sha256').update(store.versions[1]).digest('hex') : 'ee'.repeat(32);
+    const check = () => checkAgainstCommitted(sealed, { seq: committedSeq, sha256: committedSeq === 0 ? '00'.repeat(32) : digest });
+    if (refusal) expect(check).toThrow(refusal);
+    else expect(check).not.toThrow();
   });
 
   it('another image cannot restore a snapshot', async () => {
     const store = memorySnapshots();
-    await new SnapshotVault({ kms: enclave(), keyId: STATE_KEY, clusterId: CLUSTER, store }).push(Buffer.from('state'));
-    await expect(new SnapshotVault({ kms: enclave(OTHER_IMAGE_PCRS), keyId: STATE_KEY, clusterId: CLUSTER, store }).pullLatest()).rejects.toThrow(/pcr_mismatch/);
+    const vault = new SnapshotVault({ kms: enclave(), keyId: STATE_KEY, clusterId: CLUSTER, store });
+    await vault.push(Buffer.from('state'), LINEAGE, committedOf(vault));
+    await expect(pull(new SnapshotVault({ kms: enclave(OTHER_IMAGE_PCRS), keyId: STATE_KEY, clusterId: CLUSTER, store }))).rejects.toThrow(/pcr_mismatch/);
   });
 
   it('a blob sealed as cluster secrets does not open as a snapshot (contexts are separate)', async () => {
     const e = enclave();
-    const sealed = await seal(e, STATE_KEY, { cluster: CLUSTER, purpose: 'k3s-daas-cluster-secrets' }, Buffer.from('x'));
-    await expect(new SnapshotVault({ kms: e, keyId: STATE_KEY, clusterId: CLUSTER, store: { put: async () => undefined, latest: async () => sealed } }).pullLatest()).rejects.toThrow(
-      /InvalidCiphertext/,
-    );
-    expect((await unseal(e, { cluster: CLUSTER, purpose: 'k3s-daas-cluster-secrets' }, sealed)).toString()).toBe('x');
+    const envelope = await seal(e, STATE_KEY, { cluster: CLUSTER, purpose: 'k3s-daas-cluster-secrets' }, Buffer.from('x'));
+    const sealed = Buffer.from(JSON.stringify({ v: 1, seq: '1', envelope: envelope.toString('base64') }));
+    await expect(
+      pull(new SnapshotVault({ kms: e, keyId: STATE_KEY, clusterId: CLUSTER, store: { put: async () => undefined, latest: async () => sealed } })),
+    ).rejects.toThrow(/InvalidCiphertext/);
+    expect((await unseal(e, { cluster: CLUSTER, purpose: 'k3s-daas-cluster-secrets' }, envelope)).toString()).toBe('x');
   });
 });

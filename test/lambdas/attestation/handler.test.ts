@@ -6,6 +6,9 @@ import { createHandler, type AttestationHandlerDeps } from '../../../lambdas/att
 import { MemoryAttestationRecordStore } from '../../../lambdas/shared/attestation/record-store';
 import { createClusterCaPem } from '../../support/cluster-ca';
 import { certificateSha256, NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
+import { StaticPlatformSettings } from '../../../lambdas/shared/attestation/platform-settings';
+import { TEST_SETTINGS, testClaims, testSettings } from '../../support/enclave-settings';
+import { settingsDigest } from '../../../lambdas/shared/attestation/enclave-claims';
 
 function post(body: unknown, raw?: string): APIGatewayProxyEventV2 {
   return { body: raw ?? JSON.stringify(body), isBase64Encoded: false } as APIGatewayProxyEventV2;
@@ -21,9 +24,10 @@ describe('POST /v1/attestation', () => {
     now: () => ca.now,
     maxDocumentAgeMs: 300_000,
     rootPem: ca.rootPem,
+    settings: new StaticPlatformSettings(TEST_SETTINGS),
     ...over,
   });
-  const goodDocument = async () => Buffer.from((await ca.document({ userData: certificateSha256(clusterCaPem) })).bytes).toString('base64');
+  const goodDocument = async () => Buffer.from((await ca.document({ userData: testClaims(clusterCaPem) })).bytes).toString('base64');
 
   beforeAll(async () => {
     ca = await NitroTestCa.create();
@@ -53,7 +57,7 @@ describe('POST /v1/attestation', () => {
 
   it('400 with the verifier reason for a document that fails verification', async () => {
     store = new MemoryAttestationRecordStore();
-    const doc = Buffer.from((await ca.document({ userData: certificateSha256(clusterCaPem), pcrs: { ...TEST_PCRS, 1: 'cd'.repeat(48) } })).bytes);
+    const doc = Buffer.from((await ca.document({ userData: testClaims(clusterCaPem), pcrs: { ...TEST_PCRS, 1: 'cd'.repeat(48) } })).bytes);
     const res = await createHandler(deps())(post({ document: doc.toString('base64'), caCertPem: clusterCaPem }));
     expect(res.statusCode).toBe(400);
     expect(JSON.parse(res.body!).error).toBe('pcr_mismatch');
@@ -85,7 +89,7 @@ describe('POST /v1/attestation', () => {
     store = new MemoryAttestationRecordStore();
     const handler = createHandler(deps());
     await handler(post({ document: await goodDocument(), caCertPem: clusterCaPem }));
-    const older = Buffer.from((await ca.document({ userData: certificateSha256(clusterCaPem), timestamp: new Date(ca.now.getTime() - 60_000) })).bytes);
+    const older = Buffer.from((await ca.document({ userData: testClaims(clusterCaPem), timestamp: new Date(ca.now.getTime() - 60_000) })).bytes);
     expect((await handler(post({ document: older.toString('base64'), caCertPem: clusterCaPem }))).statusCode).toBe(204);
     expect(store.record?.timestamp).toBe(ca.now.toISOString());
   });
@@ -96,7 +100,7 @@ describe('POST /v1/attestation', () => {
     await handler(post({ document: await goodDocument(), caCertPem: clusterCaPem }));
     const pinned = store.record;
     const otherCaPem = await createClusterCaPem('k3s-server-ca@1800000000');
-    const other = Buffer.from((await ca.document({ userData: certificateSha256(otherCaPem) })).bytes).toString('base64');
+    const other = Buffer.from((await ca.document({ userData: testClaims(otherCaPem) })).bytes).toString('base64');
     const res = await handler(post({ document: other, caCertPem: otherCaPem }));
     expect(res.statusCode).toBe(400);
     expect(JSON.parse(res.body!).error).toBe('ca_changed');
@@ -123,5 +127,72 @@ describe('POST /v1/attestation', () => {
     expect(JSON.parse((await handler(post({ document, caCertPem: 'garbage' }))).body!).error).toBe('invalid_ca_certificate');
     const leafPem = (await ca.document()).leaf.pem;
     expect(JSON.parse((await handler(post({ document, caCertPem: leafPem }))).body!).error).toBe('invalid_ca_certificate');
+  });
+
+  describe('boot settings and the snapshot counter (issue 12 items 2 and 5)', () => {
+    const docWith = async (claims: Parameters<typeof testClaims>[1], at = ca.now) =>
+      Buffer.from((await ca.document({ userData: testClaims(clusterCaPem, claims), timestamp: at })).bytes).toString('base64');
+
+    it('attack: a genuine enclave booted by the host with its own webhook/key settings is refused 400 settings_mismatch', async () => {
+      store = new MemoryAttestationRecordStore();
+      const hostChosen = [
+        testSettings({ apiUrl: 'https://attacker.example.net' }),
+        testSettings({ clusterStateKeyId: 'arn:aws:kms:us-east-1:222222222222:key/host-owned' }),
+        testSettings({ joinTokenKeyId: 'arn:aws:kms:us-east-1:222222222222:key/host-owned' }),
+        testSettings({ tlsSans: ['attacker.example.net'] }),
+        testSettings({ kubeconfigSigningKeySpkiSha256: 'ab'.repeat(32) }),
+      ];
+      for (const settings of hostChosen) {
+        const res = await createHandler(deps())(post({ document: await docWith({ settingsDigest: settingsDigest(settings) }), caCertPem: clusterCaPem }));
+        expect(res.statusCode).toBe(400);
+        expect(JSON.parse(res.body!).error).toBe('settings_mismatch');
+      }
+      expect(store.record).toBeUndefined();
+    });
+
+    it('400 user_data_mismatch for the old layout (only the CA hash) and for a wrong magic or version', async () => {
+      store = new MemoryAttestationRecordStore();
+      const good = testClaims(clusterCaPem);
+      for (const userData of [certificateSha256(clusterCaPem), Buffer.concat([Buffer.from('XXXX'), good.subarray(4)]), Buffer.concat([good.subarray(0, 4), Buffer.from([2]), good.subarray(5)])]) {
+        const document = Buffer.from((await ca.document({ userData })).bytes).toString('base64');
+        expect(JSON.parse((await createHandler(deps())(post({ document, caCertPem: clusterCaPem }))).body!).error).toBe('user_data_mismatch');
+      }
+    });
+
+    it('commits the attested snapshot counter, one step at a time', async () => {
+      store = new MemoryAttestationRecordStore();
+      const handler = createHandler(deps());
+      for (const seq of [0, 1, 1, 2]) {
+        const res = await handler(post({ document: await docWith({ snapshotSeq: seq }, new Date(ca.now.getTime() - 40_000 + seq * 10_000)), caCertPem: clusterCaPem }));
+        expect(res.statusCode).toBe(204);
+      }
+      expect(store.record).toMatchObject({ snapshotSeq: 2, settingsSha256: settingsDigest(TEST_SETTINGS).toString('hex'), settings: TEST_SETTINGS });
+      expect(store.record?.document).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    });
+
+    it.each([
+      ['an older snapshot (rollback)', 1, undefined, 'snapshot_rollback'],
+      ['another snapshot with the committed number (fork)', 2, Buffer.alloc(32, 7), 'snapshot_forked'],
+      ['a jump past the next number', 4, undefined, 'snapshot_gap'],
+    ])('attack: a newer document claiming %s is refused 400 %s and the committed counter stays', async (_name, seq, sha, code) => {
+      store = new MemoryAttestationRecordStore();
+      const handler = createHandler(deps());
+      expect((await handler(post({ document: await docWith({ snapshotSeq: 2 }, new Date(ca.now.getTime() - 30_000)), caCertPem: clusterCaPem }))).statusCode).toBe(204);
+      const res = await handler(post({ document: await docWith({ snapshotSeq: seq, snapshotSha256: sha }), caCertPem: clusterCaPem }));
+      expect(res.statusCode).toBe(400);
+      expect(JSON.parse(res.body!).error).toBe(code);
+      expect(store.record?.snapshotSeq).toBe(2);
+    });
+
+    it('503 backend_unavailable (the shared outage rule; never a 500, never a pass) when the signing key cannot be read', async () => {
+      store = new MemoryAttestationRecordStore();
+      const { SettingsUnavailableError } = await import('../../../lambdas/shared/attestation/platform-settings');
+      const res = await createHandler(deps({ settings: { current: () => Promise.reject(new SettingsUnavailableError('kms down')) } }))(
+        post({ document: await goodDocument(), caCertPem: clusterCaPem }),
+      );
+      expect(res.statusCode).toBe(503);
+      expect(JSON.parse(res.body!).error).toBe('backend_unavailable');
+      expect(store.record).toBeUndefined();
+    });
   });
 });

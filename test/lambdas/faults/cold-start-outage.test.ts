@@ -38,12 +38,16 @@ beforeAll(async () => {
     EXPECTED_PCRS: 'none',
     KUBECONFIG_SIGNING_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/sign',
     SERVER_URL: 'https://k3s.example.com:6443',
+    // The platform settings every attested-settings route computes (PLATFORM_SETTINGS_ENV).
+    API_URL: 'https://abc123.execute-api.us-east-1.amazonaws.com',
+    CLUSTER_STATE_KEY_ID: 'arn:aws:kms:us-east-1:123456789012:key/state',
+    JOIN_TOKEN_KEY_ID: 'arn:aws:kms:us-east-1:123456789012:key/join',
     ATTESTATION_MAX_AGE_SECONDS: '900',
+    INDEX_MAX_AGE_SECONDS: '300',
     JOIN_TOKEN_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/join',
     WORKER_ROLE_NAME: WORKER_ROLE,
     WORKER_GROUPS: JSON.stringify([{ autoScalingGroup: GROUP, stakeId: '0x' + 'c'.repeat(64) }]),
     LIFECYCLE_HOOK_NAME: 'k3s-daas-leave',
-    INDEX_MAX_AGE_SECONDS: '300',
   });
 });
 

@@ -30,7 +30,9 @@ import { attestationRecordFor, createClusterCaPem } from '../../support/cluster-
 import { refusingEndpoint, startHangingEndpoint, type HangingEndpoint } from '../../support/faulty-endpoints';
 import { startFakeKms, type FakeKms } from '../../support/fake-kms';
 import { startMoto, type Moto } from '../../support/moto';
-import { certificateSha256, NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
+import { NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
+import { EnvPlatformSettings, StaticPlatformSettings } from '../../../lambdas/shared/attestation/platform-settings';
+import { TEST_SETTINGS, testClaims } from '../../support/enclave-settings';
 import { CLUSTER_ID, credentialFor, FIXED_NOW, postEvent, seededIndex, TEST_FRESHNESS } from '../../support/token-fixtures';
 import { ACCOUNT, clients, createIndexTable, createWorkerGroup, putStake, REGION } from '../../support/worker-fixtures';
 
@@ -50,6 +52,21 @@ let caCertPem: string;
 /** A client of `Client` for function `fn`: the production timeouts and retries, the test's endpoint. */
 function client<C>(Client: new (config: object) => C, fn: ApiFunctionName, endpoint: string): C {
   return new Client({ ...awsClientConfig(fn), endpoint, region: REGION, credentials });
+}
+
+/** The platform settings as the functions compute them: the signing key's public key read from `kmsClient`. */
+function platformSettings(kmsClient: KMSClient, signingKeyArn: string): EnvPlatformSettings {
+  return new EnvPlatformSettings(
+    {
+      CLUSTER_ID,
+      API_URL: 'https://abc123.execute-api.us-east-1.amazonaws.com',
+      CLUSTER_STATE_KEY_ID: 'arn:aws:kms:us-east-1:123456789012:key/state',
+      JOIN_TOKEN_KEY_ID: 'arn:aws:kms:us-east-1:123456789012:key/join',
+      KUBECONFIG_SIGNING_KEY_ARN: signingKeyArn,
+      SERVER_URL: 'https://k3s.example.com:6443',
+    },
+    kmsClient,
+  );
 }
 
 /** Both kinds of outage, by name. */
@@ -91,6 +108,10 @@ describe('POST /v1/nodes/join with one AWS dependency down', () => {
     WORKER_ROLE_NAME: WORKER_ROLE,
     WORKER_GROUPS: [{ autoScalingGroup: GROUP, stakeId: STAKE }],
     INDEX_MAX_AGE_SECONDS: 300,
+    API_URL: 'https://abc123.execute-api.us-east-1.amazonaws.com',
+    CLUSTER_STATE_KEY_ID: 'arn:aws:kms:us-east-1:123456789012:key/state',
+    JOIN_TOKEN_KEY_ID: 'arn:aws:kms:us-east-1:123456789012:key/join',
+    KUBECONFIG_SIGNING_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/sign',
   };
   const join = (instanceId: string): APIGatewayProxyEventV2WithIAMAuthorizer =>
     ({
@@ -114,6 +135,8 @@ describe('POST /v1/nodes/join with one AWS dependency down', () => {
       stakes: new DynamoIndexRepository({ tableName: TABLE, client: db }),
       cipher: new KmsJoinTokenCipher(client(KMSClient, 'node-join', at('kms')), settings.JOIN_TOKEN_KEY_ARN),
       attestations: new DynamoAttestationRecordStore({ tableName: TABLE, client: db }),
+      // The settings' signing-key read goes to the same KMS: down with it.
+      platformSettings: new EnvPlatformSettings(settings, client(KMSClient, 'node-join', at('kms'))),
     });
   }
 
@@ -135,6 +158,7 @@ describe('GET /v1/issuer with KMS or DynamoDB down', () => {
         signer: new KmsKubeconfigSigner(client(KMSClient, 'issuer', down === 'kms' ? endpoint : kms.endpoint), kms.keyArn),
         expectedPcrs: undefined,
         store: new DynamoAttestationRecordStore({ tableName: TABLE, client: client(DynamoDBClient, 'issuer', down === 'dynamodb' ? endpoint : moto.endpoint) }),
+        settings: platformSettings(client(KMSClient, 'issuer', down === 'kms' ? endpoint : kms.endpoint), kms.keyArn),
       });
       const answer = await timed(() => h({} as APIGatewayProxyEventV2));
       expect({ how, status: answer.status, error: answer.body.error }).toEqual({ how, status: 503, error: 'backend_unavailable' });
@@ -148,6 +172,7 @@ describe('GET /v1/issuer with KMS or DynamoDB down', () => {
       signer: new KmsKubeconfigSigner(client(KMSClient, 'issuer', kms.endpoint), 'arn:aws:kms:us-east-1:111111111111:key/missing'),
       expectedPcrs: undefined,
       store: new MemoryAttestationRecordStore(),
+      settings: platformSettings(client(KMSClient, 'issuer', kms.endpoint), 'arn:aws:kms:us-east-1:111111111111:key/missing'),
     });
     expect((await timed(() => h({} as APIGatewayProxyEventV2))).body.error).toBe('internal_error');
   });
@@ -163,8 +188,9 @@ describe('POST /v1/attestation with DynamoDB down', () => {
         now: () => ca.now,
         maxDocumentAgeMs: 300_000,
         rootPem: ca.rootPem,
+        settings: new StaticPlatformSettings(TEST_SETTINGS),
       });
-      const document = Buffer.from((await ca.document({ userData: certificateSha256(caCertPem) })).bytes).toString('base64');
+      const document = Buffer.from((await ca.document({ userData: testClaims(caCertPem) })).bytes).toString('base64');
       const answer = await timed(() => h(postEvent('/v1/attestation', JSON.stringify({ document, caCertPem }))));
       expect({ how, status: answer.status, error: answer.body.error }).toEqual({ how, status: 503, error: 'backend_unavailable' });
       expect(answer.ms).toBeLessThan(FUNCTION_TIMEOUT_SECONDS.attestation * 1000);
@@ -184,6 +210,7 @@ describe('credential routes with the index or KMS down', () => {
         checkCredential: (c) => unreachableIndex(endpoint, 'kubeconfig').check(c),
         store: new MemoryAttestationRecordStore(attestationRecordFor(caCertPem, FIXED_NOW)),
         signer: new KmsKubeconfigSigner(client(KMSClient, 'kubeconfig', kms.endpoint), kms.keyArn),
+        settings: new StaticPlatformSettings(TEST_SETTINGS),
         clusterId: CLUSTER_ID,
         serverUrl: 'https://k3s.example.com:6443',
         maxAttestationAgeMs: 900_000,
@@ -211,6 +238,8 @@ describe('credential routes with the index or KMS down', () => {
         checkCredential: (c) => checker.check(c),
         store: new MemoryAttestationRecordStore(attestationRecordFor(caCertPem, FIXED_NOW)),
         signer: new KmsKubeconfigSigner(client(KMSClient, 'kubeconfig', endpoint), kms.keyArn),
+        // The settings' signing-key read goes to the same KMS: down with it.
+        settings: platformSettings(client(KMSClient, 'kubeconfig', endpoint), kms.keyArn),
         clusterId: CLUSTER_ID,
         serverUrl: 'https://k3s.example.com:6443',
         maxAttestationAgeMs: 900_000,

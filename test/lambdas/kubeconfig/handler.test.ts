@@ -18,6 +18,9 @@ import { createTokenChecker } from '../../../lambdas/shared/credentials/token-ch
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import { attestationRecordFor, createClusterCaPem } from '../../support/cluster-ca';
 import { startFakeKms, type FakeKms } from '../../support/fake-kms';
+import { StaticPlatformSettings } from '../../../lambdas/shared/attestation/platform-settings';
+import { TEST_SETTINGS, testSettings } from '../../support/enclave-settings';
+import { settingsDigest } from '../../../lambdas/shared/attestation/enclave-claims';
 
 const TOKEN = '0x' + '12'.repeat(32);
 const NOW = new Date('2026-11-23T02:00:00Z');
@@ -40,6 +43,7 @@ describe('POST /v1/kubeconfig', () => {
     serverUrl: SERVER,
     maxAttestationAgeMs: 15 * 60_000,
     now: () => NOW,
+    settings: new StaticPlatformSettings(TEST_SETTINGS),
     ...over,
   });
 
@@ -57,12 +61,16 @@ describe('POST /v1/kubeconfig', () => {
     const body = JSON.parse(res.body!);
     expect(body.keyId).toBe(kms.keyArn);
     expect(body.attestation).toMatchObject({ pcrs: record.pcrs, timestamp: record.timestamp, caSha256: record.caSha256 });
+    // Everything the CLI needs to verify against its own anchors: the raw document, the attested settings, the key.
+    expect(body.attestation).toMatchObject({ document: record.document, settings: TEST_SETTINGS, settingsSha256: record.settingsSha256, snapshot: { seq: 0 } });
+    expect(body.publicKeyPem).toBe(await signer.publicKeyPem());
     expect(verifyKubeconfigSignature(body.kubeconfig, body.signature, await signer.publicKeyPem())).toBe(true);
     const kc = new KubeConfig();
     kc.loadFromString(body.kubeconfig);
     expect(kc.getCurrentCluster()?.server).toBe(SERVER);
     expect(kc.getCurrentUser()?.exec?.args).toEqual(['credential', '--token', TOKEN, '--cluster', 'k3s-daas-dev']);
-    expect(parse(body.kubeconfig).extensions[0].extension).toEqual(body.attestation);
+    const { pcrs, timestamp, caSha256 } = body.attestation;
+    expect(parse(body.kubeconfig).extensions[0].extension).toEqual({ pcrs, timestamp, caSha256 });
   });
 
   it('401 with the reason code for a refused credential, and nothing is signed', async () => {
@@ -132,7 +140,19 @@ describe('POST /v1/kubeconfig', () => {
     expect(res.statusCode).toBe(status);
     expect(JSON.parse(res.body!).error).toBe(code);
   });
-});
+  it('attack: a record attested with other boot settings than the platform\'s serves no kubeconfig (503 settings_mismatch), nothing is signed', async () => {
+    const signs = kms.calls.filter((c) => c.op === 'Sign').length;
+    const other = testSettings({ apiUrl: 'https://attacker.example.net' });
+    for (const settings of [new StaticPlatformSettings(other)]) {
+      const res = await createHandler(deps({ settings }))(post({ credential: 'good' }));
+      expect(res.statusCode).toBe(503);
+      expect(JSON.parse(res.body!).error).toBe('settings_mismatch');
+    }
+    const legacy: AttestationRecord = { ...record, settingsSha256: undefined };
+    const res = await createHandler(deps({ store: new MemoryAttestationRecordStore(legacy) }))(post({ credential: 'good' }));
+    expect(JSON.parse(res.body!).error).toBe('settings_mismatch');
+    expect(kms.calls.filter((c) => c.op === 'Sign').length).toBe(signs);
+  });});
 
 describe('POST /v1/kubeconfig with the real token checker over the index', () => {
   let kms: FakeKms;
@@ -152,6 +172,7 @@ describe('POST /v1/kubeconfig with the real token checker over the index', () =>
       moduleId: 'm',
       timestamp: new Date(NOW.getTime() - 60_000).toISOString(),
       verifiedAt: NOW.toISOString(),
+      settingsSha256: settingsDigest(TEST_SETTINGS).toString('hex'),
     };
     index = new MemoryIndexRepository();
     await index.writeEntities([
@@ -172,6 +193,7 @@ describe('POST /v1/kubeconfig with the real token checker over the index', () =>
       serverUrl: SERVER,
       maxAttestationAgeMs: 15 * 60_000,
       now: () => NOW,
+      settings: new StaticPlatformSettings(TEST_SETTINGS),
     };
   });
   afterAll(() => kms.stop());

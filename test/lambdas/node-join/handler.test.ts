@@ -12,6 +12,9 @@ import { createHandler, type NodeJoinSettings } from '../../../lambdas/node-join
 import { KEYS, TABLE_INDEXES } from '../../../lambdas/shared/index/index-model';
 import { DynamoIndexRepository } from '../../../lambdas/shared/index/index-repository-dynamodb';
 import { DynamoAttestationRecordStore } from '../../../lambdas/shared/attestation/record-store';
+import { StaticPlatformSettings, type PlatformSettingsSource } from '../../../lambdas/shared/attestation/platform-settings';
+import { settingsDigest } from '../../../lambdas/shared/attestation/enclave-claims';
+import { TEST_SETTINGS, testSettings } from '../../support/enclave-settings';
 import { BOOTSTRAP_TOKEN_TIMING, formatJoinToken, JOIN_TOKEN_PATTERN, type BootstrapPoolEntry } from '../../../lambdas/shared/nodes/join-token';
 import { NodeRegistry } from '../../../lambdas/shared/nodes/node-registry';
 import { MIST_PER_SUI } from '../../../lambdas/shared/sui/roles';
@@ -45,6 +48,10 @@ const settings: NodeJoinSettings = {
   CLUSTER_ID: CLUSTER,
   SERVER_URL: SERVER,
   JOIN_TOKEN_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/join',
+  API_URL: TEST_SETTINGS.apiUrl,
+  CLUSTER_STATE_KEY_ID: TEST_SETTINGS.clusterStateKeyId,
+  JOIN_TOKEN_KEY_ID: TEST_SETTINGS.joinTokenKeyId,
+  KUBECONFIG_SIGNING_KEY_ARN: 'arn:aws:kms:us-east-1:123456789012:key/signing',
   WORKER_ROLE_NAME: WORKER_ROLE,
   WORKER_GROUPS: [
     { autoScalingGroup: GENERAL, stakeId: STAKE_GENERAL },
@@ -103,6 +110,7 @@ function handler(admissions: NodeRegistry = registry, at: Date = NOW) {
     stakes: new DynamoIndexRepository({ tableName: TABLE, client: c.db }),
     cipher,
     attestations: new DynamoAttestationRecordStore({ tableName: TABLE, client: c.db }),
+    platformSettings,
     now: () => at,
   });
 }
@@ -136,8 +144,12 @@ async function call(event: APIGatewayProxyEventV2WithIAMAuthorizer, at: Date = N
   return { status: res.statusCode, body: JSON.parse(res.body ?? '{}') as Record<string, string> };
 }
 
+/** The platform's own enclave boot settings; a test may swap them to act as a redeployed platform. */
+let platformSettings: PlatformSettingsSource = new StaticPlatformSettings(TEST_SETTINGS);
+
 async function attest(caPem: string) {
   await new DynamoAttestationRecordStore({ tableName: TABLE, client: c.db }).putLatest({
+    settingsSha256: settingsDigest(TEST_SETTINGS).toString('hex'),
     pcrs: { PCR0: '00'.repeat(48) },
     caSha256: createHash('sha256').update(new X509Certificate(caPem).raw).digest('hex'),
     // As verifyClusterAttestation stores it.
@@ -491,6 +503,17 @@ describeWithMoto('POST /v1/nodes/join', () => {
     const admitted = await call(joinEvent(id));
     expect(admitted.status).toBe(200);
     expectPooledToken(admitted.body.token);
+  });
+
+  it('attack: an attestation from an enclave booted with other settings than the platform\'s admits no worker (settings_mismatch)', async () => {
+    platformSettings = new StaticPlatformSettings(testSettings({ apiUrl: 'https://attacker.example.net' }));
+    try {
+      const id = instances.general[0];
+      expect(await call(joinEvent(id))).toMatchObject({ status: 403, body: { error: 'settings_mismatch' } });
+      expect(await registry.getNode(id)).toBeUndefined();
+    } finally {
+      platformSettings = new StaticPlatformSettings(TEST_SETTINGS);
+    }
   });
 
   it('refuses while no enclave attestation has been verified (no_attestation)', async () => {

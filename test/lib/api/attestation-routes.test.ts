@@ -70,15 +70,31 @@ describe('attestation routes', () => {
     expect(vars.KUBECONFIG_SIGNING_KEY_ARN).toBeDefined();
   });
 
-  it('kms:Sign only for the kubeconfig function, kms:GetPublicKey only for the issuer, on the signing key only', () => {
+  it('every function of the group gets the platform settings the enclave must attest, from the resources the host agent is told about', () => {
+    for (const description of [
+      'POST /v1/attestation: verify and record the enclave attestation',
+      'GET /v1/issuer: kubeconfig signing key, expected PCRs, latest attestation',
+      'POST /v1/kubeconfig: KMS-signed kubeconfig for an attested cluster',
+    ]) {
+      const [, fn] = functionByHandler(api, description);
+      const vars = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(JSON.stringify(vars.API_URL)).toContain('execute-api');
+      expect(JSON.stringify(vars.CLUSTER_STATE_KEY_ID)).toMatch(/ClusterStateKey/);
+      expect(JSON.stringify(vars.JOIN_TOKEN_KEY_ID)).toMatch(/JoinTokenKey/);
+      expect(JSON.stringify(vars.KUBECONFIG_SIGNING_KEY_ARN)).toMatch(/KubeconfigSigningKey/);
+      expect(JSON.stringify(vars.SERVER_URL)).toContain(':6443');
+    }
+  });
+
+  it('kms:Sign only for the kubeconfig function; kms:GetPublicKey (the settings digest binds the key) for all three; on the signing key only', () => {
     const [kubeconfigId] = functionByHandler(api, 'POST /v1/kubeconfig: KMS-signed kubeconfig for an attested cluster');
     const [issuerId] = functionByHandler(api, 'GET /v1/issuer: kubeconfig signing key, expected PCRs, latest attestation');
     const [attestationId] = functionByHandler(api, 'POST /v1/attestation: verify and record the enclave attestation');
     const kms = (id: string) => statementsOfRole(api, id).filter((s) => actionsOf([s]).some((a) => a.startsWith('kms:')));
-    expect(actionsOf(kms(kubeconfigId))).toEqual(['kms:Sign']);
+    expect(actionsOf(kms(kubeconfigId)).sort()).toEqual(['kms:GetPublicKey', 'kms:Sign']);
     expect(actionsOf(kms(issuerId))).toEqual(['kms:GetPublicKey']);
-    expect(kms(attestationId)).toEqual([]);
-    for (const s of [...kms(kubeconfigId), ...kms(issuerId)]) {
+    expect(actionsOf(kms(attestationId))).toEqual(['kms:GetPublicKey']);
+    for (const s of [...kms(kubeconfigId), ...kms(issuerId), ...kms(attestationId)]) {
       expect(JSON.stringify(s.Resource)).toMatch(/KubeconfigSigningKey/);
     }
   });
@@ -88,7 +104,7 @@ describe('attestation routes', () => {
     const [attestationId] = functionByHandler(api, 'POST /v1/attestation: verify and record the enclave attestation');
     const dynamo = (id: string) => statementsOfRole(api, id).filter((s) => actionsOf([s]).some((a) => a.startsWith('dynamodb:')));
     expect(dynamo(attestationId)).toEqual([
-      expect.objectContaining({ Action: 'dynamodb:PutItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ATTESTATION'] } } }),
+      expect.objectContaining({ Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ATTESTATION'] } } }),
     ]);
     expect(dynamo(kubeconfigId)).toEqual([
       expect.objectContaining({ Action: 'dynamodb:GetItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ATTESTATION'] } } }),

@@ -61,7 +61,12 @@ describe('node join routes', () => {
   });
 
   it('the join function may decrypt only with the join key and only the bootstrap-token encryption context', () => {
-    const kms = joinStatements.filter((s) => actions(s).some((a) => a.startsWith('kms:')));
+    // Besides: the signing key's public key, part of the platform settings the attestation must match.
+    const publicKey = joinStatements.filter((s) => actions(s).includes('kms:GetPublicKey'));
+    expect(publicKey).toHaveLength(1);
+    expect(actions(publicKey[0])).toEqual(['kms:GetPublicKey']);
+    expect(JSON.stringify(publicKey[0].Resource)).toMatch(/KubeconfigSigningKey/);
+    const kms = joinStatements.filter((s) => actions(s).some((a) => a.startsWith('kms:') && a !== 'kms:GetPublicKey'));
     expect(kms).toHaveLength(1);
     expect(actions(kms[0])).toEqual(['kms:Decrypt']);
     expect(JSON.stringify(kms[0].Resource)).toMatch(/JoinTokenKey/);

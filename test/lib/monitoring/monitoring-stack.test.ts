@@ -10,7 +10,9 @@ import { ALARM_THRESHOLDS, ATTESTATION_ACCEPTED_MESSAGE, ATTESTATION_METRICS } f
 import * as fs from 'node:fs';
 import { FIXTURE_PCRS, synthPlatform } from '../../support/cdk-app';
 import { createClusterCaPem } from '../../support/cluster-ca';
-import { certificateSha256, NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
+import { NitroTestCa, TEST_PCRS } from '../../support/nitro-test-ca';
+import { StaticPlatformSettings } from '../../../lambdas/shared/attestation/platform-settings';
+import { TEST_SETTINGS, testClaims } from '../../support/enclave-settings';
 
 const STACKS = ['network', 'state', 'api', 'controlPlane', 'workers', 'monitoring'] as const;
 type Resource = { Type: string; Properties: Record<string, unknown> };
@@ -139,12 +141,13 @@ describe('the attestation-accepted line the freshness alarm counts', () => {
       now: () => ca.now,
       maxDocumentAgeMs: 300_000,
       rootPem: ca.rootPem,
+      settings: new StaticPlatformSettings(TEST_SETTINGS),
     });
 
   it('is logged by the real handler for a verified document, and not for a refused one', async () => {
     const info = jest.spyOn(logger, 'info');
     try {
-      const good = Buffer.from((await ca.document({ userData: certificateSha256(clusterCaPem) })).bytes).toString('base64');
+      const good = Buffer.from((await ca.document({ userData: testClaims(clusterCaPem) })).bytes).toString('base64');
       expect((await handler()(post({ document: good, caCertPem: clusterCaPem }))).statusCode).toBe(204);
       expect(info.mock.calls.filter((c) => c[0] === ATTESTATION_ACCEPTED_MESSAGE)).toHaveLength(1);
       info.mockClear();

@@ -2,10 +2,11 @@
 // record and only move forward in NSM time.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { AttestedCaChangedError, DynamoAttestationRecordStore, MemoryAttestationRecordStore, type AttestationRecordStore } from '../../../../lambdas/shared/attestation/record-store';
+import { AttestedCaChangedError, DynamoAttestationRecordStore, SnapshotCounterError, MemoryAttestationRecordStore, type AttestationRecordStore } from '../../../../lambdas/shared/attestation/record-store';
 import { IndexUnavailableError, type AttestationRecord } from '../../../../lambdas/shared/index/index-model';
 import { createIndexTable, emulatorClient } from '../../../support/index-table';
 import { describeWithMoto, motoSkipReason, startMoto, type Moto } from '../../../support/moto';
+import { TEST_SETTINGS } from '../../../support/enclave-settings';
 
 const record = (timestamp: string, caSha256 = 'aa'.repeat(32)): AttestationRecord => ({
   pcrs: { PCR0: '01'.repeat(48), PCR8: '02'.repeat(48) },
@@ -56,6 +57,37 @@ for (const [name, create] of stores) (name === 'memory' ? describe : describeWit
     await expect(store.putLatest(record('2026-11-23T00:55:00.000Z', '03'.repeat(32)))).rejects.toBeInstanceOf(AttestedCaChangedError);
     expect(await store.getLatest()).toEqual(record('2026-11-23T01:00:00.000Z', '01'.repeat(32)));
   });
+
+  it('commits the snapshot counter forward by at most one; a rollback, a fork or a jump is refused and the record stays', async () => {
+    const store = await create();
+    const at = (minute: number, seq: number, digest = `${seq}`.padStart(2, '0').repeat(32)) => ({
+      ...record(`2026-11-23T01:${String(minute).padStart(2, '0')}:00.000Z`),
+      snapshotSeq: seq,
+      snapshotSha256: seq === 0 ? '00'.repeat(32) : digest,
+      settingsSha256: 'cd'.repeat(32),
+      settings: TEST_SETTINGS,
+      document: 'AAAA',
+    });
+    await store.putLatest(at(0, 0));
+    await store.putLatest(at(1, 1));
+    await store.putLatest(at(2, 1));
+    await store.putLatest(at(3, 2));
+    expect(await store.getLatest()).toEqual(at(3, 2));
+    for (const [posted, reason] of [
+      [at(4, 1), 'snapshot_rollback'],
+      [at(4, 0), 'snapshot_rollback'],
+      [at(4, 2, 'ee'.repeat(32)), 'snapshot_forked'],
+      [at(4, 4), 'snapshot_gap'],
+    ] as const) {
+      const error = await store.putLatest(posted).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SnapshotCounterError);
+      expect((error as SnapshotCounterError).reason).toBe(reason);
+    }
+    // A delayed older document is simply ignored, as before.
+    await store.putLatest(at(2, 1));
+    expect(await store.getLatest()).toEqual(at(3, 2));
+  });
+
 });
 
 it('an unreachable table surfaces as IndexUnavailableError (fail closed)', async () => {
@@ -63,4 +95,5 @@ it('an unreachable table surfaces as IndexUnavailableError (fail closed)', async
   const store = new DynamoAttestationRecordStore({ tableName: 'nope', client });
   await expect(store.getLatest()).rejects.toBeInstanceOf(IndexUnavailableError);
   await expect(store.putLatest(record('2026-11-23T01:00:00.000Z'))).rejects.toBeInstanceOf(IndexUnavailableError);
+
 });
