@@ -20,7 +20,8 @@ export function motoSkipReason(): string | undefined {
   return process.env[TOOL_ENV.motoSkip] || undefined;
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (the caller retries if another process takes it first). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

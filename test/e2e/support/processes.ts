@@ -2,7 +2,6 @@
 // log file for the failure message, and stopped by that PID (SIGTERM, then SIGKILL after a grace period).
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 
 export interface Peer {
   readonly name: string;
@@ -14,16 +13,7 @@ export interface Peer {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../support/moto-server';
 
 export function startPeer(name: string, command: string, args: string[], logFile: string, options: SpawnOptions = {}): Peer {
   const log = fs.openSync(logFile, 'a');
