@@ -409,7 +409,7 @@ describe('failures close the door (DESIGN §6)', () => {
       expect(refused.stderr).toMatch(UNAUTHORIZED);
       const seen = api.exchanges.slice(before).filter((e) => e.token !== undefined);
       expect(seen.length).toBeGreaterThan(0);
-      expect(seen.every((e) => e.status === 500 && e.authenticated === false)).toBe(true);
+      expect(seen.every((e) => e.status === 500 && e.authenticated === false && /index is stale/.test(e.error ?? ''))).toBe(true);
       // Still refused on a second request: no answer of the stale index became a cached acceptance.
       expect((await person.kubectl(['get', 'ns'])).code).not.toBe(0);
       expect(api.exchanges.slice(before).some((e) => e.authenticated === true)).toBe(false);

@@ -15,7 +15,8 @@ import { DynamoIndexRepository } from '../../../lambdas/shared/index/index-repos
 import { renderKubeconfig } from '../../../lambdas/shared/kubeconfig/kubeconfig';
 import { DEFAULT_MIN_STAKE_MIST, roleToU8, TIER_PERMISSIONS } from '../../../lambdas/shared/sui/roles';
 import { createIndexTable, emulatorClient } from '../../support/index-table';
-import { startMoto, type Moto } from '../../support/moto';
+// moto-server, not moto: the sandbox runs outside Jest, and moto.ts imports @jest/globals.
+import { startMoto, type Moto } from '../../support/moto-server';
 import { applyRbac, peersDir, startCluster, type Cluster } from '../support/cluster';
 import { startLocalApi, type LocalApi } from '../support/local-api';
 import { createPki } from '../support/pki';

@@ -19,6 +19,8 @@ export interface Exchange {
   /** `spec.token` of a TokenReview, and whether the answer authenticated it. */
   readonly token?: string;
   readonly authenticated?: boolean;
+  /** `status.error` of the answer (why the function could not decide). */
+  readonly error?: string;
 }
 
 export interface LocalApi {
@@ -55,13 +57,16 @@ export async function startLocalApi(tls: { cert: string; key: string }, routes: 
         const result = await handler(postEvent(path, body, headersOf(req)));
         let token: string | undefined;
         let authenticated: boolean | undefined;
+        let error: string | undefined;
         try {
           token = (JSON.parse(body) as { spec?: { token?: string } }).spec?.token;
-          authenticated = (JSON.parse(result.body ?? '{}') as { status?: { authenticated?: boolean } }).status?.authenticated;
+          const status = (JSON.parse(result.body ?? '{}') as { status?: { authenticated?: boolean; error?: string } }).status;
+          authenticated = status?.authenticated;
+          error = status?.error;
         } catch {
           // not a TokenReview
         }
-        exchanges.push({ at: Date.now(), path, status: result.statusCode, token, authenticated });
+        exchanges.push({ at: Date.now(), path, status: result.statusCode, token, authenticated, error });
         res.writeHead(result.statusCode, { 'content-type': 'application/json', ...(result.headers as Record<string, string> | undefined) });
         res.end(result.body ?? '');
       })().catch(() => {
