@@ -62,6 +62,9 @@ async function readPins(ctx: CliContext): Promise<Pins> {
   try {
     const pins = JSON.parse(text) as Pins;
     if (typeof pins !== 'object' || pins === null || Array.isArray(pins)) throw new Error('not an object');
+    for (const pin of Object.values(pins)) {
+      if (typeof pin !== 'object' || pin === null || typeof pin.settingsSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(pin.settingsSha256)) throw new Error('bad entry');
+    }
     return pins;
   } catch {
     throw new ConfigError(`${pinsFile(ctx)} is not a pin file; remove it to pin again`);
@@ -85,7 +88,11 @@ async function exists(path: string): Promise<boolean> {
  * random name beside it, then renamed over `path` (rename replaces a symlink, it never writes through one).
  */
 export async function writePrivate(path: string, text: string, force: boolean): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new CliError(`cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
   const target = force ? `${path}.${randomBytes(8).toString('hex')}.tmp` : path;
   let file;
   try {
@@ -155,6 +162,11 @@ async function kubeconfig(flags: KubeconfigFlags, ctx: CliContext): Promise<void
   if (!flags.force && (await exists(output))) throw new CliError(`${output} exists: pass --force to replace it`);
   const pins = await readPins(ctx);
   const pinned = flags.settingsSha256?.toLowerCase() ?? pins[pinKey(askedApiUrl, clusterId)]?.settingsSha256;
+  // Pins are keyed by API and cluster: an API that names a new cluster must not slip past the pin of the one
+  // this user already trusts there (a first use it would then ask for).
+  if (pinned === undefined && flags.cluster === undefined && Object.keys(pins).some((k) => k.startsWith(`${askedApiUrl} `))) {
+    throw new UsageError(`${askedApiUrl} now names cluster ${clusterId}, which you have not pinned: pass --cluster <id> for the cluster you mean`);
+  }
 
   const keypair = await loadKeypair(ctx, { address: flags.address });
   const { credential } = await createCredential(keypair, { tokenId, clusterId, now: ctx.now(), lifetimeSeconds: CREDENTIAL_LIFETIME_S });

@@ -180,6 +180,9 @@ export class BootstrapTokenPool {
         // K3s refuses it already and its token cleaner deletes the Secret; only the pool item is left.
         this.ledger.delete(tokenId);
         if (listed.has(tokenId)) await this.opts.host.retire(tokenId);
+      } else if (listed.has(tokenId) && minted.leftPoolAt !== undefined) {
+        // It left the pool (the route claimed it) and the untrusted host put it back: never hand it out again.
+        await remove(tokenId, true);
       } else if (listed.has(tokenId)) {
         const remaining = minted.expiresAtMs - now;
         if (remaining < retireBeforeMs) await remove(tokenId, true);

@@ -161,7 +161,7 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
   // (The sealed `agentToken` was handed to every worker by earlier releases; it is no longer used.)
   const agentToken = Buffer.from(deps.nsm.random(32)).toString('hex');
   await writeK3sConfig(
-    { apiUrl: boot.apiUrl, webhookSecret: boot.webhookSecret, tlsSans: boot.tlsSans, serverToken: secrets.serverToken, agentToken },
+    { apiUrl: secrets.apiUrl, webhookSecret: boot.webhookSecret, tlsSans: boot.tlsSans, serverToken: secrets.serverToken, agentToken },
     deps.rbacDir,
     deps.paths,
   );

@@ -85,6 +85,8 @@ export async function verifyKubeconfigAnswer(body: unknown, anchors: KubeconfigA
   });
   if (!verdict.ok) fail(`attestation rejected: ${verdict.reason}: ${verdict.message}`);
   const doc = (verdict as Extract<typeof verdict, { ok: true }>).document;
+  // A debug-mode enclave's memory is readable by its host: never a cluster to hand kubeconfigs for, whatever pcrs.json says.
+  if (doc.debugMode) fail('attestation rejected: debug_mode: the enclave runs in debug mode (PCR0-2 are zero), its host can read it');
   const decoded = decodeClaims(doc.userData);
   if (!decoded.ok) fail(`attestation rejected: ${decoded.message}`);
   const { claims } = decoded as Extract<typeof decoded, { ok: true }>;

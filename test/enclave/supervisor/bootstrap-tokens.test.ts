@@ -155,6 +155,19 @@ describe('bootstrap-token pool', () => {
     expect(k3s.admits(token)).toBe(false);
   });
 
+  it('attack: the host puts a claimed entry back in the pool: the token is deleted, never offered to a second node', async () => {
+    const p = pool({ size: 2 });
+    await p.sweep();
+    const claimed = host.claim();
+    const token = `${claimed.tokenId}.${open(claimed)}`;
+    await p.sweep(); // sees the claim (the entry left the pool) and refills
+    host.entries.set(claimed.tokenId, claimed); // the untrusted host replays it
+    const report = await p.sweep();
+    expect(report.deleted).toContain(claimed.tokenId);
+    expect(host.entries.has(claimed.tokenId)).toBe(false);
+    expect(k3s.admits(token)).toBe(false);
+  });
+
   it('a token past its expiry admits no one, and entries are retired before the join route could hand out a dying one', async () => {
     const p = pool({ size: 1 });
     await p.sweep();
