@@ -273,6 +273,32 @@ describe('k3s-daas kubeconfig', () => {
     expect(err).toMatch(/attestation rejected: untrusted_chain/);
   });
 
+  it('attack: a debug-mode enclave (PCR0-2 all zero) is refused even when the pinned pcrs.json says zeros', async () => {
+    const zero = '00'.repeat(48);
+    const zeroFile = path.join(path.dirname(pcrsFile), 'zero-pcrs.json');
+    await writeFile(zeroFile, JSON.stringify({ PCR0: zero, PCR1: zero, PCR2: zero, eifSha256: 'ab'.repeat(32), arch: 'x86_64' }));
+    const { code, err, home } = await run(['--pcrs', zeroFile], apiFetch(routes({ record: await recordFor(settings, caCertPem, { ...TEST_PCRS, 0: zero, 1: zero, 2: zero }) })));
+    expect(code).toBe(6);
+    expect(err).toMatch(/attestation rejected: debug_mode/);
+    await nothingWritten(home);
+  });
+
+  it('attack: once a cluster is pinned for this API, the API naming another cluster needs --cluster (no silent first use)', async () => {
+    const first = await run([], apiFetch(routes()));
+    expect(first.code).toBe(0);
+    const { code, err } = await run([], apiFetch(routes({ clusterId: 'other-cluster' })), env, { home: first.home });
+    expect(code).toBe(2);
+    expect(err).toMatch(/names cluster other-cluster, which you have not pinned: pass --cluster/);
+  });
+
+  it('a pin file whose entries are not digests is a configuration error (exit 3), never a crash', async () => {
+    const first = await run([], apiFetch(routes()));
+    await writeFile(path.join(first.home, '.kube', 'k3s-daas-trusted-settings.json'), JSON.stringify({ [`${API} ${CLUSTER}`]: { settingsSha256: 123 } }));
+    const { code, err } = await run(['--force'], apiFetch(routes()), env, { home: first.home });
+    expect(code).toBe(3);
+    expect(err).toMatch(/is not a pin file/);
+  });
+
   it('rejects an attestation whose PCRs differ from the expected ones', async () => {
     const { code, err } = await run([], apiFetch(routes({ record: await recordFor(settings, caCertPem, { ...TEST_PCRS, 2: 'ee'.repeat(48) }) })));
     expect(code).toBe(6);
