@@ -25,6 +25,14 @@ export const TOKEN_CHECK_REASONS: readonly TokenCheckReason[] = [
 
 export const GROUP_PREFIX = 'k3s-daas:';
 
+/**
+ * The `aud` of a join credential (issue 15): the DESIGN §5 format with an audience of its own, so a kubectl
+ * credential (aud = cluster id) is `wrong_audience` at the join route and a join credential is at the webhook.
+ */
+export function joinAudience(clusterId: string): string {
+  return `k3s-daas-join:${clusterId}`;
+}
+
 export interface Identity {
   /** `sui:<address>`. */
   username: string;
@@ -44,8 +52,13 @@ export type TokenCheckResult = { ok: true; identity: Identity } | { ok: false; r
 
 export interface TokenCheckerOptions {
   readonly index: TokenIndexReader;
-  /** The cluster this checker serves: credentials must name it in `aud`, tokens must be issued for it. */
+  /** The cluster this checker serves: tokens must be issued for it (and, by default, credentials name it in `aud`). */
   readonly clusterId: string;
+  /**
+   * What a credential's `aud` must equal: the cluster id for kubectl credentials (the default), or
+   * `joinAudience(clusterId)` at the credential-authenticated join route, so neither kind replays as the other.
+   */
+  readonly audience?: string;
   /** How old the index may be before every check refuses (index/freshness.ts). */
   readonly freshness: FreshnessPolicy;
   readonly now?: () => Date;
@@ -89,6 +102,7 @@ export function groupsFor(role: Role, permissions: readonly string[]): string[] 
 
 export function createTokenChecker(options: TokenCheckerOptions): TokenChecker {
   const { index, clusterId } = options;
+  const audience = options.audience ?? clusterId;
   const now = options.now ?? (() => new Date());
   const capacity = options.cacheSize ?? 10_000;
   const fallbackMinStake: Record<Role, bigint> = { ...DEFAULT_MIN_STAKE_MIST, ...options.minStakeMist };
@@ -101,7 +115,7 @@ export function createTokenChecker(options: TokenCheckerOptions): TokenChecker {
     const cached = verified.get(credential);
     if (cached) {
       verified.delete(credential);
-      const claims = checkClaims(cached, { audience: clusterId, nowMs });
+      const claims = checkClaims(cached, { audience, nowMs });
       if (!claims.ok) return claims; // expired: leave it out of the cache
       verified.set(credential, cached);
       hits++;
@@ -109,7 +123,7 @@ export function createTokenChecker(options: TokenCheckerOptions): TokenChecker {
     }
     misses++;
     const result = await verifyCredential(credential, {
-      audience: clusterId,
+      audience,
       nowMs,
       zkLoginClient: options.zkLoginClient,
       ed25519FastPath: options.ed25519FastPath,
