@@ -87,10 +87,19 @@ export interface IndexReadResult {
 
 export type NodeStatus = 'joined' | 'gone';
 
+/** `asg`: an instance of one of the platform's worker groups; `external`: an operator's own machine (issue 15). */
+export type NodeKind = 'asg' | 'external';
+
 export interface NodeRecord {
+  /** The node's name in the cluster: the EC2 instance id for `asg` nodes, the assigned name for `external` ones. */
   instanceId: string;
   stakeId: string;
+  /** The worker group of an `asg` node; empty for an `external` node. */
   autoScalingGroup: string;
+  /** Absent on records written before external nodes existed: those are `asg`. */
+  kind?: NodeKind;
+  /** The node-tier seal token an `external` node was admitted with: its revocation or expiry evicts the node. */
+  tokenId?: string;
   status: NodeStatus;
   joinedAt: string;
   goneAt?: string;
