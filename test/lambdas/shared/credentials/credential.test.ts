@@ -50,6 +50,9 @@ const SIGNERS: [string, PersonalMessageSigner][] = [
   ['MultiSig (2 of 3)', multisig],
 ];
 
+/** Every scheme through the SDK's verifier, the reference the native (OpenSSL) paths are compared with. */
+const SDK_PATH = { ed25519FastPath: false, secp256FastPath: false } as const;
+
 const at = (seconds: number) => ({ audience: CLUSTER, nowMs: seconds * 1000 });
 
 async function credentialFor(signer: PersonalMessageSigner, lifetimeSeconds = 300) {
@@ -102,9 +105,12 @@ describe('credentials signed with the official SDK are accepted', () => {
     expect(result).toMatchObject({ ok: true, value: { payload: { sub: signer.toSuiAddress(), tok: TOKEN } } });
   });
 
-  it('Ed25519 through the SDK path as well as the native fast path', async () => {
-    const credential = await credentialFor(ed);
-    expect(await verifyCredential(credential, { ...at(NOW_S), ed25519FastPath: false })).toMatchObject({ ok: true });
+  it('every single-key scheme through the SDK path as well as the native fast path', async () => {
+    for (const signer of [ed, k1, r1]) {
+      const credential = await credentialFor(signer);
+      expect(await verifyCredential(credential, at(NOW_S))).toMatchObject({ ok: true });
+      expect(await verifyCredential(credential, { ...at(NOW_S), ...SDK_PATH })).toMatchObject({ ok: true });
+    }
   });
 });
 
@@ -181,11 +187,11 @@ describe('reason codes of DESIGN §4 for the credential itself', () => {
     }
   });
 
-  it('bad_signature: signed by a key that does not derive sub (every scheme, both Ed25519 paths)', async () => {
+  it('bad_signature: signed by a key that does not derive sub (every scheme, native and SDK paths)', async () => {
     for (const [, signer] of SIGNERS) {
       const c = await signRaw(signer, payload({ sub: `0x${'cd'.repeat(32)}` }));
       expect(await verifyCredential(c, at(NOW_S))).toEqual({ ok: false, reason: 'bad_signature' });
-      expect(await verifyCredential(c, { ...at(NOW_S), ed25519FastPath: false })).toEqual({ ok: false, reason: 'bad_signature' });
+      expect(await verifyCredential(c, { ...at(NOW_S), ...SDK_PATH })).toEqual({ ok: false, reason: 'bad_signature' });
     }
   });
 
@@ -349,7 +355,7 @@ describe('the Ed25519 fast path agrees with the SDK', () => {
           if (flip) sig[1 + (flip[0] % (sig.length - 1))] ^= 1 << flip[1];
           const candidate = { ...parsed.value, signatureBytes: sig };
           const native = await verifyCredentialSignature(candidate);
-          const sdk = await verifyCredentialSignature(candidate, { ed25519FastPath: false });
+          const sdk = await verifyCredentialSignature(candidate, SDK_PATH);
           expect(native).toBe(sdk);
           expect(native).toBe(flip === undefined);
         },
@@ -369,7 +375,7 @@ describe('any single-byte mutation of a valid credential is rejected', () => {
         fc.pre(credential[index] !== replacement);
         const mutated = credential.slice(0, index) + replacement + credential.slice(index + 1);
         const result = await verifyCredential(mutated, at(NOW_S));
-        const sdk = await verifyCredential(mutated, { ...at(NOW_S), ed25519FastPath: false });
+        const sdk = await verifyCredential(mutated, { ...at(NOW_S), ...SDK_PATH });
         expect(result.ok).toBe(false);
         expect(sdk.ok).toBe(false);
       }),
@@ -415,7 +421,7 @@ describe('small-order Ed25519 keys (anyone can sign for them) are refused on bot
       const forged = new Uint8Array([0x00, ...torsion[0], ...new Uint8Array(32), ...key]);
       const candidate: ParsedCredential = { payload: payloadFor(ed25519Address(key)), payloadBytes: new TextEncoder().encode('anything'), signatureBytes: forged };
       expect(await verifyCredentialSignature(candidate)).toBe(false);
-      expect(await verifyCredentialSignature(candidate, { ed25519FastPath: false })).toBe(false);
+      expect(await verifyCredentialSignature(candidate, SDK_PATH)).toBe(false);
     }
   });
 
