@@ -148,29 +148,15 @@ export function checkClaims(payload: CredentialPayload, opts: { audience: string
   return { ok: true, value: payload };
 }
 
-/** The parts of the SDK the multisig and zkLogin paths need. */
-interface SdkVerifier {
-  readonly bcs: (typeof import('@mysten/sui/bcs'))['bcs'];
-  readonly parseSerializedSignature: (typeof import('@mysten/sui/cryptography'))['parseSerializedSignature'];
-  readonly isValidPersonalMessageSignature: (typeof import('@mysten/sui/verify'))['isValidPersonalMessageSignature'];
-  readonly publicKeyFromRawBytes: (typeof import('@mysten/sui/verify'))['publicKeyFromRawBytes'];
-}
+type SdkVerifier = typeof import('./sdk-verifier');
 
 let sdkVerifier: Promise<SdkVerifier> | undefined;
 /** Loads the SDK once, on the first signature that needs it (a failed load is retried on the next). */
 function loadSdkVerifier(): Promise<SdkVerifier> {
-  sdkVerifier ??= Promise.all([import('@mysten/sui/bcs'), import('@mysten/sui/cryptography'), import('@mysten/sui/verify')]).then(
-    ([bcsModule, cryptography, verify]) => ({
-      bcs: bcsModule.bcs,
-      parseSerializedSignature: cryptography.parseSerializedSignature,
-      isValidPersonalMessageSignature: verify.isValidPersonalMessageSignature,
-      publicKeyFromRawBytes: verify.publicKeyFromRawBytes,
-    }),
-    (error: unknown) => {
-      sdkVerifier = undefined;
-      throw error;
-    },
-  );
+  sdkVerifier ??= import('./sdk-verifier').catch((error: unknown) => {
+    sdkVerifier = undefined;
+    throw error;
+  });
   return sdkVerifier;
 }
 
