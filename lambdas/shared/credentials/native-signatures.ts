@@ -1,7 +1,8 @@
 // Single-key Sui personal-message signatures (Ed25519, Secp256k1, Secp256r1) verified by OpenSSL through
 // `node:crypto`, under the acceptance rules of Sui and of the SDK's own verifier (`@mysten/sui`, pure-JS
-// noble curves), which the differential tests compare it with. OpenSSL is ~14× (Ed25519), ~4× (Secp256k1)
-// and ~16-22× (Secp256r1) faster than the SDK, and this module loads none of the SDK.
+// noble curves), which the differential tests compare it with. OpenSSL is several times (Secp256k1) to
+// more than ten times (Ed25519, Secp256r1) faster (`npm run bench signatures`), and this module loads
+// none of the SDK.
 //
 // What is signed, as the SDK builds it: digest = BLAKE2b-256(intent PersonalMessage ‖ BCS vector<u8> of
 // the message). Ed25519 signs the digest itself; the ECDSA schemes sign SHA-256(digest) (the SDK's
@@ -108,12 +109,13 @@ function ecdsaScheme(flag: EcdsaFlag): Scheme {
   const { p, n, spkiPrefix } = ECDSA_CURVES[flag];
   return {
     publicKeyLength: 33,
-    // Compressed SEC 1 only (prefix 02/03) with x < p: OpenSSL would also parse other forms, Sui does not.
+    // Compressed SEC 1 only (prefix 02/03) with x < p, as Sui and the SDK decode keys. OpenSSL 3 refuses
+    // the other 33-byte forms too; checking here keeps the rule ours rather than one library version's.
     // Whether x is on the curve is OpenSSL's check (it finds no y otherwise).
     spki: (key) => ((key[0] === 0x02 || key[0] === 0x03) && bigEndian(key.subarray(1)) < p ? Buffer.concat([spkiPrefix, key]) : undefined),
     // r ‖ s, 32 bytes each, 1 ≤ r < n and 1 ≤ s ≤ n/2: Sui (and the SDK) refuse high-S signatures so
     // that (r, n - s), the twin anyone can compute from a valid signature, is not a second valid one.
-    // OpenSSL accepts both twins and would stop at r, s ≥ n itself; these checks make the rules explicit.
+    // OpenSSL accepts both twins (it refuses r, s = 0 or ≥ n itself; checked here all the same).
     canonicalSignature: (signature) => {
       const r = bigEndian(signature.subarray(0, 32));
       const s = bigEndian(signature.subarray(32, 64));
