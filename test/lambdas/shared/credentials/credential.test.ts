@@ -9,7 +9,9 @@ import { MultiSigPublicKey, MultiSigSigner } from '@mysten/sui/multisig';
 import { isValidPersonalMessageSignature } from '@mysten/sui/verify';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { blake2b } from '@noble/hashes/blake2.js';
+import { build } from 'esbuild';
 import fc from 'fast-check';
+import * as path from 'node:path';
 import {
   CREDENTIAL_PREFIX,
   createCredential,
@@ -433,6 +435,24 @@ describe('small-order Ed25519 keys (anyone can sign for them) are refused on bot
     });
     const c = await credentialFor(new MultiSigSigner(pk, [ed]));
     expect(await verifyCredential(c, at(NOW_S))).toEqual({ ok: false, reason: 'bad_signature' });
+  });
+});
+
+describe('cold start: single-key credentials never load the SDK verifier', () => {
+  it('no pure-JS curve or SDK verifier module is statically reachable from credential.ts (only through the lazy import)', async () => {
+    const entry = path.resolve('lambdas/shared/credentials/credential.ts');
+    const { metafile } = await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', write: false, metafile: true, logLevel: 'silent' });
+    const staticallyReached = new Set<string>();
+    const visit = (file: string) => {
+      if (staticallyReached.has(file)) return;
+      staticallyReached.add(file);
+      for (const i of metafile.inputs[file].imports) if (i.kind === 'import-statement' && !i.external) visit(i.path);
+    };
+    visit(path.relative(process.cwd(), entry));
+    const heavy = [...staticallyReached].filter((f) => /@noble\/curves|@mysten\/sui\/dist\/(verify|keypairs|multisig|zklogin|cryptography)\//.test(f));
+    expect(heavy).toEqual([]);
+    // The bundle does contain the SDK verifier, for multisig and zkLogin.
+    expect(Object.keys(metafile.inputs).some((f) => f.includes('@mysten/sui/dist/verify/'))).toBe(true);
   });
 });
 
