@@ -1,17 +1,17 @@
 // The credential format of DESIGN §5 (contract): `k3sdaas.v1.<payload>.<signature>`, created by the CLI
 // and verified by the token-check Lambdas. One implementation of every rule of the format lives here.
 //
-// Verification has two paths that must agree: a fast path for Ed25519 on `node:crypto` (OpenSSL verifies
-// ~14× faster than the SDK's pure-JS curve) and the official SDK (`@mysten/sui/verify`) for every other
-// scheme. Deep imports keep the Lambda bundle small.
-import { blake2b } from '@noble/hashes/blake2.js';
-import { bcs } from '@mysten/sui/bcs';
+// Verification has two paths that must agree: OpenSSL (`node:crypto`, ./native-signatures.ts) for the
+// single-key schemes Ed25519, Secp256k1 and Secp256r1, and the official SDK (`@mysten/sui/verify`) for
+// multisig and zkLogin. The SDK (with its pure-JS curves) is loaded on the first signature that needs it,
+// so a function that only sees single-key credentials never evaluates it at cold start.
 import type { ClientWithCoreApi } from '@mysten/sui/client';
-import { parseSerializedSignature } from '@mysten/sui/cryptography';
-import { isValidPersonalMessageSignature, publicKeyFromRawBytes } from '@mysten/sui/verify';
-import { createPublicKey, randomBytes, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { SUI_ID_PATTERN, SUI_ID_RULE } from '../sui/ids';
 import { DependencyUnavailableError } from '../runtime/outage';
+import { isNativeScheme, isSmallOrderEd25519, SIGNATURE_FLAG as FLAG, verifyNativeSignature } from './native-signatures';
+
+export { ed25519Address, isSmallOrderEd25519, personalMessageDigest, suiAddress } from './native-signatures';
 
 export const CREDENTIAL_PREFIX = 'k3sdaas.v1.';
 /** Longest lifetime a credential may claim (`exp - iat`), in seconds. */
@@ -79,12 +79,7 @@ export function isVerifierUnavailable(error: unknown): boolean {
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
 const PAYLOAD_KEYS = ['tok', 'sub', 'aud', 'iat', 'exp', 'nonce'] as const;
-const FLAG = { ed25519: 0x00, multisig: 0x03, zklogin: 0x05 } as const;
 const ED25519_SERIALIZED_LENGTH = 1 + 64 + 32;
-// DER SubjectPublicKeyInfo header of an Ed25519 key (RFC 8410); the 32 raw key bytes follow it.
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-// Intent of a Sui personal message: scope PersonalMessage (3), version V0, app id Sui.
-const PERSONAL_MESSAGE_INTENT = [3, 0, 0] as const;
 
 /** Decodes base64url without padding, refusing any non-canonical spelling (so every string maps to one byte string). */
 function decodeB64url(text: string): Buffer | undefined {
@@ -153,92 +148,23 @@ export function checkClaims(payload: CredentialPayload, opts: { audience: string
   return { ok: true, value: payload };
 }
 
-function uleb128(value: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = value & 0x7f;
-    value = Math.floor(value / 128);
-    if (value > 0) byte |= 0x80;
-    out.push(byte);
-  } while (value > 0);
-  return out;
-}
+type SdkVerifier = typeof import('./sdk-verifier');
 
-/**
- * The 32-byte digest a Sui key signs for a personal message, built as the SDK does: intent
- * (PersonalMessage, V0, Sui) ‖ BCS `vector<u8>` of the message, hashed with BLAKE2b-256.
- */
-export function personalMessageDigest(message: Uint8Array): Uint8Array {
-  const length = uleb128(message.length);
-  const intentMessage = new Uint8Array(PERSONAL_MESSAGE_INTENT.length + length.length + message.length);
-  intentMessage.set(PERSONAL_MESSAGE_INTENT, 0);
-  intentMessage.set(length, PERSONAL_MESSAGE_INTENT.length);
-  intentMessage.set(message, PERSONAL_MESSAGE_INTENT.length + length.length);
-  return blake2b(intentMessage, { dkLen: 32 });
-}
-
-/** Sui address of an Ed25519 public key: BLAKE2b-256(flag 0x00 ‖ public key). */
-export function ed25519Address(publicKey: Uint8Array): string {
-  const input = new Uint8Array(1 + publicKey.length);
-  input[0] = FLAG.ed25519;
-  input.set(publicKey, 1);
-  return `0x${Buffer.from(blake2b(input, { dkLen: 32 })).toString('hex')}`;
-}
-
-const ED25519_P = 2n ** 255n - 19n;
-// y of the order-8 points (the other order-8 points have p - y); with 0 (order 4), 1 (identity) and
-// p - 1 (order 2) these are the y coordinates of all eight small-order points.
-const ED25519_ORDER8_Y = 0x7a03ac9277fdc74ec6cc392cfa53202a0f67100d760b3cba4fd84d3d706a17c7n;
-const SMALL_ORDER_Y = new Set([0n, 1n, ED25519_P - 1n, ED25519_ORDER8_Y, ED25519_P - ED25519_ORDER8_Y]);
-
-/**
- * Whether an encoded Ed25519 public key is a point of small order, under any encoding (canonical or not).
- * Such keys admit signatures anyone can make; the SDK's ZIP-215 verifier accepts them, OpenSSL does
- * not. Both paths refuse them, so they agree and a forgeable key never authenticates anyone.
- */
-export function isSmallOrderEd25519(publicKey: Uint8Array): boolean {
-  if (publicKey.length !== 32) return true;
-  let y = 0n;
-  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(i === 31 ? publicKey[i] & 0x7f : publicKey[i]);
-  return SMALL_ORDER_Y.has(y % ED25519_P);
-}
-
-// Building a KeyObject and hashing the address cost a good part of a verify; users re-present the same
-// key all day, so both are kept per public key (bounded, oldest dropped first).
-const knownKeys = new Map<string, { key: KeyObject; address: string }>();
-function ed25519Key(publicKey: Uint8Array): { key: KeyObject; address: string } | undefined {
-  const id = Buffer.from(publicKey).toString('base64');
-  let known = knownKeys.get(id);
-  if (!known) {
-    if (isSmallOrderEd25519(publicKey)) return undefined;
-    try {
-      known = { key: createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' }), address: ed25519Address(publicKey) };
-    } catch {
-      return undefined; // not a valid curve point
-    }
-    if (knownKeys.size >= 4096) knownKeys.delete(knownKeys.keys().next().value!);
-    knownKeys.set(id, known);
-  }
-  return known;
-}
-
-function verifyEd25519Native(message: Uint8Array, serialized: Uint8Array, address: string): boolean {
-  if (serialized.length !== ED25519_SERIALIZED_LENGTH || serialized[0] !== FLAG.ed25519) return false;
-  const known = ed25519Key(serialized.subarray(65));
-  // Address first: a signature by any other key is refused without curve work.
-  if (!known || known.address !== address) return false;
-  try {
-    return cryptoVerify(null, personalMessageDigest(message), known.key, serialized.subarray(1, 65));
-  } catch {
-    return false;
-  }
+let sdkVerifier: Promise<SdkVerifier> | undefined;
+/** Loads the SDK once, on the first signature that needs it (a failed load is retried on the next). */
+function loadSdkVerifier(): Promise<SdkVerifier> {
+  sdkVerifier ??= import('./sdk-verifier').catch((error: unknown) => {
+    sdkVerifier = undefined;
+    throw error;
+  });
+  return sdkVerifier;
 }
 
 /** Whether a zkLogin signature's identifier (issuer + address seed) derives `address`, before asking a node. */
-function zkLoginDerives(signatureB64: string, address: string): boolean {
+function zkLoginDerives(sdk: SdkVerifier, signatureB64: string, address: string): boolean {
   try {
-    const parsed = parseSerializedSignature(signatureB64);
-    return parsed.signatureScheme === 'ZkLogin' && publicKeyFromRawBytes('ZkLogin', parsed.publicKey).verifyAddress(address);
+    const parsed = sdk.parseSerializedSignature(signatureB64);
+    return parsed.signatureScheme === 'ZkLogin' && sdk.publicKeyFromRawBytes('ZkLogin', parsed.publicKey).verifyAddress(address);
   } catch {
     return false;
   }
@@ -250,12 +176,12 @@ function zkLoginDerives(signatureB64: string, address: string): boolean {
  * malleable), only members whose schemes verify without a client (zkLogin members would need one),
  * each signature of its member's own scheme, and no small-order Ed25519 key in the set.
  */
-function multisigWellFormed(serialized: Uint8Array): boolean {
+function multisigWellFormed(sdk: SdkVerifier, serialized: Uint8Array): boolean {
   try {
-    const parsed = parseSerializedSignature(Buffer.from(serialized).toString('base64'));
+    const parsed = sdk.parseSerializedSignature(Buffer.from(serialized).toString('base64'));
     if (parsed.signatureScheme !== 'MultiSig') return false;
     const { multisig } = parsed;
-    const reencoded = bcs.MultiSig.serialize(multisig).toBytes();
+    const reencoded = sdk.bcs.MultiSig.serialize(multisig).toBytes();
     if (!Buffer.from(reencoded).equals(Buffer.from(serialized.subarray(1)))) return false;
     let bits = 0;
     for (let i = 0; i < 16; i++) if (multisig.bitmap & (1 << i)) bits++;
@@ -271,17 +197,21 @@ function multisigWellFormed(serialized: Uint8Array): boolean {
   }
 }
 
+// DESIGN §5 names the accepted schemes; passkeys (and unknown flags) are not among them.
+const ACCEPTED_FLAGS: ReadonlySet<number> = new Set(Object.values(FLAG));
+
 async function verifyWithSdk(message: Uint8Array, serialized: Uint8Array, address: string, client?: ClientWithCoreApi): Promise<boolean> {
   const flag = serialized[0];
-  const signatureB64 = Buffer.from(serialized).toString('base64');
+  if (!ACCEPTED_FLAGS.has(flag)) return false;
   // zkLogin needs a full node to check the proof against the current JWKs and epoch: without one, refuse.
-  if (flag === FLAG.zklogin && (!client || !zkLoginDerives(signatureB64, address))) return false;
-  if (flag === FLAG.multisig && !multisigWellFormed(serialized)) return false;
+  if (flag === FLAG.zklogin && !client) return false;
   if (flag === FLAG.ed25519 && (serialized.length !== ED25519_SERIALIZED_LENGTH || isSmallOrderEd25519(serialized.subarray(65)))) return false;
-  // DESIGN §5 names the accepted schemes; passkeys (and unknown flags) are not among them.
-  if (flag !== FLAG.ed25519 && flag !== 0x01 && flag !== 0x02 && flag !== FLAG.multisig && flag !== FLAG.zklogin) return false;
+  const sdk = await loadSdkVerifier();
+  const signatureB64 = Buffer.from(serialized).toString('base64');
+  if (flag === FLAG.zklogin && !zkLoginDerives(sdk, signatureB64, address)) return false;
+  if (flag === FLAG.multisig && !multisigWellFormed(sdk, serialized)) return false;
   try {
-    return await isValidPersonalMessageSignature(message, signatureB64, { address, client: flag === FLAG.zklogin ? client : undefined });
+    return await sdk.isValidPersonalMessageSignature(message, signatureB64, { address, client: flag === FLAG.zklogin ? client : undefined });
   } catch (error) {
     // Unavailability must not be reported as a bad signature (fail closed, retry); everything else the
     // SDK or the node throws — bytes the curve code or the node rejects — is a bad signature.
@@ -299,6 +229,13 @@ export interface SignatureVerifyOptions {
   readonly zkLoginClient?: ClientWithCoreApi;
   /** `false` sends Ed25519 through the SDK too (the tests compare both paths). @default true */
   readonly ed25519FastPath?: boolean;
+  /** `false` sends Secp256k1 and Secp256r1 through the SDK too (the tests compare both paths). @default true */
+  readonly secp256FastPath?: boolean;
+}
+
+function nativePathFor(flag: number, opts: SignatureVerifyOptions): boolean {
+  if (!isNativeScheme(flag)) return false;
+  return flag === FLAG.ed25519 ? opts.ed25519FastPath !== false : opts.secp256FastPath !== false;
 }
 
 /**
@@ -308,9 +245,7 @@ export interface SignatureVerifyOptions {
 export async function verifyCredentialSignature(parsed: ParsedCredential, opts: SignatureVerifyOptions = {}): Promise<boolean> {
   const { payloadBytes, signatureBytes, payload } = parsed;
   if (signatureBytes.length === 0) return false;
-  if (signatureBytes[0] === FLAG.ed25519 && opts.ed25519FastPath !== false) {
-    return verifyEd25519Native(payloadBytes, signatureBytes, payload.sub);
-  }
+  if (nativePathFor(signatureBytes[0], opts)) return verifyNativeSignature(payloadBytes, signatureBytes, payload.sub);
   return verifyWithSdk(payloadBytes, signatureBytes, payload.sub, opts.zkLoginClient);
 }
 

@@ -9,7 +9,9 @@ import { MultiSigPublicKey, MultiSigSigner } from '@mysten/sui/multisig';
 import { isValidPersonalMessageSignature } from '@mysten/sui/verify';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { blake2b } from '@noble/hashes/blake2.js';
+import { build } from 'esbuild';
 import fc from 'fast-check';
+import * as path from 'node:path';
 import {
   CREDENTIAL_PREFIX,
   createCredential,
@@ -49,6 +51,9 @@ const SIGNERS: [string, PersonalMessageSigner][] = [
   ['Secp256r1', r1],
   ['MultiSig (2 of 3)', multisig],
 ];
+
+/** Every scheme through the SDK's verifier, the reference the native (OpenSSL) paths are compared with. */
+const SDK_PATH = { ed25519FastPath: false, secp256FastPath: false } as const;
 
 const at = (seconds: number) => ({ audience: CLUSTER, nowMs: seconds * 1000 });
 
@@ -102,9 +107,12 @@ describe('credentials signed with the official SDK are accepted', () => {
     expect(result).toMatchObject({ ok: true, value: { payload: { sub: signer.toSuiAddress(), tok: TOKEN } } });
   });
 
-  it('Ed25519 through the SDK path as well as the native fast path', async () => {
-    const credential = await credentialFor(ed);
-    expect(await verifyCredential(credential, { ...at(NOW_S), ed25519FastPath: false })).toMatchObject({ ok: true });
+  it('every single-key scheme through the SDK path as well as the native fast path', async () => {
+    for (const signer of [ed, k1, r1]) {
+      const credential = await credentialFor(signer);
+      expect(await verifyCredential(credential, at(NOW_S))).toMatchObject({ ok: true });
+      expect(await verifyCredential(credential, { ...at(NOW_S), ...SDK_PATH })).toMatchObject({ ok: true });
+    }
   });
 });
 
@@ -181,11 +189,11 @@ describe('reason codes of DESIGN §4 for the credential itself', () => {
     }
   });
 
-  it('bad_signature: signed by a key that does not derive sub (every scheme, both Ed25519 paths)', async () => {
+  it('bad_signature: signed by a key that does not derive sub (every scheme, native and SDK paths)', async () => {
     for (const [, signer] of SIGNERS) {
       const c = await signRaw(signer, payload({ sub: `0x${'cd'.repeat(32)}` }));
       expect(await verifyCredential(c, at(NOW_S))).toEqual({ ok: false, reason: 'bad_signature' });
-      expect(await verifyCredential(c, { ...at(NOW_S), ed25519FastPath: false })).toEqual({ ok: false, reason: 'bad_signature' });
+      expect(await verifyCredential(c, { ...at(NOW_S), ...SDK_PATH })).toEqual({ ok: false, reason: 'bad_signature' });
     }
   });
 
@@ -349,7 +357,7 @@ describe('the Ed25519 fast path agrees with the SDK', () => {
           if (flip) sig[1 + (flip[0] % (sig.length - 1))] ^= 1 << flip[1];
           const candidate = { ...parsed.value, signatureBytes: sig };
           const native = await verifyCredentialSignature(candidate);
-          const sdk = await verifyCredentialSignature(candidate, { ed25519FastPath: false });
+          const sdk = await verifyCredentialSignature(candidate, SDK_PATH);
           expect(native).toBe(sdk);
           expect(native).toBe(flip === undefined);
         },
@@ -369,7 +377,7 @@ describe('any single-byte mutation of a valid credential is rejected', () => {
         fc.pre(credential[index] !== replacement);
         const mutated = credential.slice(0, index) + replacement + credential.slice(index + 1);
         const result = await verifyCredential(mutated, at(NOW_S));
-        const sdk = await verifyCredential(mutated, { ...at(NOW_S), ed25519FastPath: false });
+        const sdk = await verifyCredential(mutated, { ...at(NOW_S), ...SDK_PATH });
         expect(result.ok).toBe(false);
         expect(sdk.ok).toBe(false);
       }),
@@ -415,7 +423,7 @@ describe('small-order Ed25519 keys (anyone can sign for them) are refused on bot
       const forged = new Uint8Array([0x00, ...torsion[0], ...new Uint8Array(32), ...key]);
       const candidate: ParsedCredential = { payload: payloadFor(ed25519Address(key)), payloadBytes: new TextEncoder().encode('anything'), signatureBytes: forged };
       expect(await verifyCredentialSignature(candidate)).toBe(false);
-      expect(await verifyCredentialSignature(candidate, { ed25519FastPath: false })).toBe(false);
+      expect(await verifyCredentialSignature(candidate, SDK_PATH)).toBe(false);
     }
   });
 
@@ -427,6 +435,24 @@ describe('small-order Ed25519 keys (anyone can sign for them) are refused on bot
     });
     const c = await credentialFor(new MultiSigSigner(pk, [ed]));
     expect(await verifyCredential(c, at(NOW_S))).toEqual({ ok: false, reason: 'bad_signature' });
+  });
+});
+
+describe('cold start: single-key credentials never load the SDK verifier', () => {
+  it('no pure-JS curve or SDK verifier module is statically reachable from credential.ts (only through the lazy import)', async () => {
+    const entry = path.resolve('lambdas/shared/credentials/credential.ts');
+    const { metafile } = await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', write: false, metafile: true, logLevel: 'silent' });
+    const staticallyReached = new Set<string>();
+    const visit = (file: string) => {
+      if (staticallyReached.has(file)) return;
+      staticallyReached.add(file);
+      for (const i of metafile.inputs[file].imports) if (i.kind === 'import-statement' && !i.external) visit(i.path);
+    };
+    visit(path.relative(process.cwd(), entry));
+    const heavy = [...staticallyReached].filter((f) => /@noble\/curves|@mysten\/sui\/dist\/(verify|keypairs|multisig|zklogin|cryptography)\//.test(f));
+    expect(heavy).toEqual([]);
+    // The bundle does contain the SDK verifier, for multisig and zkLogin.
+    expect(Object.keys(metafile.inputs).some((f) => f.includes('@mysten/sui/dist/verify/'))).toBe(true);
   });
 });
 
