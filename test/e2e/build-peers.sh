@@ -20,7 +20,9 @@ hash="$(
   cd "$peers"
   {
     go env GOVERSION GOOS GOARCH
-    sha256sum "$here/build-peers.sh" go.mod go.sum
+    # By content only (stdin), so every checkout of the same sources finds the same cache entry.
+    sha256sum < "$here/build-peers.sh"
+    sha256sum go.mod go.sum
     find . -name '*.go' -type f | LC_ALL=C sort | xargs sha256sum
   } | sha256sum | cut -c1-16
 )"
