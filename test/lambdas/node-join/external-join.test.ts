@@ -24,6 +24,7 @@ import { testSettings, TEST_SETTINGS } from '../../support/enclave-settings';
 import { describeWithMoto, startMoto, type Moto } from '../../support/moto';
 import { CLUSTER_ID, stakeIdOf, tokenIdOf } from '../../support/token-fixtures';
 import { REGION } from '../../support/worker-fixtures';
+import { expectDocumented } from './openapi-conformance';
 import { buildWorld, FRESH, joinCredential, joinEvent, newRequestId, NOW, OTHER_NODE_TOKEN, TABLE, type World } from './external-harness';
 
 const SERVER = 'https://k3s.example.com:6443';
@@ -67,6 +68,7 @@ type Answer = { status: number; body: Record<string, unknown>; headers: Record<s
 
 async function join(body: unknown, opts: Parameters<typeof handler>[0] = {}): Promise<Answer> {
   const res = await handler(opts)(joinEvent(body));
+  expectDocumented('POST /v1/nodes/external/join', res);
   return { status: res.statusCode, body: JSON.parse(res.body ?? '{}') as Record<string, unknown>, headers: (res.headers ?? {}) as Record<string, unknown> };
 }
 
@@ -332,6 +334,7 @@ describeWithMoto('POST /v1/nodes/external/join', () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.string({ maxLength: 64 }), fc.record({ credential: fc.string({ maxLength: 40 }), requestId: fc.string({ maxLength: 30 }) }).map((b) => JSON.stringify(b))), async (body) => {
         const res = await handler()(joinEvent(body));
+        expectDocumented('POST /v1/nodes/external/join', res);
         expect(res.statusCode).toBeGreaterThanOrEqual(400);
         expect(res.statusCode).toBeLessThan(500);
       }),

@@ -16,6 +16,7 @@ import { TEST_SETTINGS } from '../../support/enclave-settings';
 import { describeWithMoto, startMoto, type Moto } from '../../support/moto';
 import { CLUSTER_ID, stakeIdOf } from '../../support/token-fixtures';
 import { REGION } from '../../support/worker-fixtures';
+import { expectDocumented } from './openapi-conformance';
 import { buildWorld, joinCredential, joinEvent, leaveEvent, newRequestId, NOW, OTHER_NODE_TOKEN, TABLE, type World } from './external-harness';
 
 const NODE_STAKE = stakeIdOf('node');
@@ -41,6 +42,7 @@ function leaveHandler(registry: NodeRegistry = w.registry) {
 
 async function leave(body: unknown, registry?: NodeRegistry) {
   const res = await leaveHandler(registry)(leaveEvent(body));
+  expectDocumented('POST /v1/nodes/external/leave', res);
   return { status: res.statusCode, body: JSON.parse(res.body ?? '{}') as Record<string, unknown> };
 }
 
@@ -118,6 +120,7 @@ describeWithMoto('POST /v1/nodes/external/leave', () => {
     await fc.assert(
       fc.asyncProperty(fc.string({ maxLength: 64 }), async (body) => {
         const res = await leaveHandler()(leaveEvent(body));
+        expectDocumented('POST /v1/nodes/external/leave', res);
         expect(res.statusCode).toBeGreaterThanOrEqual(400);
         expect(res.statusCode).toBeLessThan(500);
       }),
