@@ -1,9 +1,12 @@
-// The per-stake join rate limit's decision (a pure function; the DynamoDB take around it is exercised by
-// test/lambdas/node-join/external-join.test.ts against moto). Properties: no window of `windowMs` ever
+// The per-stake join rate limit: its decision (a pure function) and the DynamoDB take around it under a
+// concurrent take (moto; the route-level behaviour is in test/lambdas/node-join/external-join.test.ts). Properties: no window of `windowMs` ever
 // holds more than `limit` allowed takes, and a refused take is told exactly when the next one fits.
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
-import { decideTake, DEFAULT_JOIN_RATE } from '../../../../lambdas/shared/nodes/join-rate-limit';
+import { decideTake, DEFAULT_JOIN_RATE, DynamoJoinRateLimiter } from '../../../../lambdas/shared/nodes/join-rate-limit';
+import { describeWithMoto, startMoto, type Moto } from '../../../support/moto';
+import { clients, createIndexTable } from '../../../support/worker-fixtures';
 
 /** Replays `times` (ascending) through the decision the way the store does; returns the allowed ones. */
 function replay(times: number[], policy: { limit: number; windowMs: number }) {
@@ -74,5 +77,46 @@ describe('decideTake', () => {
 
   it('defaults to 10 per 10 minutes', () => {
     expect(DEFAULT_JOIN_RATE).toEqual({ limit: 10, windowMs: 600_000 });
+  });
+});
+
+describeWithMoto('DynamoJoinRateLimiter (moto)', () => {
+  let moto: Moto;
+  let db: DynamoDBClient;
+  const STAKE = '0x' + '5e'.repeat(32);
+  beforeAll(async () => {
+    moto = await startMoto();
+  });
+  afterAll(async () => {
+    await moto?.stop();
+  });
+  beforeEach(async () => {
+    await moto.reset();
+    db = clients(moto.endpoint).db;
+    await createIndexTable(db, 'index');
+  });
+
+  it('a take that loses the race to a concurrent one reads again: the limit holds, nothing is lost', async () => {
+    const policy = { limit: 2, windowMs: 60_000 };
+    const at = new Date('2026-11-23T00:00:00Z');
+    const limiter = new DynamoJoinRateLimiter(db, 'index', policy);
+    // The concurrent take lands between this take's read and its conditional put.
+    let raced = 0;
+    const racing = {
+      send: async (command: unknown) => {
+        if (command instanceof PutItemCommand && raced < 2) {
+          raced++;
+          expect((await limiter.take(STAKE, at)).allowed).toBe(true);
+        }
+        return db.send(command as never);
+      },
+    } as unknown as DynamoDBClient;
+    // Two concurrent takes won the two places; this one, retrying on its lost conditional put, is refused.
+    expect(await new DynamoJoinRateLimiter(racing, 'index', policy).take(STAKE, at)).toEqual({ allowed: false, retryAfterMs: 60_000 });
+    expect(raced).toBe(2);
+    const later = new Date(at.getTime() + 60_000);
+    expect((await limiter.take(STAKE, later)).allowed).toBe(true);
+    // Each stake has its own item.
+    expect((await limiter.take('0x' + '6f'.repeat(32), at)).allowed).toBe(true);
   });
 });
