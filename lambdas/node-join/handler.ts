@@ -15,24 +15,12 @@ import type { TokenIndexReader } from '../shared/index/index-model';
 import { DynamoIndexRepository } from '../shared/index/index-repository-dynamodb';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
 import { EnvPlatformSettings, PLATFORM_SETTINGS_ENV, servesCluster, type PlatformSettingsSource } from '../shared/attestation/platform-settings';
-import {
-  BOOTSTRAP_TOKEN_ID_PATTERN,
-  BOOTSTRAP_TOKEN_SECRET_PATTERN,
-  BOOTSTRAP_TOKEN_TIMING,
-  bootstrapTokenEncryptionContext,
-  caPemSha256,
-  formatJoinToken,
-  KmsJoinTokenCipher,
-  type BootstrapPoolEntry,
-  type JoinTokenCipher,
-} from '../shared/nodes/join-token';
-import type { NodeRecord } from '../shared/index/index-model';
-import { randomInt } from 'node:crypto';
+import { formatJoinToken, KmsJoinTokenCipher, type JoinTokenCipher } from '../shared/nodes/join-token';
+import { admitNode, stakeCapacity } from '../shared/nodes/admission';
 import { INSTANCE_ID_PATTERN, NodeRegistry, WORKER_GROUPS_ENV } from '../shared/nodes/node-registry';
 import { countIndexStale, logger, logUnexpected } from '../shared/runtime/powertools';
 import { awsClientConfig } from '../shared/runtime/aws-clients';
-import { assertIndexFresh, IndexStaleError, INDEX_FRESHNESS_ENV } from '../shared/index/freshness';
-import { DEFAULT_MIN_STAKE_MIST } from '../shared/sui/roles';
+import { IndexStaleError, INDEX_FRESHNESS_ENV } from '../shared/index/freshness';
 
 export const NODE_JOIN_ENV = {
   ...COMMON_ENV,
@@ -74,25 +62,6 @@ const JOINABLE_ASG_STATES = new Set(['Pending', 'Pending:Wait', 'Pending:Proceed
 const ASSUMED_ROLE_ARN = /^arn:aws[a-z-]*:sts::([0-9]{12}):assumed-role\/([\w+=,.@-]+)\/([\w+=,.@-]+)$/;
 
 const forbidden = (code: string, message: string) => new HttpError(403, code, message);
-
-/** Pool entries tried per join before giving up (each costs a decrypt; a lost race costs a transaction). */
-const MAX_CANDIDATES = 5;
-
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
-
-/** An entry the host stored is untrusted until its ciphertext opens; this only drops what cannot be one. */
-function wellFormed(e: BootstrapPoolEntry): boolean {
-  return BOOTSTRAP_TOKEN_ID_PATTERN.test(e.tokenId) && ISO_INSTANT.test(e.expiresAt) && /^[0-9a-f]{64}$/.test(e.caSha256) && e.ciphertext.length > 0;
-}
-
-function shuffled<T>(items: T[]): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = randomInt(i + 1);
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
 
 /**
  * The instance id of the caller. With IAM authorization, HTTP API payload v2 puts the verified signer in
@@ -159,20 +128,18 @@ export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV
 
     // One round trip: the stake, the live node minimum and how current the index is (a stale index
     // may still show a slashed or unstaked stake as active: refuse, retryable).
-    const { stake, minStakeMist, freshness } = await deps.stakes.readItems({ stakeId: group.stakeId, minStakeRole: 'node', freshness: true });
+    const at = now();
+    let capacity;
     try {
-      assertIndexFresh(freshness, now().getTime(), { maxAgeMs: settings.INDEX_MAX_AGE_SECONDS * 1000, onStale: countIndexStale });
+      capacity = await stakeCapacity(deps.stakes, group.stakeId, {
+        nowMs: at.getTime(),
+        freshness: { maxAgeMs: settings.INDEX_MAX_AGE_SECONDS * 1000, onStale: countIndexStale },
+      });
     } catch (error) {
       if (error instanceof IndexStaleError) throw new HttpError(503, error.code, error.message);
       throw error;
     }
-    if (!stake || stake.status !== 'active') {
-      throw forbidden('stake_inactive', `the node stake of group ${group.autoScalingGroup} is ${stake?.status ?? 'not in the index'}`);
-    }
-    if (stake.role !== 'node') throw forbidden('stake_wrong_role', `the stake of group ${group.autoScalingGroup} is a ${stake.role} stake`);
-    // The live node minimum once the pool changed it on chain, else the publish-time default.
-    const nodeMinimum = minStakeMist ?? DEFAULT_MIN_STAKE_MIST.node;
-    const maxNodes = stake.amountMist / nodeMinimum;
+    if (!capacity.ok) throw forbidden(capacity.reason, `group ${group.autoScalingGroup}: ${capacity.message}`);
 
     const attested = await deps.attestations.getLatest();
     if (!attested) throw forbidden('no_attestation', 'no verified attestation of the control-plane enclave yet');
@@ -180,74 +147,27 @@ export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV
     // A cluster attested with other boot settings gets no workers, not even a retry's earlier token.
     const serves = servesCluster(attested, platform.digest);
     if (!serves.ok) throw forbidden(serves.reason, serves.message);
-    const attestedCa = caPemSha256(attested.caCertPem);
-    const at = now();
 
-    /** The token secret of an entry, or undefined when its ciphertext is not one the enclave sealed for this binding. */
-    const open = async (entry: BootstrapPoolEntry): Promise<string | undefined> => {
-      const context = bootstrapTokenEncryptionContext({ clusterId: settings.CLUSTER_ID, tokenId: entry.tokenId, expiresAt: entry.expiresAt, caSha256: entry.caSha256 });
-      try {
-        const secret = await deps.cipher.decrypt(Buffer.from(entry.ciphertext, 'base64'), context);
-        return BOOTSTRAP_TOKEN_SECRET_PATTERN.test(secret) ? secret : undefined;
-      } catch (error) {
-        // Sealed under another key or binding (edited attributes, another cluster or purpose): not a pool entry.
-        if ((error as { name?: string })?.name === 'InvalidCiphertextException') return undefined;
-        throw error;
-      }
-    };
-    const answer = (entry: BootstrapPoolEntry, secret: string) =>
-      json(200, { server: settings.SERVER_URL, token: formatJoinToken(attested.caCertPem, entry.tokenId, secret), nodeName: instanceId, expiresAt: entry.expiresAt });
-
-    /**
-     * An instance that is already in the index. Its own retry (the answer of a committed admission was
-     * lost) gets the same token again while it is fresh; anything else is a second join.
-     */
-    const admittedBefore = async (node: NodeRecord | undefined): Promise<HttpResult> => {
-      const sent = node?.bootstrap;
-      const refuse = () => forbidden('already_joined', `instance ${instanceId} has joined before; node names are never reused`);
-      if (!node || node.status !== 'joined' || !sent || node.stakeId !== group.stakeId) throw refuse();
-      const joinedAt = Date.parse(node.joinedAt);
-      if (!(at.getTime() < joinedAt + BOOTSTRAP_TOKEN_TIMING.resendWindowMs) || !(at.getTime() < Date.parse(sent.expiresAt))) throw refuse();
-      if (sent.caSha256 !== attestedCa) throw forbidden('ca_not_attested', 'the cluster CA changed since this instance was admitted');
-      const secret = await open(sent);
-      if (!secret) throw refuse();
-      logger.info('node admission answered again', { instanceId, tokenId: sent.tokenId });
-      return answer(sent, secret);
-    };
-
-    const existing = await deps.registry.getNode(instanceId);
-    if (existing) return admittedBefore(existing);
-    if (maxNodes < 1n) throw forbidden('stake_insufficient', `the node stake of group ${group.autoScalingGroup} covers no node`);
-
-    const claimable = (await deps.registry.listBootstrapPool()).filter(
-      (e) => wellFormed(e) && Date.parse(e.expiresAt) - at.getTime() >= BOOTSTRAP_TOKEN_TIMING.minRemainingAtClaimMs,
+    // The same admission as external nodes (lambdas/shared/nodes/admission.ts): capacity, one name once,
+    // a per-node token claimed in the admission transaction.
+    const admission = await admitNode(
+      { clusterId: settings.CLUSTER_ID, registry: deps.registry, cipher: deps.cipher },
+      {
+        candidate: { name: instanceId, stakeId: group.stakeId, kind: 'asg', autoScalingGroup: group.autoScalingGroup },
+        maxNodes: capacity.maxNodes,
+        attestedCaPem: attested.caCertPem,
+        now: at,
+      },
     );
-    // Concurrent joins start from different entries instead of all racing for the first.
-    let otherCa = false;
-    let tried = 0;
-    for (const entry of shuffled(claimable)) {
-      // An entry minted for another CA (the host's own, or before the CA changed) is never handed out.
-      if (entry.caSha256 !== attestedCa) {
-        otherCa = true;
-        continue;
-      }
-      if (tried++ >= MAX_CANDIDATES) break;
-      const secret = await open(entry);
-      if (!secret) continue;
-      const admitted = await deps.registry.admit({ instanceId, stakeId: group.stakeId, autoScalingGroup: group.autoScalingGroup, maxNodes, token: entry, now: at });
-      if (admitted.admitted) {
-        logger.info('node admitted', { instanceId, autoScalingGroup: group.autoScalingGroup, stakeId: group.stakeId, tokenId: entry.tokenId });
-        return answer(entry, secret);
-      }
-      // Our own record can exist now: the SDK retried a transaction that had committed, or a concurrent retry won.
-      if (admitted.reason === 'already_joined') return admittedBefore(await deps.registry.getNode(instanceId));
-      if (admitted.reason === 'stake_insufficient') {
-        throw forbidden('stake_insufficient', `the node stake of group ${group.autoScalingGroup} covers ${maxNodes} node(s), all taken`);
-      }
-      // token_taken: another join claimed this entry first.
-    }
-    if (otherCa) throw forbidden('ca_not_attested', 'the available bootstrap tokens were not minted for the cluster CA the enclave attested');
-    throw forbidden('no_join_token', 'no bootstrap token is available yet; the control plane refills its pool continuously, retry');
+    if (!admission.ok) throw forbidden(admission.reason, admission.message);
+    const { entry, secret } = admission;
+    logger.info(admission.again ? 'node admission answered again' : 'node admitted', {
+      instanceId,
+      autoScalingGroup: group.autoScalingGroup,
+      stakeId: group.stakeId,
+      tokenId: entry.tokenId,
+    });
+    return json(200, { server: settings.SERVER_URL, token: formatJoinToken(attested.caCertPem, entry.tokenId, secret), nodeName: instanceId, expiresAt: entry.expiresAt });
   };
 
   return withHttpErrors(async (event) => {

@@ -1,6 +1,8 @@
 // Worker join and leave (DESIGN §2 steps 6-7): POST /v1/nodes/join (IAM; the worker role may invoke this
 // route and nothing else), the terminating-lifecycle handler behind an EventBridge rule for this
-// cluster's worker groups, and the master role's right to relay the enclave's bootstrap-token pool.
+// cluster's worker groups, the master role's right to relay the enclave's bootstrap-token pool, and the
+// routes of operators' own machines (issue 15): POST /v1/nodes/external/join and /leave, authenticated by
+// a join credential in the body, one function each so each holds only its own grants.
 // Worker groups are known here by their fixed names (lib/shared/names.ts): the Api stack must not
 // reference the Workers stack, which comes later and uses this API's URL.
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
@@ -11,6 +13,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { KEYS } from '../../lambdas/shared/index/index-model';
 import { BOOTSTRAP_TOKEN_PURPOSE } from '../../lambdas/shared/nodes/join-token';
+import { DEFAULT_JOIN_RATE } from '../../lambdas/shared/nodes/join-rate-limit';
 import type { EnvironmentConfig } from '../config/environment-config';
 import { names } from '../shared/names';
 import type { StateStack } from '../state/state-stack';
@@ -18,6 +21,7 @@ import { DomainFunction } from './domain-function';
 import { allowReadingPlatformSettings, platformSettingsEnvironment } from './platform-settings-environment';
 import { indexFreshnessEnvironment } from './index-freshness';
 import type { PlatformApi } from './platform-api';
+import { TOKEN_CHECK_LEADING_KEYS } from './token-check-routes';
 
 export interface NodeJoinRoutesProps {
   readonly api: PlatformApi;
@@ -33,6 +37,8 @@ export class NodeJoinRoutes extends Construct {
   public readonly lifecycleFunction: DomainFunction;
   public readonly joinRoute: apigwv2.HttpRoute;
   public readonly lifecycleRule: events.Rule;
+  public readonly externalJoinFunction: DomainFunction;
+  public readonly externalLeaveFunction: DomainFunction;
 
   constructor(scope: Construct, id: string, props: NodeJoinRoutesProps) {
     super(scope, id);
@@ -118,8 +124,62 @@ export class NodeJoinRoutes extends Construct {
       });
     }
 
+    this.externalJoinFunction = new DomainFunction(this, 'NodeExternalJoin', {
+      ...common,
+      handlerName: 'node-external-join',
+      description: 'POST /v1/nodes/external/join: admit an operator\'s own machine under its node stake',
+      environment: {
+        ...props.commonEnvironment,
+        ...platformSettingsEnvironment({ state, apiUrl: api.url, serverUrl: props.serverUrl }),
+        JOIN_TOKEN_KEY_ARN: state.joinTokenKey.keyArn,
+        ATTESTATION_MAX_AGE_SECONDS: String(config.attestationMaxAgeMinutes * 60),
+        JOIN_RATE_LIMIT: String(DEFAULT_JOIN_RATE.limit),
+        JOIN_RATE_WINDOW_SECONDS: String(DEFAULT_JOIN_RATE.windowMs / 1000),
+        ...indexFreshnessEnvironment(config),
+      },
+    });
+    this.externalLeaveFunction = new DomainFunction(this, 'NodeExternalLeave', {
+      ...common,
+      handlerName: 'node-external-leave',
+      description: 'POST /v1/nodes/external/leave: mark an operator\'s node gone and give its slot back',
+      environment: { ...props.commonEnvironment, ...indexFreshnessEnvironment(config) },
+    });
+    const joinRate = KEYS.joinRate('*').pk;
+    // Both check the join credential like every token check: BatchGetItem of the token, stake, pool
+    // minimum, admin and cursor items.
+    for (const fn of [this.externalJoinFunction, this.externalLeaveFunction]) {
+      fn.addToRolePolicy(tableItems(['dynamodb:BatchGetItem'], state, TOKEN_CHECK_LEADING_KEYS));
+    }
+    // The external join is the ASG join's admission without EC2 and Auto Scaling, plus its rate item.
+    this.externalJoinFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [KEYS.attestation().pk, node, joinRate]));
+    this.externalJoinFunction.addToRolePolicy(tableItems(['dynamodb:PutItem'], state, [node, claim, joinRate]));
+    this.externalJoinFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [nodeCount]));
+    this.externalJoinFunction.addToRolePolicy(tableItems(['dynamodb:Query', 'dynamodb:DeleteItem'], state, [pool]));
+    allowReadingPlatformSettings(this.externalJoinFunction, state);
+    this.externalJoinFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [state.joinTokenKey.keyArn], conditions: { StringEquals: encryptionContext } }),
+    );
+    // Leaving reads the node and flips it to gone with its stake's counter, in one transaction.
+    this.externalLeaveFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [node]));
+    this.externalLeaveFunction.addToRolePolicy(tableItems(['dynamodb:UpdateItem'], state, [node, nodeCount]));
+
     this.joinRoute = api.addRoute({ method: apigwv2.HttpMethod.POST, path: '/v1/nodes/join', handler: this.joinFunction, authorization: 'iam' });
     api.allowInvoke('WorkerMayJoin', state.workerRole, [this.joinRoute]);
+    api.addRoute({
+      method: apigwv2.HttpMethod.POST,
+      path: '/v1/nodes/external/join',
+      handler: this.externalJoinFunction,
+      authorization: 'none',
+      publicBecause:
+        'An operator\'s own machine has no AWS identity: the Sui-signed join credential in the body (aud k3s-daas-join:<cluster>) of a node-tier seal token is the authentication (docs/workers.md).',
+    });
+    api.addRoute({
+      method: apigwv2.HttpMethod.POST,
+      path: '/v1/nodes/external/leave',
+      handler: this.externalLeaveFunction,
+      authorization: 'none',
+      publicBecause: 'The Sui-signed join credential in the body, of a token of the node\'s own stake, is the authentication (docs/workers.md).',
+    });
 
     this.lifecycleRule = new events.Rule(this, 'WorkerTerminating', {
       description: 'Terminating lifecycle actions of this cluster\'s worker groups',

@@ -83,11 +83,21 @@ function grpcZkLoginClient(network: SuiNetwork, grpcUrl: string): ClientWithCore
   return lazyZkLoginClient(() => import('../sui/client').then((m) => m.createSuiClient({ network, grpcUrl, fetch: networkErrorsAsUnavailable() })));
 }
 
-/** `client`: the function's DynamoDB client, with its timeouts (`awsClientConfig`); `onStale` counts stale-index refusals. */
-export function tokenCheckerFromEnv(env: TokenCheckEnv, client?: DynamoDBClient, onStale: FreshnessPolicy['onStale'] = countIndexStale): TokenChecker {
+/**
+ * `client`: the function's DynamoDB client, with its timeouts (`awsClientConfig`); `onStale` counts stale-index
+ * refusals; `audience`: what credentials must name in `aud` (default the cluster id; the external node routes
+ * pass `joinAudience(clusterId)`).
+ */
+export function tokenCheckerFromEnv(
+  env: TokenCheckEnv,
+  client?: DynamoDBClient,
+  onStale: FreshnessPolicy['onStale'] = countIndexStale,
+  audience?: string,
+): TokenChecker {
   return createTokenChecker({
     index: new DynamoIndexRepository({ tableName: env.TABLE_NAME, client }),
     clusterId: env.CLUSTER_ID,
+    ...(audience === undefined ? {} : { audience }),
     freshness: { maxAgeMs: env.INDEX_MAX_AGE_SECONDS * 1000, onStale },
     cacheSize: env.TOKEN_CACHE_SIZE,
     zkLoginClient: env.SUI_GRPC_URL ? grpcZkLoginClient(env.SUI_NETWORK, env.SUI_GRPC_URL) : undefined,

@@ -100,6 +100,8 @@ export interface NodeRecord {
   kind?: NodeKind;
   /** The node-tier seal token an `external` node was admitted with: its revocation or expiry evicts the node. */
   tokenId?: string;
+  /** `external` nodes: the join's request id (base64url), so a retry of that join is answered again, not admitted twice. */
+  requestId?: string;
   status: NodeStatus;
   joinedAt: string;
   goneAt?: string;
@@ -168,6 +170,8 @@ export const KEYS = {
   stakeNodeCount: (stakeId: string) => ({ pk: `NODECOUNT#${stakeId}`, sk: 'NODE_COUNT' }),
   /** One item per terminating lifecycle action, so a retried event completes it only once. */
   lifecycleAction: (token: string) => ({ pk: `LIFECYCLE#${token}`, sk: 'LIFECYCLE' }),
+  /** Recent external-join admissions of a stake (the per-stake rate limit, lambdas/shared/nodes/join-rate-limit.ts). */
+  joinRate: (stakeId: string) => ({ pk: `JOINRATE#${stakeId}`, sk: 'JOIN_RATE' }),
   ownerIndex: (owner: string) => ({ gsi1pk: `OWNER#${owner}` }),
   stakeIndex: (stakeId: string) => ({ gsi2pk: `STAKE#${stakeId}` }),
 } as const;

@@ -18,7 +18,7 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { IndexUnavailableError, KEYS, type NodeRecord } from '../index/index-model';
+import { IndexUnavailableError, KEYS, type NodeKind, type NodeRecord } from '../index/index-model';
 import type { BootstrapPoolEntry } from './join-token';
 import * as z from 'zod';
 import { suiIdSchema } from '../sui/ids';
@@ -46,9 +46,16 @@ export type AdmitResult =
   | { admitted: false; reason: 'already_joined' | 'stake_insufficient' | 'token_taken' };
 
 export interface NodeAdmission {
+  /** The node name (an ASG node's instance id). */
   instanceId: string;
   stakeId: string;
   autoScalingGroup: string;
+  /** Absent = `asg` (records before external nodes carry no kind). */
+  kind?: NodeKind;
+  /** External nodes: the node-tier seal token admitted (its revocation or expiry evicts the node). */
+  tokenId?: string;
+  /** External nodes: the client's request id, so its retry is recognised as the same admission. */
+  requestId?: string;
   /** How many nodes the stake covers in total (`floor(amount / node minimum)`). */
   maxNodes: bigint;
   /** The pool entry this node gets: removed from the pool and claimed in the same transaction. */
@@ -113,6 +120,9 @@ export class NodeRegistry {
       instanceId: item.instanceId?.S ?? instanceId,
       stakeId: item.stakeId?.S ?? '',
       autoScalingGroup: item.autoScalingGroup?.S ?? '',
+      ...(item.kind?.S === 'external' || item.kind?.S === 'asg' ? { kind: item.kind.S } : {}),
+      ...(item.tokenId?.S ? { tokenId: item.tokenId.S } : {}),
+      ...(item.requestId?.S ? { requestId: item.requestId.S } : {}),
       status: item.status?.S === 'joined' ? 'joined' : 'gone',
       joinedAt: item.joinedAt?.S ?? '',
       ...(item.goneAt?.S ? { goneAt: item.goneAt.S } : {}),
@@ -144,6 +154,9 @@ export class NodeRegistry {
       instanceId: s(a.instanceId),
       stakeId: s(a.stakeId),
       autoScalingGroup: s(a.autoScalingGroup),
+      ...(a.kind ? { kind: s(a.kind) } : {}),
+      ...(a.tokenId ? { tokenId: s(a.tokenId) } : {}),
+      ...(a.requestId ? { requestId: s(a.requestId) } : {}),
       status: s('joined'),
       joinedAt: s(a.now.toISOString()),
       bootstrapTokenId: s(a.token.tokenId),

@@ -14,6 +14,8 @@ export const FUNCTION_TIMEOUT_SECONDS = {
   attestation: 15,
   'node-join': 15,
   'node-lifecycle': 30,
+  'node-external-join': 15,
+  'node-external-leave': 10,
 } as const;
 
 export type ApiFunctionName = keyof typeof FUNCTION_TIMEOUT_SECONDS;
@@ -38,6 +40,8 @@ const CALLS_IN_SERIES: Record<ApiFunctionName, number> = {
   attestation: 1,
   'node-join': 1,
   'node-lifecycle': 3,
+  'node-external-join': 1,
+  'node-external-leave': 1,
 };
 
 /**

@@ -163,3 +163,77 @@ describe('node join routes', () => {
     expect(Buffer.byteLength(userData)).toBeLessThan(16 * 1024);
   });
 });
+
+describe('external node routes (issue 15)', () => {
+  const platform = synthPlatform({ env: 'dev' });
+  const api = platform.template('api');
+  const config = platform.config;
+  const [joinId, joinFn] = fnByDescription(api, "POST /v1/nodes/external/join: admit an operator's own machine under its node stake");
+  const [leaveId, leaveFn] = fnByDescription(api, "POST /v1/nodes/external/leave: mark an operator's node gone and give its slot back");
+  const joinStatements = statementsOfFunction(api, joinId);
+  const leaveStatements = statementsOfFunction(api, leaveId);
+  const leading = (statements: Statement[], action: string) =>
+    withAction(statements, action).flatMap((s) => [s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']].flat()).sort();
+
+  it('both routes are public (the join credential in the body is the authentication) and each has its own function', () => {
+    for (const [route, fnId] of [['POST /v1/nodes/external/join', joinId], ['POST /v1/nodes/external/leave', leaveId]]) {
+      api.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: route, AuthorizationType: 'NONE' });
+      const integrations = Object.values(api.findResources('AWS::ApiGatewayV2::Integration')).filter((i) => JSON.stringify(i.Properties.IntegrationUri).includes(fnId));
+      expect(integrations).toHaveLength(1);
+    }
+    expect(joinId).not.toBe(leaveId);
+  });
+
+  it('the join function knows the server, the join key, the attestation bound, the rate limit and the freshness bound; no worker-role or group settings', () => {
+    const vars = (joinFn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(JSON.stringify(vars.SERVER_URL)).toContain(':6443');
+    expect(JSON.stringify(vars.JOIN_TOKEN_KEY_ARN)).toMatch(/JoinTokenKey/);
+    expect(vars.ATTESTATION_MAX_AGE_SECONDS).toBe(String(config.attestationMaxAgeMinutes * 60));
+    expect(vars.JOIN_RATE_LIMIT).toBe('10');
+    expect(vars.JOIN_RATE_WINDOW_SECONDS).toBe('600');
+    expect(vars.INDEX_MAX_AGE_SECONDS).toBe(String(config.indexer.maxIndexAgeSeconds));
+    expect(vars.WORKER_ROLE_NAME).toBeUndefined();
+    expect(vars.WORKER_GROUPS).toBeUndefined();
+    expect((leaveFn.Properties.Environment as { Variables: Record<string, unknown> }).Variables.JOIN_TOKEN_KEY_ARN).toBeUndefined();
+    expect(joinFn.Properties.Timeout).toBe(15);
+    expect(leaveFn.Properties.Timeout).toBe(10);
+  });
+
+  it('the join function: token-check reads, its admission items and rate item, Decrypt only with the bootstrap context, no EC2 or Auto Scaling', () => {
+    expect(leading(joinStatements, 'dynamodb:BatchGetItem')).toEqual(['ADMIN#*', 'INDEXER', 'POOL', 'STAKE#*', 'TOKEN#*']);
+    expect(leading(joinStatements, 'dynamodb:GetItem')).toEqual(['ATTESTATION', 'JOINRATE#*', 'NODE#*']);
+    expect(leading(joinStatements, 'dynamodb:PutItem')).toEqual(['BOOTSTRAP_CLAIM#*', 'JOINRATE#*', 'NODE#*']);
+    expect(leading(joinStatements, 'dynamodb:UpdateItem')).toEqual(['NODECOUNT#*']);
+    expect(leading(joinStatements, 'dynamodb:Query')).toEqual(['BOOTSTRAP']);
+    expect(leading(joinStatements, 'dynamodb:DeleteItem')).toEqual(['BOOTSTRAP']);
+    const kms = joinStatements.filter((s) => actions(s).some((a) => a.startsWith('kms:') && a !== 'kms:GetPublicKey'));
+    expect(kms.map(actions)).toEqual([['kms:Decrypt']]);
+    expect(kms[0].Condition).toEqual({
+      StringEquals: { 'kms:EncryptionContext:cluster': config.sui.clusterId, 'kms:EncryptionContext:purpose': 'k3s-bootstrap-token' },
+    });
+    const all = joinStatements.flatMap(actions);
+    expect(all.filter((a) => a.startsWith('ec2:') || a.startsWith('autoscaling:'))).toEqual([]);
+    expect(joinStatements.filter((s) => s.Resource === '*').flatMap(actions).filter((a) => !a.startsWith('xray:'))).toEqual([]);
+  });
+
+  it('the leave function: token-check reads, and reading and flipping node records and counters only', () => {
+    expect(leading(leaveStatements, 'dynamodb:BatchGetItem')).toEqual(['ADMIN#*', 'INDEXER', 'POOL', 'STAKE#*', 'TOKEN#*']);
+    expect(leading(leaveStatements, 'dynamodb:GetItem')).toEqual(['NODE#*']);
+    expect(leading(leaveStatements, 'dynamodb:UpdateItem')).toEqual(['NODE#*', 'NODECOUNT#*']);
+    const dynamo = leaveStatements.flatMap(actions).filter((a) => a.startsWith('dynamodb:'));
+    expect([...new Set(dynamo)].sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(leaveStatements.flatMap(actions).filter((a) => a.startsWith('kms:'))).toEqual([]);
+  });
+
+  it('neither may write stake records, and every table grant is item-scoped', () => {
+    for (const s of [...joinStatements, ...leaveStatements]) {
+      const keys = [s.Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys']].flat();
+      if (actions(s).some((a) => a.startsWith('dynamodb:'))) expect(keys[0]).toBeDefined();
+      if (actions(s).some((a) => ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'].includes(a))) {
+        expect(keys).not.toContain('STAKE#*');
+        expect(keys).not.toContain('TOKEN#*');
+        expect(keys).not.toContain('POOL');
+      }
+    }
+  });
+});
