@@ -13,6 +13,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  ScanCommand,
   TransactWriteItemsCommand,
   TransactionCanceledException,
   type AttributeValue,
@@ -20,6 +21,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { IndexUnavailableError, KEYS, type NodeRecord } from '../index/index-model';
 import type { BootstrapPoolEntry } from './join-token';
+import type { NodePage, NodePageKey } from './roster';
 import * as z from 'zod';
 import { suiIdSchema } from '../sui/ids';
 
@@ -289,6 +291,48 @@ export class NodeRegistry {
     } catch (error) {
       throw unavailable('lifecycle release', error);
     }
+  }
+
+  /**
+   * One page of the joined nodes of every stake, for the roster (roster.ts). Node records have no partition
+   * of their own to Query, so this is a consistent Scan filtered to joined node items; `limit` caps the items
+   * evaluated per page, and `next` is where the following page starts.
+   */
+  async listJoinedNodes(page: { start?: NodePageKey; limit: number }): Promise<NodePage> {
+    let result;
+    try {
+      result = await this.db.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          ConsistentRead: true,
+          Limit: page.limit,
+          FilterExpression: 'begins_with(pk, :node) AND sk = :sk AND #status = :joined',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':node': s(KEYS.node('').pk), ':sk': s(KEYS.node('').sk), ':joined': s('joined') },
+          ...(page.start ? { ExclusiveStartKey: { pk: s(page.start.pk), sk: s(page.start.sk) } } : {}),
+        }),
+      );
+    } catch (error) {
+      throw unavailable('scan of the nodes', error);
+    }
+    const nodes: NodeRecord[] = [];
+    for (const item of result.Items ?? []) {
+      const [instanceId, stakeId, joinedAt] = [item.instanceId?.S, item.stakeId?.S, item.joinedAt?.S];
+      // A record this code cannot read (or of a kind it does not know) is left out: not rostered, so evicted.
+      const kind = item.kind?.S;
+      if (!instanceId || !stakeId || joinedAt === undefined || (kind !== undefined && kind !== 'asg' && kind !== 'external')) continue;
+      nodes.push({
+        instanceId,
+        stakeId,
+        autoScalingGroup: item.autoScalingGroup?.S ?? '',
+        ...(kind ? { kind } : {}),
+        ...(item.tokenId?.S ? { tokenId: item.tokenId.S } : {}),
+        status: 'joined',
+        joinedAt,
+      });
+    }
+    const last = result.LastEvaluatedKey;
+    return { nodes, ...(last?.pk?.S && last.sk?.S ? { next: { pk: last.pk.S, sk: last.sk.S } } : {}) };
   }
 
   /** The pool as stored (consistent read); entries are validated by whoever uses them, never trusted. */

@@ -14,6 +14,7 @@ export const FUNCTION_TIMEOUT_SECONDS = {
   attestation: 15,
   'node-join': 15,
   'node-lifecycle': 30,
+  'node-roster': 15,
 } as const;
 
 export type ApiFunctionName = keyof typeof FUNCTION_TIMEOUT_SECONDS;
@@ -38,6 +39,8 @@ const CALLS_IN_SERIES: Record<ApiFunctionName, number> = {
   attestation: 1,
   'node-join': 1,
   'node-lifecycle': 3,
+  // Freshness and minimum, the node scan, then the stakes, tokens and stakes' nodes (in parallel).
+  'node-roster': 3,
 };
 
 /**
