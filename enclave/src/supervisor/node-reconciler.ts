@@ -102,7 +102,7 @@ export interface KubeApi {
   deletePod(namespace: string, name: string): Promise<void>;
   deleteNode(name: string): Promise<void>;
   deleteSecret(namespace: string, name: string): Promise<void>;
-  /** Creates or replaces the ConfigMap so its data is exactly `data`. */
+  /** Sets the ConfigMap's data to exactly `data` (creating it if absent), leaving its metadata as it is. */
   putConfigMap(namespace: string, name: string, data: Record<string, string>): Promise<void>;
 }
 
@@ -152,7 +152,7 @@ type Obj = Record<string, unknown>;
 
 /** The minimal client: JSON over HTTPS with the kubeconfig's client certificate, re-reading the file per call (K3s rotates it). */
 export function httpsKubeApi(kubeconfigFile: string): KubeApi {
-  const request = async (method: string, pathAndQuery: string, body?: unknown): Promise<{ status: number; json: Obj }> => {
+  const request = async (method: string, pathAndQuery: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; json: Obj }> => {
     const ep = await loadKubeconfig(kubeconfigFile);
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
@@ -168,7 +168,7 @@ export function httpsKubeApi(kubeconfigFile: string): KubeApi {
           headers: {
             accept: 'application/json',
             ...(ep.token ? { authorization: `Bearer ${ep.token}` } : {}),
-            ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+            ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}),
           },
           timeout: 30_000,
         },
@@ -230,11 +230,13 @@ export function httpsKubeApi(kubeconfigFile: string): KubeApi {
     },
     async putConfigMap(namespace, name, data) {
       const at = `/api/v1/namespaces/${encodeURIComponent(namespace)}/configmaps`;
-      const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'k3s-daas' } }, data };
-      // An unconditional replace: the data is exactly the roster, whatever anyone wrote there before.
-      const replaced = await request('PUT', `${at}/${encodeURIComponent(name)}`, body);
-      if (replaced.status === 404) expectOk(`create configmap ${namespace}/${name}`, await request('POST', at, body));
-      else expectOk(`replace configmap ${namespace}/${name}`, replaced);
+      // JSON Patch `add` replaces /data whole: exactly the roster, whatever anyone wrote there before; the
+      // metadata K3s's manifest deployer tracks stays untouched (enclave/rbac ships the ConfigMap).
+      const patched = await request('PATCH', `${at}/${encodeURIComponent(name)}`, [{ op: 'add', path: '/data', value: data }], 'application/json-patch+json');
+      if (patched.status === 404) {
+        const body = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'k3s-daas' } }, data };
+        expectOk(`create configmap ${namespace}/${name}`, await request('POST', at, body));
+      } else expectOk(`patch configmap ${namespace}/${name}`, patched);
     },
   };
 }

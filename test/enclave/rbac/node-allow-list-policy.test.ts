@@ -11,8 +11,10 @@ import { allowListData, ROSTER_CONFIGMAP, type RosterNode } from '../../../encla
 
 const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..');
 const docs = parseAllDocuments(fs.readFileSync(path.join(REPO_ROOT, 'enclave', 'rbac', 'k3s-daas-node-allow-list-policy.yaml'), 'utf8')).map((d) => d.toJS());
-const policy = docs.find((d) => d.kind === 'ValidatingAdmissionPolicy');
-const binding = docs.find((d) => d.kind === 'ValidatingAdmissionPolicyBinding');
+const policy = docs.find((d) => d.kind === 'ValidatingAdmissionPolicy' && d.metadata.name === 'k3s-daas-node-allow-list');
+const binding = docs.find((d) => d.kind === 'ValidatingAdmissionPolicyBinding' && d.metadata.name === 'k3s-daas-node-allow-list');
+const guard = docs.find((d) => d.kind === 'ValidatingAdmissionPolicy' && d.metadata.name === 'k3s-daas-node-roster-kept');
+const guardBinding = docs.find((d) => d.kind === 'ValidatingAdmissionPolicyBinding' && d.metadata.name === 'k3s-daas-node-roster-kept');
 
 const STAKE = '0x' + 'a1'.repeat(32);
 const OTHER = '0x' + 'b2'.repeat(32);
@@ -64,7 +66,17 @@ describe('the node allow-list policy', () => {
       policyName: policy.metadata.name, validationActions: ['Deny'],
       paramRef: { name: ROSTER_CONFIGMAP.name, namespace: ROSTER_CONFIGMAP.namespace, parameterNotFoundAction: 'Deny' },
     });
-    expect(policy.spec.matchConstraints.resourceRules).toEqual([{ apiGroups: ['*'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['*', '*/*'] }]);
+    expect(policy.spec.matchConstraints.resourceRules).toEqual([{ apiGroups: ['*'], apiVersions: ['*'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['*/*'] }]);
+  });
+
+  it('ships the ConfigMap first and without data (applied before the policy; re-applying never clears the roster), and nobody may delete it', () => {
+    expect(docs[0]).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: ROSTER_CONFIGMAP.name, namespace: ROSTER_CONFIGMAP.namespace, labels: { 'app.kubernetes.io/managed-by': 'k3s-daas' } } });
+    expect(docs.map((d) => d.kind)).toEqual(['ConfigMap', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+    expect(guard.spec.matchConstraints.resourceRules).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['DELETE'], resources: ['configmaps'], resourceNames: [ROSTER_CONFIGMAP.name] }]);
+    expect(guardBinding.spec).toEqual({ policyName: guard.metadata.name, validationActions: ['Deny'] });
+    const deletes = (namespace: string) => guard.spec.validations.every((v: { expression: string }) => evaluate(v.expression, { request: { namespace } }) === true);
+    expect(deletes(ROSTER_CONFIGMAP.namespace)).toBe(false);
+    expect(deletes('tenant')).toBe(true);
   });
 
   it('lets a rostered ASG node register and update its Node with its stake labels, and write its pods and lease', () => {
