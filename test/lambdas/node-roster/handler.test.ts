@@ -3,7 +3,13 @@
 // nodes), paging, the webhook bearer, and the refusals the reconciler must treat as "change nothing".
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse } from 'yaml';
 import { createHandler, dynamoRosterIndex } from '../../../lambdas/node-roster/handler';
+import type { HttpResult } from '../../../lambdas/shared/runtime/http';
 import type { NodeRecord, SealTokenRecord, StakeRecord } from '../../../lambdas/shared/index/index-model';
 import { DynamoIndexRepository } from '../../../lambdas/shared/index/index-repository-dynamodb';
 import { decodeRosterCursor, encodeRosterCursor, rosterVerdict } from '../../../lambdas/shared/nodes/roster';
@@ -49,6 +55,21 @@ function rosterEvent(opts: { after?: string; authorization?: string | null } = {
   };
 }
 
+// Every answer below is checked against the route's entry in docs/openapi.yaml.
+const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..');
+const openapi = parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'openapi.yaml'), 'utf8')) as { paths: Record<string, { get: { responses: Record<string, { $ref?: string; content?: { 'application/json': { schema: unknown } } }> } }> };
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+addFormats.default(ajv);
+ajv.addSchema({ $id: 'https://k3s-daas.invalid/openapi', ...openapi });
+function conforms(res: HttpResult): HttpResult {
+  const response = openapi.paths['/v1/nodes/roster']!.get.responses[String(res.statusCode)];
+  if (!response) throw new Error(`GET /v1/nodes/roster answered ${res.statusCode}, which docs/openapi.yaml does not describe`);
+  const ref = response.$ref ? `https://k3s-daas.invalid/openapi${response.$ref}/content/application~1json/schema` : undefined;
+  const validate = ref ? ajv.getSchema(ref)! : ajv.compile(response.content!['application/json'].schema as object);
+  if (!validate(JSON.parse(res.body!))) throw new Error(`answer ${res.statusCode} does not match docs/openapi.yaml: ${ajv.errorsText(validate.errors)}`);
+  return res;
+}
+
 type Roster = { nodes: { name: string; kind: string; stakeId: string }[]; next: string | null; asOf: string; coveredThroughMs: number };
 
 let moto: Moto;
@@ -72,7 +93,7 @@ async function allPages(h: ReturnType<typeof createHandler>): Promise<{ pages: R
   const pages: Roster[] = [];
   let after: string | undefined;
   for (let i = 0; i < 100; i++) {
-    const res = await h(rosterEvent({ after }));
+    const res = conforms(await h(rosterEvent({ after })));
     expect(res.statusCode).toBe(200);
     const page = JSON.parse(res.body!) as Roster;
     pages.push(page);
@@ -104,6 +125,12 @@ describe('the roster rule (pure)', () => {
   it('a token expiring exactly now no longer counts', () => {
     expect(rosterVerdict(node('ext-1', A, '2026-11-01T00:00:00Z', { kind: 'external', tokenId: TOK_A }), facts({ tokens: new Map([[TOK_A, token(TOK_A, A, { expiresAtMs: NOW.getTime() })]]) }))).toBe('token_expired');
   });
+  it('the contract check itself refuses answers outside docs/openapi.yaml', () => {
+    expect(() => conforms({ statusCode: 200, body: '{"nodes":[]}' })).toThrow(/does not match/);
+    expect(() => conforms({ statusCode: 503, body: '{"error":"teapot","message":"x"}' })).toThrow(/does not match/);
+    expect(() => conforms({ statusCode: 418, body: '{}' })).toThrow(/does not describe/);
+  });
+
   it('cursors round-trip, and anything else is refused', () => {
     const key = { pk: 'NODE#ext-1', sk: 'NODE' };
     expect(decodeRosterCursor(encodeRosterCursor(key))).toEqual(key);
@@ -131,7 +158,7 @@ describeWithMoto('GET /v1/nodes/roster (moto)', () => {
     await repo.putNode(node('ext-aaaaaaaaaaaa-00000001', A, '2026-11-02T00:00:00Z', { kind: 'external', tokenId: TOK_A }));
     await repo.putNode(node('ext-aaaaaaaaaaaa-00000002', A, '2026-11-03T00:00:00Z', { kind: 'external', tokenId: TOK_A, status: 'gone', goneAt: '2026-11-04T00:00:00Z' }));
     await repo.putNode(node('i-0aaaaaaaaaaaaaaa2', A, '2026-11-03T00:00:00Z', { status: 'gone', goneAt: '2026-11-04T00:00:00Z' }));
-    const res = await handler()(rosterEvent());
+    const res = conforms(await handler()(rosterEvent()));
     expect(res.statusCode).toBe(200);
     expect(res.headers?.['cache-control']).toBe('no-store');
     const body = JSON.parse(res.body!) as Roster;
@@ -222,7 +249,7 @@ describeWithMoto('GET /v1/nodes/roster (moto)', () => {
   it('401 without the webhook bearer or with a wrong one, before reading anything', async () => {
     const { handler } = await freshIndex(null);
     for (const authorization of [null, 'Bearer wrong-secret-0123456789abc', `Basic ${SECRET}`, 'Bearer ']) {
-      const res = await handler()(rosterEvent({ authorization }));
+      const res = conforms(await handler()(rosterEvent({ authorization })));
       expect(res.statusCode).toBe(401);
       expect(JSON.parse(res.body!)).toMatchObject({ error: 'unauthorized' });
     }
@@ -230,7 +257,7 @@ describeWithMoto('GET /v1/nodes/roster (moto)', () => {
 
   it('400 for an `after` it did not hand out', async () => {
     const { handler } = await freshIndex();
-    const res = await handler()(rosterEvent({ after: 'bm90LWEtY3Vyc29y' }));
+    const res = conforms(await handler()(rosterEvent({ after: 'bm90LWEtY3Vyc29y' })));
     expect(res.statusCode).toBe(400);
     expect(JSON.parse(res.body!)).toMatchObject({ error: 'invalid_request' });
   });
@@ -240,7 +267,7 @@ describeWithMoto('GET /v1/nodes/roster (moto)', () => {
       const { repo, handler } = await freshIndex(covered);
       await repo.writeEntities([{ kind: 'stake', record: stake(A, 5n), expectedRev: 0 }]);
       await repo.putNode(node('i-0aaaaaaaaaaaaaaa1', A, '2026-11-01T00:00:00Z'));
-      const res = await handler()(rosterEvent());
+      const res = conforms(await handler()(rosterEvent()));
       expect(res.statusCode).toBe(503);
       expect(JSON.parse(res.body!)).toMatchObject({ error: 'index_stale' });
     }
@@ -249,7 +276,7 @@ describeWithMoto('GET /v1/nodes/roster (moto)', () => {
   it('503 backend_unavailable when the table cannot be reached, and when the webhook secret cannot be read', async () => {
     const client = emulatorClient(await refusingEndpoint());
     const down = createHandler({ index: dynamoRosterIndex('roster-down', client), webhookSecret: async () => SECRET, maxIndexAgeSeconds: 300, now: () => NOW });
-    const res = await down(rosterEvent());
+    const res = conforms(await down(rosterEvent()));
     expect(res.statusCode).toBe(503);
     expect(JSON.parse(res.body!)).toMatchObject({ error: 'backend_unavailable' });
 
@@ -260,7 +287,7 @@ describeWithMoto('GET /v1/nodes/roster (moto)', () => {
         throw new WebhookSecretUnavailableError('down');
       },
     });
-    const res2 = await noSecret(rosterEvent());
+    const res2 = conforms(await noSecret(rosterEvent()));
     expect(res2.statusCode).toBe(503);
     expect(JSON.parse(res2.body!)).toMatchObject({ error: 'backend_unavailable' });
   }, 60_000);
