@@ -71,7 +71,7 @@ export function dynamoRosterIndex(tableName: string, client: DynamoDBClient): Ro
   return {
     listJoinedNodes: (page) => registry.listJoinedNodes(page),
     readItems: (request) => repo.readItems(request),
-    nodesOfStake: (stakeId) => repo.nodesOfStake(stakeId),
+    joinedNodesOfStake: (stakeId) => registry.joinedNodesOfStake(stakeId),
     getStakes: (ids) => repo.getStakes(ids),
     getTokens: (ids) => repo.getTokens(ids),
   };

@@ -1,7 +1,7 @@
 // GET /v1/nodes/roster (issue 15): the nodes the index admits now, read by the in-enclave reconciler with the
 // webhook bearer secret (lambdas/node-roster/handler.ts). Read-only: a consistent Scan of the joined node
-// records (they have no partition of their own to Query), their stakes, tokens, the node minimum and the
-// indexer's cursor by key, and each stake's nodes through GSI2.
+// records (they have no partition of their own to Query), their stakes, tokens, the node minimum, the
+// indexer's cursor and each stake's nodes (named by GSI2) by key.
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
@@ -36,7 +36,7 @@ export class NodeRosterRoutes extends Construct {
     this.rosterFunction.addToRolePolicy(new iam.PolicyStatement({
       actions: ['dynamodb:BatchGetItem'],
       resources: [state.table.tableArn],
-      conditions: leadingKeys([KEYS.stake('*').pk, KEYS.token('*').pk, KEYS.minStake('node').pk, KEYS.cursor().pk]),
+      conditions: leadingKeys([KEYS.stake('*').pk, KEYS.token('*').pk, KEYS.minStake('node').pk, KEYS.cursor().pk, KEYS.node('*').pk]),
     }));
     this.rosterFunction.addToRolePolicy(new iam.PolicyStatement({
       actions: ['dynamodb:Query'],

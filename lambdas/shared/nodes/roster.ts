@@ -26,7 +26,7 @@ export type RosterExclusion = 'not_joined' | 'stake_inactive' | 'stake_insuffici
 export interface RosterFacts {
   stakes: ReadonlyMap<string, StakeRecord>;
   tokens: ReadonlyMap<string, SealTokenRecord>;
-  /** Every joined node of each stake the candidates belong to (their rank decides who the stake covers). */
+  /** Every joined node of each stake the candidates belong to, statuses read consistently (their rank decides who the stake covers). */
   nodesOfStake: ReadonlyMap<string, readonly NodeRecord[]>;
   /** The pool's node minimum (indexed, or the publish-time default). */
   nodeMinimumMist: bigint;
@@ -48,7 +48,7 @@ export function rosterVerdict(node: NodeRecord, facts: RosterFacts): 'allowed' |
   if (!stake || stake.status !== 'active') return 'stake_inactive';
   const minimum = facts.nodeMinimumMist > 0n ? facts.nodeMinimumMist : 1n;
   const covered = stake.amountMist / minimum;
-  // The GSI the stake's nodes come from is eventually consistent: a node just admitted may be missing, so it is added.
+  // The stake's nodes are found through an eventually consistent GSI: a node just admitted may be missing, so it is added.
   const joined = [...(facts.nodesOfStake.get(node.stakeId) ?? []).filter((n) => n.status === 'joined' && n.instanceId !== node.instanceId), node].sort(coverageOrder);
   if (BigInt(joined.findIndex((n) => n.instanceId === node.instanceId)) >= covered) return 'stake_insufficient';
   if (kindOf(node) === 'external') {
@@ -77,7 +77,8 @@ export interface NodePage {
 export interface RosterIndex {
   listJoinedNodes(page: { start?: NodePageKey; limit: number }): Promise<NodePage>;
   readItems: IndexRepository['readItems'];
-  nodesOfStake: IndexRepository['nodesOfStake'];
+  /** The stake's joined nodes, their status read consistently (a gone node must never count against the others). */
+  joinedNodesOfStake(stakeId: string): Promise<NodeRecord[]>;
   getStakes: IndexRepository['getStakes'];
   getTokens: IndexRepository['getTokens'];
 }
@@ -106,7 +107,7 @@ export async function readRosterPage(index: RosterIndex, options: { start?: Node
   const [stakes, tokens, nodesOfStake] = await Promise.all([
     stakeIds.length ? index.getStakes(stakeIds) : new Map(),
     tokenIds.length ? index.getTokens(tokenIds) : new Map(),
-    Promise.all(stakeIds.map(async (id) => [id, await index.nodesOfStake(id)] as const)).then((pairs) => new Map(pairs)),
+    Promise.all(stakeIds.map(async (id) => [id, await index.joinedNodesOfStake(id)] as const)).then((pairs) => new Map(pairs)),
   ]);
   const facts: RosterFacts = {
     stakes: new Map([...stakes].map(([id, v]) => [id, (v as { record: StakeRecord }).record])),

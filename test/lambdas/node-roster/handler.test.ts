@@ -246,6 +246,19 @@ describeWithMoto('GET /v1/nodes/roster (moto)', () => {
     expect((await allPages(handler())).names).toEqual(expected.sort());
   });
 
+  it("a stake's nodes are re-read by key (consistently), past 100 of them; gone ones never count against the others", async () => {
+    const { repo } = await freshIndex();
+    const client = emulatorClient(moto.endpoint);
+    const tableName = `roster-${tables}`;
+    for (let i = 0; i < 105; i++) {
+      await repo.putNode(node(`i-0${String(i).padStart(16, '0')}`, A, '2026-11-01T00:00:00Z', i % 10 === 0 ? { status: 'gone', goneAt: '2026-11-02T00:00:00Z' } : {}));
+    }
+    await repo.putNode(node('ext-other-stake', B, '2026-11-01T00:00:00Z', { kind: 'external', tokenId: TOK_A }));
+    const joined = await dynamoRosterIndex(tableName, client).joinedNodesOfStake(A);
+    expect(joined).toHaveLength(94);
+    expect(joined.every((n) => n.status === 'joined' && n.stakeId === A)).toBe(true);
+  }, 60_000);
+
   it('401 without the webhook bearer or with a wrong one, before reading anything', async () => {
     const { handler } = await freshIndex(null);
     for (const authorization of [null, 'Bearer wrong-secret-0123456789abc', `Basic ${SECRET}`, 'Bearer ']) {

@@ -50,7 +50,7 @@ describe('node-roster route', () => {
       'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue',
     ]);
     const batch = statements.find((s) => [s.Action].flat().includes('dynamodb:BatchGetItem'))!;
-    expect(batch.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['STAKE#*', 'TOKEN#*', 'POOL', 'INDEXER'] } });
+    expect(batch.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['STAKE#*', 'TOKEN#*', 'POOL', 'INDEXER', 'NODE#*'] } });
     const query = statements.find((s) => [s.Action].flat().includes('dynamodb:Query'))!;
     expect(JSON.stringify(query.Resource)).toContain('/index/gsi2');
     const scan = statements.find((s) => [s.Action].flat().includes('dynamodb:Scan'))!;
