@@ -18,6 +18,7 @@ import {
   TransactWriteItemsCommand,
   TransactionCanceledException,
   type AttributeValue,
+  type BatchGetItemCommandOutput,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { IndexUnavailableError, KEYS, TABLE_INDEXES, type NodeRecord } from '../index/index-model';
@@ -366,7 +367,7 @@ export class NodeRegistry {
         for (let attempt = 0; pending && pending.length > 0; attempt++) {
           if (attempt > 8) throw new Error('batch get kept returning unprocessed keys');
           if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
-          const res = await this.db.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }));
+          const res: BatchGetItemCommandOutput = await this.db.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }));
           for (const item of res.Responses?.[this.tableName] ?? []) {
             const node = joinedNodeOf(item);
             if (node) nodes.push(node);
