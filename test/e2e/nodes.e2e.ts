@@ -375,6 +375,8 @@ describe('eviction after a slash (one indexer run, then one reconciler round)', 
     const readable: Record<string, boolean> = {};
     for (const [what, args] of Object.entries(probes)) readable[what] = (await extKubelet.kubectl([...args, '-o', 'name'])).code === 0;
     process.stdout.write(`evicted kubelet reads: ${JSON.stringify(readable)}\n`);
+    // Exactly what docs/node-operators.md says it keeps: cluster-wide Services and RuntimeClasses, nothing else.
+    expect(Object.keys(readable).filter((what) => readable[what])).toEqual(['services', 'runtimeclasses']);
   });
 
   it('the rounds logged what they did, including the skipped one', () => {
