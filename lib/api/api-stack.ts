@@ -10,6 +10,7 @@ import { AttestationRoutes } from './attestation-routes';
 import { DomainFunction } from './domain-function';
 import { Indexer } from './indexer';
 import { NodeJoinRoutes } from './node-join-routes';
+import { NodeRosterRoutes } from './node-roster-routes';
 import { PlatformApi } from './platform-api';
 import { TokenCheckRoutes } from './token-check-routes';
 
@@ -61,5 +62,6 @@ export class ApiStack extends Stack {
     new NodeJoinRoutes(this, 'NodeJoinRoutes', { api: this.api, config, state: props.state, serverUrl: props.serverUrl, commonEnvironment: this.commonEnvironment });
     this.attestation = new AttestationRoutes(this, 'AttestationRoutes', { api: this.api, config, state: props.state, enclave: props.enclave, serverUrl: props.serverUrl, commonEnvironment: this.commonEnvironment });
     new TokenCheckRoutes(this, 'TokenCheckRoutes', { api: this.api, config, state: props.state, commonEnvironment: this.commonEnvironment });
+    new NodeRosterRoutes(this, 'NodeRosterRoutes', { api: this.api, config, state: props.state });
   }
 }

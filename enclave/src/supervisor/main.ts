@@ -3,7 +3,8 @@
 // the host, then the cluster secrets (need KMS; they pin the API URL), then the platform's view over
 // TLS from that API (signing key, committed snapshot counter), then the datastore snapshot checked
 // against the counter and restored, then K3s, and only once the cluster CA exists the attestation
-// server (documents bind the canonical boot settings) and the pool of per-node bootstrap tokens.
+// server (documents bind the canonical boot settings), the pool of per-node bootstrap tokens and the node
+// reconciler (the roster from the platform → the cluster's allow-list; Nodes outside it are deleted).
 // `runSupervisor` takes its dependencies so the whole boot is tested off-hardware.
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { execFile } from 'node:child_process';
@@ -26,6 +27,7 @@ import { RecipientKey, type Attester } from './recipient';
 import { loadOrCreateClusterSecrets } from './sealed-secrets';
 import { SnapshotVault, checkAgainstCommitted, k3sEtcdSnapshotter, schedulePeriodic, secretsLineage } from './snapshots';
 import { httpsPlatformClient, type PlatformClient } from './platform-client';
+import { NODE_RECONCILE_INTERVAL_MS, NodeReconciler, httpsKubeApi, httpsRosterSource, type KubeApi, type ReconcileReport, type RosterSource } from './node-reconciler';
 import { canonicalSettings, settingsDigest } from '../../../lambdas/shared/attestation/enclave-claims';
 
 export interface SupervisorDeps {
@@ -50,6 +52,12 @@ export interface SupervisorDeps {
   bootstrapSweepMs?: number;
   /** K3s's bootstrap-token operations (default: the `k3s` binary); tests record them. */
   k3sTokens?: K3sTokens;
+  /** The roster at the pinned API URL (default: GET /v1/nodes/roster over TLS with the webhook secret). */
+  roster?(apiUrl: string, webhookSecret: string): RosterSource;
+  /** The local kube-apiserver (default: the admin kubeconfig K3s writes). */
+  kubeApi?: KubeApi;
+  /** How often the node reconciler runs (default 30 s). */
+  nodeReconcileMs?: number;
 }
 
 export interface RunningSupervisor {
@@ -58,6 +66,8 @@ export interface RunningSupervisor {
   snapshotNow(): Promise<boolean>;
   /** One sweep of the bootstrap-token pool now (also runs every `bootstrapSweepMs`). */
   sweepBootstrapTokensNow(): Promise<void>;
+  /** One node-reconciler round now (also runs every `nodeReconcileMs`). */
+  reconcileNodesNow(): Promise<ReconcileReport>;
 }
 
 const exec = promisify(execFile);
@@ -223,6 +233,18 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
   // attestation server or snapshots, and the timer below retries it every sweep interval.
   void sweepBootstrapTokensNow().catch((err: Error) => log('bootstrap-token pool not filled yet; the next sweep retries', { error: err.message }));
 
+  // Eviction that reaches machines the platform does not own (node-reconciler.ts): a failed round changes nothing.
+  const nodeReconciler = new NodeReconciler({
+    roster: (deps.roster ?? httpsRosterSource)(secrets.apiUrl, boot.webhookSecret),
+    kube: deps.kubeApi ?? httpsKubeApi(path.join(deps.paths.dataDir, 'server', 'cred', 'admin.kubeconfig')),
+    log,
+  });
+  const reconcileNodesNow = async () => {
+    const report = await nodeReconciler.reconcileOnce();
+    if (report.outcome === 'reconciled' && (report.deleted.length > 0 || report.failed.length > 0)) log('node reconciler round', { ...report });
+    return report;
+  };
+
   const snapshotter = k3sEtcdSnapshotter({ k3sBin: deps.k3sBin, dataDir: deps.paths.dataDir, scratchDir: path.join(deps.runDir, 'snapshots') });
   const snapshotNow = async () => {
     // Seal the next one only once the platform committed the current one (snapshots.ts).
@@ -237,10 +259,12 @@ async function boot(deps: SupervisorDeps, closers: Closeable[], started: (k3s: S
   const periodic = [
     schedulePeriodic({ intervalMs: boot.snapshotIntervalSeconds * 1000, takeOne: () => snapshotNow().then(() => undefined), onError: (err) => log('datastore snapshot failed', { error: (err as Error).message }) }),
     schedulePeriodic({ intervalMs: deps.bootstrapSweepMs ?? 30_000, takeOne: sweepBootstrapTokensNow, onError: (err) => log('bootstrap-token sweep failed', { error: (err as Error).message }) }),
+    schedulePeriodic({ intervalMs: deps.nodeReconcileMs ?? NODE_RECONCILE_INTERVAL_MS, takeOne: () => reconcileNodesNow().then(() => undefined), onError: (err) => log('node reconciler round failed', { error: (err as Error).message }) }),
   ];
   return {
     snapshotNow,
     sweepBootstrapTokensNow,
+    reconcileNodesNow,
     async stop() {
       for (const p of periodic) p.stop();
       await k3s.stop();

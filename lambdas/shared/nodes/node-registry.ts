@@ -8,18 +8,22 @@
 // back, once. Records carry `gsi2pk = STAKE#<stakeId>` so the indexer finds a stake's nodes (GSI2) to
 // evict them when the stake is slashed or withdrawn.
 import {
+  BatchGetItemCommand,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  ScanCommand,
   TransactWriteItemsCommand,
   TransactionCanceledException,
   type AttributeValue,
+  type BatchGetItemCommandOutput,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { IndexUnavailableError, KEYS, type NodeKind, type NodeRecord } from '../index/index-model';
+import { IndexUnavailableError, KEYS, TABLE_INDEXES, type NodeKind, type NodeRecord } from '../index/index-model';
 import type { BootstrapPoolEntry } from './join-token';
+import type { NodePage, NodePageKey } from './roster';
 import * as z from 'zod';
 import { suiIdSchema } from '../sui/ids';
 
@@ -92,6 +96,22 @@ function bigintOf(value: AttributeValue | undefined): bigint | undefined {
 
 /** A node record changes at most twice (absent → joined → gone), so three reads always settle it. */
 const MARK_GONE_ATTEMPTS = 3;
+
+/** A joined node record as the roster reads it; undefined for another status, or a record this code cannot read (or of a kind it does not know). */
+function joinedNodeOf(item: Item): NodeRecord | undefined {
+  const [instanceId, stakeId, joinedAt, kind] = [item.instanceId?.S, item.stakeId?.S, item.joinedAt?.S, item.kind?.S];
+  if (item.status?.S !== 'joined' || !instanceId || !stakeId || joinedAt === undefined) return undefined;
+  if (kind !== undefined && kind !== 'asg' && kind !== 'external') return undefined;
+  return {
+    instanceId,
+    stakeId,
+    autoScalingGroup: item.autoScalingGroup?.S ?? '',
+    ...(kind ? { kind } : {}),
+    ...(item.tokenId?.S ? { tokenId: item.tokenId.S } : {}),
+    status: 'joined',
+    joinedAt,
+  };
+}
 
 export class NodeRegistry {
   constructor(
@@ -302,6 +322,76 @@ export class NodeRegistry {
     } catch (error) {
       throw unavailable('lifecycle release', error);
     }
+  }
+
+  /**
+   * One page of the joined nodes of every stake, for the roster (roster.ts). Node records have no partition
+   * of their own to Query, so this is a consistent Scan filtered to joined node items; `limit` caps the items
+   * evaluated per page, and `next` is where the following page starts.
+   */
+  async listJoinedNodes(page: { start?: NodePageKey; limit: number }): Promise<NodePage> {
+    let result;
+    try {
+      result = await this.db.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          ConsistentRead: true,
+          Limit: page.limit,
+          FilterExpression: 'begins_with(pk, :node) AND sk = :sk AND #status = :joined',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':node': s(KEYS.node('').pk), ':sk': s(KEYS.node('').sk), ':joined': s('joined') },
+          ...(page.start ? { ExclusiveStartKey: { pk: s(page.start.pk), sk: s(page.start.sk) } } : {}),
+        }),
+      );
+    } catch (error) {
+      throw unavailable('scan of the nodes', error);
+    }
+    const nodes = (result.Items ?? []).map(joinedNodeOf).filter((n): n is NodeRecord => n !== undefined);
+    const last = result.LastEvaluatedKey;
+    return { nodes, ...(last?.pk?.S && last.sk?.S ? { next: { pk: last.pk.S, sk: last.sk.S } } : {}) };
+  }
+
+  /**
+   * The stake's joined nodes with their status read consistently: GSI2 names them (eventually consistent),
+   * then one consistent BatchGetItem per 100 reads the records themselves. A node the GSI still shows as
+   * joined after it left would otherwise push a later node past the stake's capacity in the roster.
+   */
+  async joinedNodesOfStake(stakeId: string): Promise<NodeRecord[]> {
+    const keys: Item[] = [];
+    let start: Item | undefined;
+    const nodes: NodeRecord[] = [];
+    try {
+      do {
+        const page = await this.db.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: TABLE_INDEXES.byStake,
+            KeyConditionExpression: 'gsi2pk = :stake AND begins_with(pk, :node)',
+            ExpressionAttributeValues: { ':stake': s(KEYS.stakeIndex(stakeId).gsi2pk), ':node': s(KEYS.node('').pk) },
+            ProjectionExpression: 'pk, sk',
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of page.Items ?? []) if (item.pk?.S && item.sk?.S) keys.push({ pk: item.pk, sk: item.sk });
+        start = page.LastEvaluatedKey;
+      } while (start);
+      for (let i = 0; i < keys.length; i += 100) {
+        let pending: Item[] | undefined = keys.slice(i, i + 100);
+        for (let attempt = 0; pending && pending.length > 0; attempt++) {
+          if (attempt > 8) throw new Error('batch get kept returning unprocessed keys');
+          if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(1000, 25 * 2 ** attempt)));
+          const res: BatchGetItemCommandOutput = await this.db.send(new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }));
+          for (const item of res.Responses?.[this.tableName] ?? []) {
+            const node = joinedNodeOf(item);
+            if (node) nodes.push(node);
+          }
+          pending = res.UnprocessedKeys?.[this.tableName]?.Keys;
+        }
+      }
+    } catch (error) {
+      throw unavailable('read of the stake\'s nodes', error);
+    }
+    return nodes;
   }
 
   /** The pool as stored (consistent read); entries are validated by whoever uses them, never trusted. */

@@ -16,6 +16,7 @@ export const FUNCTION_TIMEOUT_SECONDS = {
   'node-lifecycle': 30,
   'node-external-join': 15,
   'node-external-leave': 10,
+  'node-roster': 15,
 } as const;
 
 export type ApiFunctionName = keyof typeof FUNCTION_TIMEOUT_SECONDS;
@@ -42,6 +43,8 @@ const CALLS_IN_SERIES: Record<ApiFunctionName, number> = {
   'node-lifecycle': 3,
   'node-external-join': 1,
   'node-external-leave': 1,
+  // Freshness and minimum, the node scan, then the stakes, tokens and stakes' nodes (in parallel).
+  'node-roster': 3,
 };
 
 /**

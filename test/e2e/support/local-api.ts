@@ -26,7 +26,7 @@ export interface Exchange {
 export interface LocalApi {
   readonly url: string;
   readonly exchanges: Exchange[];
-  /** Replace the handler of a route (e.g. a function instance holding another webhook secret). */
+  /** Replace the handler of a route (`<path>` for POST, `GET <path>`), e.g. a function instance holding another webhook secret. */
   route(path: string, handler: LambdaHandler): void;
   close(): Promise<void>;
 }
@@ -47,14 +47,22 @@ export async function startLocalApi(tls: { cert: string; key: string }, routes: 
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       void (async () => {
-        const path = new URL(req.url ?? '/', 'https://local').pathname;
-        const handler = req.method === 'POST' ? table.get(path) : undefined;
+        const url = new URL(req.url ?? '/', 'https://local');
+        const path = url.pathname;
+        // Routes are keyed by path (POST) or by `GET <path>`.
+        const handler = req.method === 'POST' ? table.get(path) : req.method === 'GET' ? table.get(`GET ${path}`) : undefined;
         if (!handler) {
           res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}');
           return;
         }
         const body = Buffer.concat(chunks).toString('utf8');
-        const result = await handler(postEvent(path, body, headersOf(req)));
+        const event = postEvent(path, body, headersOf(req));
+        if (req.method === 'GET') {
+          const query = Object.fromEntries(url.searchParams);
+          Object.assign(event, { routeKey: `GET ${path}`, rawQueryString: url.search.slice(1), body: undefined, ...(url.search ? { queryStringParameters: query } : {}) });
+          Object.assign(event.requestContext, { routeKey: `GET ${path}`, http: { ...event.requestContext.http, method: 'GET' } });
+        }
+        const result = await handler(event);
         let token: string | undefined;
         let authenticated: boolean | undefined;
         let error: string | undefined;

@@ -55,6 +55,18 @@ describe('node operators may only change their own nodes', () => {
     expect(admits({ operation: 'UPDATE', userInfo: operator }, node(MINE), node())).toBe(false);
   });
 
+  it("refuses removing an external node's node-kind label or taint (what keeps tenants' pods off it); other taints are free", () => {
+    const taint = { key: 'k3s-daas.io/external', value: 'true', effect: 'NoSchedule' };
+    const external = (labels: Record<string, string>, taints: unknown[]) => ({ metadata: { ...node(MINE).metadata, labels: { ...node(MINE).metadata.labels, ...labels } }, spec: { taints } });
+    const before = external({ 'k3s-daas.io/node-kind': 'external' }, [taint]);
+    expect(admits({ operation: 'UPDATE', userInfo: operator }, before, external({ 'k3s-daas.io/node-kind': 'external' }, [taint, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }]))).toBe(true);
+    expect(admits({ operation: 'UPDATE', userInfo: operator }, before, external({}, [taint]))).toBe(false);
+    expect(admits({ operation: 'UPDATE', userInfo: operator }, before, external({ 'k3s-daas.io/node-kind': 'asg' }, [taint]))).toBe(false);
+    expect(admits({ operation: 'UPDATE', userInfo: operator }, before, external({ 'k3s-daas.io/node-kind': 'external' }, []))).toBe(false);
+    expect(admits({ operation: 'UPDATE', userInfo: operator }, before, external({ 'k3s-daas.io/node-kind': 'external' }, [{ ...taint, effect: 'PreferNoSchedule' }]))).toBe(false);
+    expect(admits({ operation: 'DELETE', userInfo: operator }, before, null)).toBe(true);
+  });
+
   it('refuses an operator whose identity carries no stake id', () => {
     expect(admits({ operation: 'DELETE', userInfo: { username: 'sui:0x1', groups: operator.groups, extra: {} } }, node(MINE), null)).toBe(false);
   });

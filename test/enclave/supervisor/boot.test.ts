@@ -47,6 +47,9 @@ const stored: { snapshot?: Uint8Array; secrets?: Uint8Array } = {};
 const poolItems = new Map<string, BootstrapPoolEntry>();
 /** What the supervisor asked of K3s's bootstrap tokens. */
 let k3sTokenCalls: string[] = [];
+/** Where the node reconciler read its roster (API URL, bearer) and what it asked of kube-apiserver. */
+const rosterReads: string[] = [];
+const kubeCalls: string[] = [];
 let clusterCaPem: string;
 const hostClosers: Closeable[] = [];
 let fabric: MemoryVsockFabric;
@@ -138,6 +141,17 @@ function deps(pcrs: Record<number, string>): SupervisorDeps {
       create: async (id, _secret, ttl) => void k3sTokenCalls.push(`create ${id} ${ttl}s`),
       delete: async (id) => void k3sTokenCalls.push(`delete ${id}`),
     },
+    roster: (apiUrl, webhookSecret) => ({
+      fetchAll: async () => (rosterReads.push(`${apiUrl} ${webhookSecret}`), [{ name: 'i-0aaaaaaaaaaaaaaa1', kind: 'asg', stakeId: '0x' + 'a1'.repeat(32) }]),
+    }),
+    kubeApi: {
+      listNodeNames: async () => (kubeCalls.push('list nodes'), ['i-0aaaaaaaaaaaaaaa1', 'ext-evicted']),
+      listPodsOnNode: async (n) => (kubeCalls.push(`list pods ${n}`), []),
+      deletePod: async () => undefined,
+      deleteNode: async (n) => void kubeCalls.push(`delete node ${n}`),
+      deleteSecret: async (ns, n) => void kubeCalls.push(`delete secret ${ns}/${n}`),
+      putConfigMap: async (ns, n, data) => void kubeCalls.push(`configmap ${ns}/${n} ${JSON.stringify(data)}`),
+    },
   };
 }
 
@@ -208,6 +222,14 @@ describe('enclave boot', () => {
       }
       // The K3s agent token never leaves the enclave.
       expect(JSON.stringify([...poolItems.values()])).not.toContain(config['agent-token']);
+
+      // The node reconciler reads the roster at the sealed API URL with the webhook secret, writes the allow-list, evicts the rest.
+      expect(await running.reconcileNodesNow()).toEqual({ outcome: 'reconciled', rostered: 1, deleted: ['ext-evicted'], failed: [] });
+      expect(rosterReads).toEqual([`${BOOT.apiUrl} ${BOOT.webhookSecret}`]);
+      expect(kubeCalls).toEqual([
+        `configmap kube-system/k3s-daas-node-roster {"i-0aaaaaaaaaaaaaaa1":"asg/${'a1'.repeat(32)}"}`,
+        'list nodes', 'list pods ext-evicted', 'delete node ext-evicted', 'list pods ext-evicted', 'delete secret kube-system/ext-evicted.node-password.k3s',
+      ]);
 
       // The host agent's view: vsock 16:8003 through its own bridge; the route accepts it and commits seq 0.
       await attestOnce();
