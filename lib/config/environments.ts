@@ -1,14 +1,11 @@
 // The environments this repository deploys. Values that exist only after a deployment step (the Sui
 // package and pool ids after `sui client publish`, the AWS account, the alarm addresses) are set here by
 // the operator and reviewed like code; `cdk synth -c env=<name>` picks one.
+import { K3S_RELEASE } from '../../lambdas/shared/nodes/k3s-release';
 import { validateEnvironmentConfig, type EnvironmentConfig } from './environment-config';
 
-// K3s v1.34.2+k3s1, checksums from the release's sha256sum-amd64.txt / sha256sum-arm64.txt.
-const K3S = {
-  version: 'v1.34.2+k3s1',
-  sha256Amd64: '15811d34187e03fe29d0e46108c42cc33e62cec1b3d9d80f50944536ebcad40a',
-  sha256Arm64: '2e1db0e54a8b0d0ab8a264a119c9c617561f9290e7bb2722d795f8bc91b24cf8',
-};
+// The pinned K3s release (one pin for workers, join routes and `k3s-daas node join`).
+const K3S = { ...K3S_RELEASE };
 
 export const ENVIRONMENTS: Record<string, unknown> = {
   dev: {
