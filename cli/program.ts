@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { register as registerAttestation } from './commands/attestation';
 import { register as registerCredential } from './commands/credential';
 import { register as registerKubeconfig } from './commands/kubeconfig';
+import { register as registerNode } from './commands/node';
 import { register as registerStake } from './commands/stake';
 import { register as registerToken } from './commands/token';
 import { register as registerCompletion } from './completion';
@@ -17,7 +18,7 @@ import { VERSION } from './version';
 type Registrar = (program: Command, ctx: CliContext) => void;
 
 /** Command groups, in help order. Each module exports a `register(program, ctx)`. */
-const REGISTRARS: Registrar[] = [registerStake, registerToken, registerCredential, registerKubeconfig, registerAttestation, registerCompletion];
+const REGISTRARS: Registrar[] = [registerStake, registerToken, registerCredential, registerKubeconfig, registerNode, registerAttestation, registerCompletion];
 
 const EXIT_CODES_HELP = `
 Exit codes:
