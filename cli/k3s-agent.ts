@@ -7,12 +7,14 @@ import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, chmod, open, rename, rm, stat } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { K3S_GITHUB_RELEASES, type K3sRelease } from '../lambdas/shared/nodes/k3s-release';
 import type { CliContext } from './context';
-import { CliError, ConfigError, NetworkError, VerificationError } from './errors';
+import { CliError, ConfigError, NetworkError, RefusedError, VerificationError } from './errors';
 import { classifyNetworkError } from './network';
 import { withProgress } from './output';
 
@@ -22,6 +24,8 @@ export const AGENT_UNIT = 'k3s-agent';
 export const SYSTEMD_UNIT_DIR = '/etc/systemd/system';
 /** sd_booted(3): systemd is the running init when this directory exists. */
 const SYSTEMD_RUNTIME_DIR = '/run/systemd/system';
+/** A CA bundle is a few KiB. */
+const MAX_CA_BUNDLE_BYTES = 64 * 1024;
 /** The k3s binary is ~70 MiB; anything far larger is not the release asset. */
 const MAX_BINARY_BYTES = 512 * 1024 * 1024;
 
@@ -218,4 +222,42 @@ export async function runTool(ctx: CliContext, file: string, args: readonly stri
     const detail = e.killed ? `no result within ${Math.round(timeoutMs / 1000)} s` : ((e.stderr ?? '').trim().split('\n')[0] || (e.message ?? 'failed'));
     throw new CliError(`${[file, ...args].join(' ')} failed: ${detail}`);
   }
+}
+
+/**
+ * The CA bundle the K3s server serves on `/cacerts`, as the K3s agent itself fetches it with a K10 token:
+ * over TLS that cannot be verified yet (the CA is what is being fetched), so the bytes are trusted only
+ * through the hashes the caller checks — the token's K10 hash of exactly these bytes, and the enclave's
+ * attested hash of the certificate in them. `lookup` lets a test point the attested name at a local server.
+ */
+export function fetchCaBundle(server: URL, timeoutMs: number, lookup?: LookupFunction): Promise<string> {
+  const url = new URL('/cacerts', server);
+  return new Promise((resolveBundle, reject) => {
+    const fail = (error: unknown) => {
+      const failure = classifyNetworkError(error, timeoutMs);
+      reject(new NetworkError(`GET ${url.href}: cannot reach ${url.origin}: ${failure.detail}`, failure.cause));
+    };
+    const req = httpsRequest(
+      // Deliberately unverified TLS: see above; nothing but the two hashes vouches for the answer.
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'GET', rejectUnauthorized: false, servername: url.hostname, lookup, signal: AbortSignal.timeout(timeoutMs) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_CA_BUNDLE_BYTES) {
+            req.destroy();
+            reject(new RefusedError(`GET ${url.href}: the CA bundle is larger than ${MAX_CA_BUNDLE_BYTES} bytes`));
+          } else chunks.push(chunk);
+        });
+        res.on('error', fail);
+        res.on('end', () => {
+          if (res.statusCode !== 200) reject(new RefusedError(`GET ${url.href} answered ${res.statusCode}`, { reason: `http_${res.statusCode}` }));
+          else resolveBundle(Buffer.concat(chunks).toString('utf8'));
+        });
+      },
+    );
+    req.on('error', fail);
+    req.end();
+  });
 }

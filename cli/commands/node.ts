@@ -33,7 +33,7 @@ import { CliError, type CliContext } from '../context';
 import { asVerificationFailure, ConfigError, NetworkError, RefusedError, UsageError, VerificationError } from '../errors';
 import { examples } from '../help';
 import {
-  AGENT_UNIT, agentCommand, agentConfigYaml, agentUnit, DEFAULT_AGENT_CONFIG, DEFAULT_INSTALL_DIR, detectSystemd, downloadVerified, fileSha256,
+  AGENT_UNIT, agentCommand, agentConfigYaml, agentUnit, DEFAULT_AGENT_CONFIG, DEFAULT_INSTALL_DIR, detectSystemd, downloadVerified, fetchCaBundle, fileSha256,
   findExecutable, installBinary, k3sAsset, runTool, SYSTEMD_UNIT_DIR, type K3sAsset,
 } from '../k3s-agent';
 import { loadKeypair } from '../keys';
@@ -279,6 +279,10 @@ async function nodeJoin(flags: JoinFlags, ctx: CliContext): Promise<void> {
       verified = await verifyJoinAnswer(answer, {
         apiUrl: askedApiUrl, clusterId: token.clusterId, expectedPcrs, now: ctx.now(), maxDocumentAgeMs: MAX_DOCUMENT_AGE_MS, rootPem,
         pinnedSettingsSha256: pinned, stakeId: token.stakeId, k3sVersion: release.version,
+        fetchCaBundle: (server) => {
+          steps.note(`the answer carries no CA certificate: fetching ${server.origin}/cacerts (trusted only if it hashes to the token's pin and the attested CA)`);
+          return fetchCaBundle(server, deadline);
+        },
       });
     } catch (error) {
       const named = (answer as { nodeName?: unknown } | null)?.nodeName;

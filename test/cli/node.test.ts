@@ -82,6 +82,21 @@ class FakePlatform {
     Object.assign(this, { admissions: 0, joinRequests: [], leaves: [], downloads: 0, answers: new Map(), nodes: new Set(), tamper: undefined, refuse: undefined, dropJoins: 0, dropAnswers: 0, binary: FAKE_K3S });
   }
 
+  /** A 200 answer per the contract (plus the CA certificate the CLI checks the token against). */
+  answerFor(nodeName: string): Json {
+    const hex = STAKE.slice(2);
+    return {
+      server: SERVER,
+      token: formatJoinToken(this.caCertPem, 'abc123', '0123456789abcdef'),
+      expiresAt: new Date(NOW.getTime() + 30 * 60_000).toISOString(),
+      nodeName,
+      labels: { 'k3s-daas.io/stake-id-hi': hex.slice(0, 32), 'k3s-daas.io/stake-id-lo': hex.slice(32), 'k3s-daas.io/node-kind': 'external' },
+      taints: ['k3s-daas.io/external=true:NoSchedule'],
+      k3sVersion: K3S_RELEASE.version,
+      attestation: { ...attestationDetail(this.record), caCertPem: this.caCertPem },
+    };
+  }
+
   get downloadBase(): string {
     return `http://127.0.0.1:${this.port}/releases`;
   }
@@ -96,7 +111,7 @@ class FakePlatform {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const send = (status: number, body: Json) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const send = (status: number, body: Json): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (req.method === 'GET' && req.url === `/releases/${encodeURIComponent(K3S_RELEASE.version)}/${process.arch === 'arm64' ? 'k3s-arm64' : 'k3s'}`) {
       this.downloads++;
       return void res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(this.binary);
@@ -125,16 +140,7 @@ class FakePlatform {
         const hex = STAKE.slice(2);
         const nodeName = `ext-${hex.slice(0, 12)}-${(0x1a2b3c00 + this.admissions).toString(16)}`;
         this.nodes.add(nodeName);
-        answer = {
-          server: SERVER,
-          token: formatJoinToken(this.caCertPem, 'abc123', '0123456789abcdef'),
-          expiresAt: new Date(NOW.getTime() + 30 * 60_000).toISOString(),
-          nodeName,
-          labels: { 'k3s-daas.io/stake-id-hi': hex.slice(0, 32), 'k3s-daas.io/stake-id-lo': hex.slice(32), 'k3s-daas.io/node-kind': 'external' },
-          taints: ['k3s-daas.io/external=true:NoSchedule'],
-          k3sVersion: K3S_RELEASE.version,
-          attestation: { ...attestationDetail(this.record), caCertPem: this.caCertPem },
-        };
+        answer = this.answerFor(nodeName);
         this.answers.set(requestId, answer);
       }
       if (this.dropAnswers > 0) {
@@ -319,6 +325,7 @@ describe('k3s-daas node join / leave', () => {
     ['a malformed taint', (a) => { a.taints = ['k3s-daas.io/external=true:NoSchedule', 'x:Sometimes']; }, /taint "x:Sometimes" is not key\[=value\]:Effect/],
     ['a node name that is not a DNS-1123 label', (a) => { a.nodeName = '../Etc_Passwd'; }, /node name "\.\.\/Etc_Passwd" is not a DNS-1123 label/],
     ['an expired token', (a) => { a.expiresAt = new Date(NOW.getTime() - 1000).toISOString(); }, /the join token expired at/],
+    ['a CA bundle with a second certificate (the agent would trust both)', (a) => { (a.attestation as Json).caCertPem = `${platform.caCertPem}${otherCaPem}`; }, /the CA bundle is not exactly one PEM certificate/],
     ['settings that are not the attested ones', (a) => { (a.attestation as Json).settings = { ...settings, tlsSans: ['evil.example.com'] }; }, /the settings in the answer are not the ones the enclave attested/],
   ];
 
@@ -328,6 +335,15 @@ describe('k3s-daas node join / leave', () => {
     expect(await join('--trust-first-use')).toBe(6);
     expect(lastLine(h.stderr())).toMatch(message);
     expect(lastLine(h.stderr())).toMatch(/refusing to install the agent/);
+    await nothingInstalled(installDir, config);
+  });
+
+  it('an answer without caCertPem: the CA is fetched from the attested server\'s /cacerts (unreachable here → exit 4, nothing installed)', async () => {
+    const { h, installDir, config, join } = await setup();
+    platform.tamper = (a) => { delete (a.attestation as Json).caCertPem; };
+    expect(await join('--trust-first-use', '--timeout', '5')).toBe(4);
+    expect(h.stderr()).toContain(`fetching ${SERVER}/cacerts`);
+    expect(lastLine(h.stderr())).toMatch(/^k3s-daas: GET https:\/\/nlb\.k3s-daas\.test:6443\/cacerts: cannot reach/);
     await nothingInstalled(installDir, config);
   });
 

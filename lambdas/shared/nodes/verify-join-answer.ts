@@ -7,7 +7,7 @@
 // the operator's own seal token, and the external marks (node-kind label, NoSchedule taint) are present.
 import { X509Certificate, createHash } from 'node:crypto';
 import {
-  AttestedAnswerError, fail, malformed, requiredString, verifyAttestedCluster, verifyAttestedServer, type AttestationAnchors, type AttestedCluster,
+  fail, malformed, requiredString, verifyAttestedCluster, verifyAttestedServer, type AttestationAnchors, type AttestedCluster,
 } from '../attestation/attested-answer';
 import { caPemSha256, JOIN_TOKEN_PATTERN } from './join-token';
 
@@ -40,6 +40,11 @@ export interface JoinAnchors extends AttestationAnchors {
   stakeId: string;
   /** The pinned K3s release the agent will run. */
   k3sVersion: string;
+  /**
+   * The CA bundle the verified server serves on /cacerts, for an answer that carries no `caCertPem`: the
+   * bytes the agent will hash against the token, checked here the same way.
+   */
+  fetchCaBundle?: (server: URL) => Promise<string>;
 }
 
 export interface VerifiedJoin {
@@ -78,16 +83,14 @@ function taintsOf(value: unknown): string[] {
   return value as string[];
 }
 
-/** The CA certificate of the answer (`caCertPem`, top level or in the attestation detail). */
-function caOf(answer: Record<string, unknown>): X509Certificate {
+/** A CA bundle the agent may trust: exactly one PEM certificate, nothing else. */
+const SINGLE_PEM_CERTIFICATE = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*$/;
+
+/** The CA bundle the answer carries (`caCertPem`, top level or in the attestation detail), if any. */
+function caPemOf(answer: Record<string, unknown>): string | undefined {
   const attestation = (typeof answer.attestation === 'object' && answer.attestation !== null ? answer.attestation : {}) as Record<string, unknown>;
   const pem = answer.caCertPem ?? attestation.caCertPem;
-  try {
-    return new X509Certificate(requiredString(pem, 'CA certificate (caCertPem)'));
-  } catch (error) {
-    if (error instanceof AttestedAnswerError) throw error;
-    return fail('the answer’s CA certificate is not a PEM certificate');
-  }
+  return pem === undefined ? undefined : requiredString(pem, 'CA certificate (caCertPem)');
 }
 
 export async function verifyJoinAnswer(body: unknown, anchors: JoinAnchors): Promise<VerifiedJoin> {
@@ -98,20 +101,30 @@ export async function verifyJoinAnswer(body: unknown, anchors: JoinAnchors): Pro
   const k3sVersion = requiredString(answer.k3sVersion, 'k3sVersion');
   const labels = labelsOf(answer.labels);
   const taints = taintsOf(answer.taints);
-  const ca = caOf(answer);
 
   // 1-2. The document against the operator's anchors; the settings are the attested ones and name what was asked.
   const attested = await verifyAttestedCluster(answer.attestation, anchors);
 
-  // 3. The CA is the attested one, and the token makes the agent trust exactly it.
+  // 3. The server is a name of the attested apiserver certificate.
+  const server = verifyAttestedServer(answer.server, attested.settings, 'join server');
+
+  // 4. The CA is the attested one, and the token makes the agent trust exactly it (one certificate, no other).
+  const bundle = caPemOf(answer) ?? (anchors.fetchCaBundle ? await anchors.fetchCaBundle(server) : malformed('the answer has no CA certificate (caCertPem)'));
+  if (!SINGLE_PEM_CERTIFICATE.test(bundle)) fail('the CA bundle is not exactly one PEM certificate');
+  let ca: X509Certificate;
+  try {
+    ca = new X509Certificate(bundle);
+  } catch {
+    return fail('the CA bundle is not a certificate');
+  }
   const caSha256 = createHash('sha256').update(ca.raw).digest();
   if (!caSha256.equals(attested.claims.caSha256)) fail('the answer’s CA is not the CA the enclave attested');
   if (!JOIN_TOKEN_PATTERN.test(token)) fail('the join token is not K10<sha256>::<id>.<secret>');
-  // K3s hashes the CA bundle as /cacerts serves it: the canonical PEM (what X509Certificate prints).
-  if (token.slice(3, 67) !== caPemSha256(ca.toString())) fail('the join token does not pin the attested CA');
-
-  // 4. The server is a name of the attested apiserver certificate.
-  const server = verifyAttestedServer(answer.server, attested.settings, 'join server');
+  // K3s hashes the CA bundle as /cacerts serves it; the platform keeps it as canonical PEM (what X509Certificate prints).
+  const pinnedHash = token.slice(3, 67);
+  if (pinnedHash !== createHash('sha256').update(bundle, 'utf8').digest('hex') && pinnedHash !== caPemSha256(ca.toString())) {
+    fail('the join token does not pin the attested CA');
+  }
 
   // 5. The release, the node's identity and the marks an external node must carry.
   if (k3sVersion !== anchors.k3sVersion) fail(`the answer asks for K3s ${k3sVersion.slice(0, 40)}, not the pinned ${anchors.k3sVersion}`);
