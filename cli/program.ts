@@ -44,7 +44,7 @@ export function buildProgram(ctx: CliContext, options: { json?: boolean } = {}):
     .configureOutput({ writeOut: ctx.out, writeErr: options.json ? () => undefined : ctx.err, outputError: () => undefined })
     .addHelpText(
       'after',
-      examples(['k3s-daas stake 0.5', 'k3s-daas token issue --stake 0x5e1… --cluster prod-eu', 'k3s-daas help kubeconfig', 'source <(k3s-daas completion bash)']) +
+      examples(['k3s-daas stake 0.5', 'k3s-daas token issue --stake 0x5e1… --cluster prod-eu', 'k3s-daas help kubeconfig', 'sudo k3s-daas node join --api https://api.example.com/prod --trust-first-use', 'source <(k3s-daas completion bash)']) +
         EXIT_CODES_HELP,
     );
   for (const register of REGISTRARS) register(program, ctx);

@@ -423,7 +423,7 @@ export function register(program: Command, ctx: CliContext): void {
   const node = program
     .command('node')
     .description('Join this machine to a cluster as a worker with a node-tier seal token, or take it out')
-    .addHelpText('after', examples(['sudo k3s-daas node join --api https://api.example.com/prod --pcrs pcrs.json --trust-first-use', 'sudo k3s-daas node leave --purge']));
+    .addHelpText('after', examples(['k3s-daas node join --api https://api.example.com/prod --pcrs pcrs.json --dry-run', 'sudo k3s-daas node join --api https://api.example.com/prod --pcrs pcrs.json --trust-first-use', 'sudo k3s-daas node leave --purge']));
 
   nodeOptions(
     node
@@ -437,8 +437,8 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--k3s-download-base <url>', 'mirror of the K3s release assets (<base>/<version>/k3s); the pinned checksum still applies')
       .option('--force', 'join anew even though an agent config exists (it is replaced)')
       .addHelpText('after', examples([
+        'k3s-daas node join --api https://api.example.com --token 0x7ab… --settings-sha256 3f1c… --dry-run',
         'sudo k3s-daas node join --api https://abc.execute-api.eu-west-1.amazonaws.com/prod --pcrs pcrs.json --trust-first-use',
-        'sudo k3s-daas node join --api https://api.example.com --token 0x7ab… --settings-sha256 3f1c… --dry-run',
       ])),
   ).action((flags: JoinFlags) => nodeJoin(flags, ctx));
 
@@ -450,6 +450,6 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--node-name <name>', 'the node to take out (default: the one node join configured here)')
       .option('--kubeconfig <path>', 'a kubeconfig allowed to drain the node (kubectl drain); without it the platform deletes the Node and its pods are rescheduled')
       .option('--purge', 'remove the agent config, its state file, the k3s binary and the systemd unit')
-      .addHelpText('after', examples(['sudo k3s-daas node leave', 'sudo k3s-daas node leave --kubeconfig ~/.kube/k3s-daas-prod.yaml --purge'])),
+      .addHelpText('after', examples(['k3s-daas node leave --dry-run', 'sudo k3s-daas node leave --kubeconfig ~/.kube/k3s-daas-prod.yaml --purge'])),
   ).action((flags: LeaveFlags) => nodeLeave(flags, ctx));
 }
