@@ -212,8 +212,7 @@ function printPlan(ctx: CliContext, plan: { steps: Record<string, unknown>[] } &
 }
 
 async function nodeJoin(flags: JoinFlags, ctx: CliContext): Promise<void> {
-  if (!flags.api) throw new UsageError("required option '--api <url>' not specified");
-  const base = apiBase(flags.api);
+  const base = apiBase(flags.api as string); // a required option of join
   const askedApiUrl = askedApiUrlOf(base);
   const deadline = timeoutMs(ctx, flags.timeout);
   const { expectedPcrs, rootPem } = await loadAnchors(flags);
@@ -378,7 +377,9 @@ async function nodeLeave(flags: LeaveFlags, ctx: CliContext): Promise<void> {
 
   steps.start(`stopping the K3s agent (${AGENT_UNIT})`);
   const systemd = await detectSystemd(ctx);
-  if (systemd.running) {
+  if (systemd.running && !(await exists(unitFileOf()))) {
+    steps.note(`no ${unitFileOf()} here: nothing to stop`);
+  } else if (systemd.running) {
     await runTool(ctx, systemd.systemctl, ['disable', '--now', AGENT_UNIT], SYSTEMCTL_TIMEOUT_MS);
     steps.note(`${AGENT_UNIT} stopped and disabled`);
   } else {
@@ -429,7 +430,7 @@ export function register(program: Command, ctx: CliContext): void {
     node
       .command('join')
       .description('Admit this machine as an external worker: verify the attested answer, install the pinned K3s agent (checksum-verified), configure and start it')
-      .option('--api <url>', 'platform HTTP API base URL, stage path included (e.g. https://…/prod)')
+      .requiredOption('--api <url>', 'platform HTTP API base URL, stage path included (e.g. https://…/prod)')
       .option('--pcrs <pcrs.json>', `expected enclave PCRs (default: ./${REPO_PCRS_FILE})`)
       .option('--root <pem>', 'trusted attestation root (default: the bundled AWS Nitro Enclaves root G1)')
       .option('--settings-sha256 <hex>', 'the enclave settings digest your platform published (GET /v1/issuer settingsSha256)')

@@ -214,14 +214,14 @@ describe('k3s-daas node join / leave', () => {
   afterAll(() => new Promise<void>((done) => platform.server.close(() => done())));
   beforeEach(() => platform.reset());
 
-  async function setup(opts: { tokens?: ReturnType<typeof tokenObject>[] } = {}) {
+  async function setup(opts: { tokens?: ReturnType<typeof tokenObject>[]; env?: NodeJS.ProcessEnv } = {}) {
     const node = new FakeSuiNode(PKG);
     for (const [i, t] of (opts.tokens ?? [tokenObject(TOKEN, address, 1)]).entries()) {
       const id = SEAL_TOKEN_OBJECT.parse(t.contents).id;
       node.addObject(id ?? `0x${i}`, t);
     }
     const h = await makeHarness(
-      { SUI_PRIVATE_KEY: keypair.getSecretKey(), K3S_DAAS_PACKAGE_ID: PKG, K3S_DAAS_STAKING_POOL_ID: POOL },
+      { SUI_PRIVATE_KEY: keypair.getSecretKey(), K3S_DAAS_PACKAGE_ID: PKG, K3S_DAAS_STAKING_POOL_ID: POOL, ...opts.env },
       { suiClient: node.client, fetch: platform.fetch, now: () => NOW, k3sRelease: TEST_RELEASE },
     );
     const root = h.ctx.homeDir;
@@ -510,6 +510,22 @@ describe('k3s-daas node join / leave', () => {
     expect(h.stdout().slice(before)).toMatch(new RegExp(`^${nodeName} left the cluster; removed .*config\\.yaml`));
     await nothingInstalled(installDir, config);
     await expect(stat(path.join(path.dirname(config), 'k3s-daas-node.json'))).rejects.toThrow();
+  });
+
+  it('leave --kubeconfig drains with kubectl (a failing drain is a warning, the leave still happens)', async () => {
+    const bin = await mkdtemp(path.join(tmpdir(), 'k3s-daas-bin-'));
+    const log = path.join(bin, 'kubectl.log');
+    await writeFile(path.join(bin, 'kubectl'), `#!/bin/sh\necho "$@" >> ${log}\n[ -f ${bin}/fail ] && { echo "error: cannot evict pod x" >&2; exit 1; }\nexit 0\n`, { mode: 0o755 });
+    const { h, join, leave } = await setup({ env: { PATH: bin } });
+    expect(await join('--trust-first-use')).toBe(3);
+    const nodeName = [...platform.nodes][0];
+    expect(await leave('--kubeconfig', '/root/admin.yaml')).toBe(0);
+    expect(await readFile(log, 'utf8')).toBe(`--kubeconfig /root/admin.yaml drain ${nodeName} --ignore-daemonsets --delete-emptydir-data --timeout=300s\n`);
+    expect(h.stderr()).toContain('cordoned and drained');
+    await writeFile(path.join(bin, 'fail'), '');
+    expect(await leave('--kubeconfig', '/root/admin.yaml')).toBe(0); // idempotent at the route, and the drain only warns
+    expect(h.stderr()).toMatch(/warning: drain incomplete \(.*kubectl --kubeconfig \/root\/admin\.yaml drain .* failed: error: cannot evict pod x\); leaving anyway/);
+    expect(platform.leaves).toEqual([nodeName, nodeName]);
   });
 
   it('leave of a node the platform does not know → exit 5 (unknown_node); without --api or a join state → exit 2', async () => {
