@@ -4,8 +4,8 @@
 import { K3S_RELEASE } from '../../lambdas/shared/nodes/k3s-release';
 import { validateEnvironmentConfig, type EnvironmentConfig } from './environment-config';
 
-// The pinned K3s release (one pin for workers, join routes and `k3s-daas node join`).
-const K3S = { ...K3S_RELEASE };
+// The pinned K3s release (one copy, shared with the join routes and the CLI's `node join`).
+const K3S = { version: K3S_RELEASE.version, sha256Amd64: K3S_RELEASE.sha256Amd64, sha256Arm64: K3S_RELEASE.sha256Arm64 };
 
 export const ENVIRONMENTS: Record<string, unknown> = {
   dev: {

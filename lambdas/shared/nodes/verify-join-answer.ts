@@ -10,12 +10,8 @@ import {
   fail, malformed, requiredString, verifyAttestedCluster, verifyAttestedServer, type AttestationAnchors, type AttestedCluster,
 } from '../attestation/attested-answer';
 import { caPemSha256, JOIN_TOKEN_PATTERN } from './join-token';
+import { EXTERNAL_NODE_TAINT, NODE_KIND_LABEL, STAKE_ID_HI_LABEL, STAKE_ID_LO_LABEL, stakeIdLabels } from './node-labels';
 
-/** The labels and taint every external node carries (contracts of issue 15; the admission policy requires them). */
-export const STAKE_ID_HI_LABEL = 'k3s-daas.io/stake-id-hi';
-export const STAKE_ID_LO_LABEL = 'k3s-daas.io/stake-id-lo';
-export const NODE_KIND_LABEL = 'k3s-daas.io/node-kind';
-export const EXTERNAL_NODE_TAINT = 'k3s-daas.io/external=true:NoSchedule';
 /** Labels the platform sets live under its own prefix; an answer naming any other label is refused. */
 const PLATFORM_LABEL_PREFIX = 'k3s-daas.io/';
 
@@ -27,13 +23,6 @@ const LABEL_VALUE_PATTERN = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/
 const LABEL_KEY_PATTERN = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 /** `key[=value]:Effect`, as kubelet's --register-with-taints (and K3s's node-taint) take it. */
 const TAINT_PATTERN = /^([^=:\s]+)(=([^=:\s]*))?:(NoSchedule|PreferNoSchedule|NoExecute)$/;
-
-/** The stake id (0x + 64 hex) as the two 32-hex label values the platform sets. */
-export function stakeIdLabels(stakeId: string): { hi: string; lo: string } {
-  const hex = stakeId.replace(/^0x/, '').toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new RangeError('stake id must be 0x followed by 64 hex characters');
-  return { hi: hex.slice(0, 32), lo: hex.slice(32) };
-}
 
 export interface JoinAnchors extends AttestationAnchors {
   /** The stake of the seal token the join credential was signed for (read from the chain). */
@@ -133,7 +122,7 @@ export async function verifyJoinAnswer(body: unknown, anchors: JoinAnchors): Pro
   if (expiry <= anchors.now.getTime()) fail(`the join token expired at ${expiresAt}`);
   if (!NODE_NAME_PATTERN.test(nodeName)) fail(`node name ${JSON.stringify(nodeName.slice(0, 80))} is not a DNS-1123 label of at most 63 characters`);
   const stake = stakeIdLabels(anchors.stakeId);
-  if (labels[STAKE_ID_HI_LABEL] !== stake.hi || labels[STAKE_ID_LO_LABEL] !== stake.lo) fail(`the answer’s stake labels do not name your token’s stake ${anchors.stakeId}`);
+  if (labels[STAKE_ID_HI_LABEL] !== stake[STAKE_ID_HI_LABEL] || labels[STAKE_ID_LO_LABEL] !== stake[STAKE_ID_LO_LABEL]) fail(`the answer’s stake labels do not name your token’s stake ${anchors.stakeId}`);
   if (labels[NODE_KIND_LABEL] !== 'external') fail(`the answer does not label the node ${NODE_KIND_LABEL}=external`);
   if (!taints.includes(EXTERNAL_NODE_TAINT)) fail(`the answer does not taint the node ${EXTERNAL_NODE_TAINT}`);
 
