@@ -196,7 +196,7 @@ function joinPlan(flags: JoinFlags, token: ListedToken, asset: K3sAsset, pinned:
       { step: 'verify', checks: ['attestation document against the root and pcrs.json', 'settings against the API URL, cluster and pin', 'token CA hash == attested CA', 'server named by the attested certificate', `k3sVersion == ${asset.version}`, 'node name, labels (stake of your token), taints'] },
       { step: 'install', binary, mode: '0755' },
       { step: 'configure', config, mode: '0600', state: stateFileOf(config) },
-      { step: 'start', unit: unitFileOf(), command: `systemctl enable --now ${AGENT_UNIT}`, withoutSystemd: agentCommand(binary, config) },
+      { step: 'start', unit: unitFileOf(), command: `systemctl enable ${AGENT_UNIT} && systemctl restart ${AGENT_UNIT}`, withoutSystemd: agentCommand(binary, config) },
     ],
   };
 }
@@ -285,9 +285,9 @@ async function nodeJoin(flags: JoinFlags, ctx: CliContext): Promise<void> {
       });
     } catch (error) {
       const named = (answer as { nodeName?: unknown } | null)?.nodeName;
-      const release_ = typeof named === 'string' && NODE_NAME_PATTERN.test(named) ? ` (the platform recorded node ${named}; free its slot with k3s-daas node leave --node-name ${named})` : '';
-      if (error instanceof AttestedAnswerError && error.kind === 'malformed') throw new RefusedError(`POST /v1/nodes/external/join: ${error.message}${release_}`);
-      if (error instanceof AttestedAnswerError) throw new VerificationError(`${error.message}: refusing to install the agent${release_}`);
+      const recorded = typeof named === 'string' && NODE_NAME_PATTERN.test(named) ? ` (the platform recorded node ${named}; free its slot with k3s-daas node leave --node-name ${named})` : '';
+      if (error instanceof AttestedAnswerError && error.kind === 'malformed') throw new RefusedError(`POST /v1/nodes/external/join: ${error.message}${recorded}`);
+      if (error instanceof AttestedAnswerError) throw new VerificationError(`${error.message}: refusing to install the agent${recorded}`);
       throw asVerificationFailure(error);
     }
     steps.note(`node ${verified.nodeName}, server ${verified.server}, enclave attested at ${verified.attested.attestedAt}, CA ${verified.caSha256}`);
@@ -318,7 +318,9 @@ async function nodeJoin(flags: JoinFlags, ctx: CliContext): Promise<void> {
     }
     await writePrivate(unitFileOf(), agentUnit(binary, configPath), true);
     await runTool(ctx, systemd.systemctl, ['daemon-reload'], SYSTEMCTL_TIMEOUT_MS);
-    await runTool(ctx, systemd.systemctl, ['enable', '--now', AGENT_UNIT], SYSTEMCTL_TIMEOUT_MS);
+    await runTool(ctx, systemd.systemctl, ['enable', AGENT_UNIT], SYSTEMCTL_TIMEOUT_MS);
+    // restart, not start: after --force an agent of the old config may be running.
+    await runTool(ctx, systemd.systemctl, ['restart', AGENT_UNIT], SYSTEMCTL_TIMEOUT_MS);
     if (flags.json) return printJson(ctx, { ...result, started: true });
     ctx.out(`joined as ${verified.nodeName}: the ${AGENT_UNIT} unit runs K3s ${verified.k3sVersion} against ${verified.server}\n`);
   } finally {
