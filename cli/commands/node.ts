@@ -22,6 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import * as z from 'zod';
 import { AttestedAnswerError } from '../../lambdas/shared/attestation/attested-answer';
 import { CLUSTER_ID_PATTERN } from '../../lambdas/shared/attestation/enclave-claims';
 import { createCredential } from '../../lambdas/shared/credentials/credential';
@@ -77,17 +78,18 @@ const SYSTEMCTL_TIMEOUT_MS = 120_000;
 const DRAIN_TIMEOUT_S = 300;
 
 /** What `node join` leaves beside the agent config, so `node leave` knows the node without asking. */
-interface NodeState {
-  api: string;
-  clusterId: string;
-  tokenId: string;
-  stakeId: string;
-  nodeName: string;
-  server: string;
-  k3sVersion: string;
-  binary: string;
-  joinedAt: string;
-}
+const NodeStateSchema = z.object({
+  api: z.string(),
+  clusterId: z.string(),
+  tokenId: z.string(),
+  stakeId: z.string(),
+  nodeName: z.string(),
+  server: z.string(),
+  k3sVersion: z.string(),
+  binary: z.string(),
+  joinedAt: z.string(),
+});
+type NodeState = z.infer<typeof NodeStateSchema>;
 
 const stateFileOf = (configPath: string) => join(dirname(configPath), 'k3s-daas-node.json');
 const binaryOf = (installDir: string) => join(installDir, 'k3s');
@@ -115,9 +117,8 @@ async function readState(configPath: string): Promise<Partial<NodeState>> {
     throw new CliError(`cannot read ${stateFileOf(configPath)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
   }
   try {
-    const state = JSON.parse(text) as unknown;
-    if (typeof state !== 'object' || state === null || Array.isArray(state)) throw new Error('not an object');
-    return state as Partial<NodeState>;
+    // Every field is checked again where it is used (URL, node name, token id); here only its type.
+    return NodeStateSchema.partial().parse(JSON.parse(text));
   } catch {
     throw new ConfigError(`${stateFileOf(configPath)} is not a k3s-daas node state file`);
   }

@@ -155,6 +155,7 @@ class FakePlatform {
       if (!checked.ok) return send(401, { error: checked.reason });
       const nodeName = String(body.nodeName);
       this.leaves.push(nodeName);
+      if (nodeName.startsWith('ext-foreign')) return send(403, { error: 'not_your_node', message: `node ${nodeName} is not yours` });
       if (!this.nodes.has(nodeName)) return send(404, { error: 'unknown_node', message: `no node ${nodeName}` });
       return send(200, { nodeName, status: 'gone' });
     }
@@ -534,6 +535,17 @@ describe('k3s-daas node join / leave', () => {
     expect(JSON.parse(lastLine(h.stderr())).error).toMatchObject({ reason: 'unknown_node' });
     expect(await leave('--node-name', 'ext-nobody-1')).toBe(2);
     expect(lastLine(h.stderr())).toMatch(/no API: pass --api <url>/);
+    expect(await leave('--api', API, '--node-name', 'ext-foreign-1', '--json')).toBe(5);
+    expect(JSON.parse(lastLine(h.stderr())).error).toMatchObject({ reason: 'not_your_node' });
+    expect(await leave('--api', API, '--node-name', 'Not_A_Node')).toBe(2);
+  });
+
+  it('a damaged node state file is a configuration error (exit 3), never a crash', async () => {
+    const { h, config, leave } = await setup();
+    await mkdir(path.dirname(config), { recursive: true });
+    await writeFile(path.join(path.dirname(config), 'k3s-daas-node.json'), JSON.stringify({ api: 42, nodeName: ['x'] }));
+    expect(await leave()).toBe(3);
+    expect(lastLine(h.stderr())).toMatch(/k3s-daas-node\.json is not a k3s-daas node state file$/);
   });
 
   it('leave --dry-run prints the plan and does nothing', async () => {
