@@ -21,6 +21,7 @@ import { withProgress } from './output';
 export const DEFAULT_INSTALL_DIR = '/usr/local/bin';
 export const DEFAULT_AGENT_CONFIG = '/etc/rancher/k3s/config.yaml';
 export const AGENT_UNIT = 'k3s-agent';
+export const AGENT_UNIT_DESCRIPTION = 'K3s agent of a k3s-daas external node (k3s-daas node join)';
 export const SYSTEMD_UNIT_DIR = '/etc/systemd/system';
 /** sd_booted(3): systemd is the running init when this directory exists. */
 const SYSTEMD_RUNTIME_DIR = '/run/systemd/system';
@@ -155,7 +156,7 @@ export function agentConfigYaml(config: AgentConfig): string {
 /** The unit that runs the agent (as K3s's own install script writes it, minus what an agent does not need). */
 export function agentUnit(binary: string, configPath: string): string {
   return `[Unit]
-Description=K3s agent of a k3s-daas external node (k3s-daas node join)
+Description=${AGENT_UNIT_DESCRIPTION}
 Documentation=https://docs.k3s.io
 Wants=network-online.target
 After=network-online.target

@@ -34,7 +34,7 @@ import { CliError, type CliContext } from '../context';
 import { asVerificationFailure, ConfigError, NetworkError, RefusedError, UsageError, VerificationError } from '../errors';
 import { examples } from '../help';
 import {
-  AGENT_UNIT, agentCommand, agentConfigYaml, agentUnit, DEFAULT_AGENT_CONFIG, DEFAULT_INSTALL_DIR, detectSystemd, downloadVerified, fetchCaBundle, fileSha256,
+  AGENT_UNIT, AGENT_UNIT_DESCRIPTION, agentCommand, agentConfigYaml, agentUnit, DEFAULT_AGENT_CONFIG, DEFAULT_INSTALL_DIR, detectSystemd, downloadVerified, fetchCaBundle, fileSha256,
   findExecutable, installBinary, k3sAsset, runTool, SYSTEMD_UNIT_DIR, type K3sAsset,
 } from '../k3s-agent';
 import { loadKeypair } from '../keys';
@@ -94,6 +94,12 @@ type NodeState = z.infer<typeof NodeStateSchema>;
 const stateFileOf = (configPath: string) => join(dirname(configPath), 'k3s-daas-node.json');
 const binaryOf = (installDir: string) => join(installDir, 'k3s');
 const unitFileOf = () => join(SYSTEMD_UNIT_DIR, `${AGENT_UNIT}.service`);
+
+/** Whether the k3s-agent unit is the one node join writes (agentUnit's description), not another install's. */
+async function isOurUnit(): Promise<boolean> {
+  const text = await readFile(unitFileOf(), 'utf8').catch(() => '');
+  return text.includes(`\nDescription=${AGENT_UNIT_DESCRIPTION}\n`);
+}
 
 /** Numbered progress lines on stderr, one per step (not a spinner: they stay, for the operator's record). */
 class Steps {
@@ -397,7 +403,10 @@ async function nodeLeave(flags: LeaveFlags, ctx: CliContext): Promise<void> {
   const removed: string[] = [];
   if (flags.purge) {
     steps.start('removing the agent config, its state, the binary and the unit');
-    for (const path of [configPath, stateFileOf(configPath), binary, unitFileOf()]) {
+    // Only what node join put here: the binary it recorded, and a unit it wrote (a K3s of some other install stays).
+    const ours = [configPath, stateFileOf(configPath), ...(state.binary ? [state.binary] : []), ...((await isOurUnit()) ? [unitFileOf()] : [])];
+    if (!state.binary && (await exists(binary))) steps.note(`${binary} kept: no ${stateFileOf(configPath)} says node join installed it`);
+    for (const path of ours) {
       if (!(await exists(path))) continue;
       try {
         await rm(path, { force: true });

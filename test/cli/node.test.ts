@@ -540,6 +540,16 @@ describe('k3s-daas node join / leave', () => {
     expect(await leave('--api', API, '--node-name', 'Not_A_Node')).toBe(2);
   });
 
+  it('leave --purge without a join state keeps a k3s binary it did not install', async () => {
+    const { h, installDir, leave } = await setup();
+    await mkdir(installDir, { recursive: true });
+    await writeFile(path.join(installDir, 'k3s'), 'someone else\'s k3s', { mode: 0o755 });
+    platform.nodes.add('ext-d4d4d4d4d4d4-00000001');
+    expect(await leave('--api', API, '--node-name', 'ext-d4d4d4d4d4d4-00000001', '--purge')).toBe(0);
+    expect(h.stderr()).toContain(`${path.join(installDir, 'k3s')} kept: no`);
+    expect(await readFile(path.join(installDir, 'k3s'), 'utf8')).toBe('someone else\'s k3s');
+  });
+
   it('a damaged node state file is a configuration error (exit 3), never a crash', async () => {
     const { h, config, leave } = await setup();
     await mkdir(path.dirname(config), { recursive: true });
