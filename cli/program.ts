@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { register as registerAttestation } from './commands/attestation';
 import { register as registerCredential } from './commands/credential';
 import { register as registerKubeconfig } from './commands/kubeconfig';
+import { register as registerNode } from './commands/node';
 import { register as registerStake } from './commands/stake';
 import { register as registerToken } from './commands/token';
 import { register as registerCompletion } from './completion';
@@ -17,7 +18,7 @@ import { VERSION } from './version';
 type Registrar = (program: Command, ctx: CliContext) => void;
 
 /** Command groups, in help order. Each module exports a `register(program, ctx)`. */
-const REGISTRARS: Registrar[] = [registerStake, registerToken, registerCredential, registerKubeconfig, registerAttestation, registerCompletion];
+const REGISTRARS: Registrar[] = [registerStake, registerToken, registerCredential, registerKubeconfig, registerNode, registerAttestation, registerCompletion];
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -43,7 +44,7 @@ export function buildProgram(ctx: CliContext, options: { json?: boolean } = {}):
     .configureOutput({ writeOut: ctx.out, writeErr: options.json ? () => undefined : ctx.err, outputError: () => undefined })
     .addHelpText(
       'after',
-      examples(['k3s-daas stake 0.5', 'k3s-daas token issue --stake 0x5e1… --cluster prod-eu', 'k3s-daas help kubeconfig', 'source <(k3s-daas completion bash)']) +
+      examples(['k3s-daas stake 0.5', 'k3s-daas token issue --stake 0x5e1… --cluster prod-eu', 'k3s-daas help kubeconfig', 'sudo k3s-daas node join --api https://api.example.com/prod --trust-first-use', 'source <(k3s-daas completion bash)']) +
         EXIT_CODES_HELP,
     );
   for (const register of REGISTRARS) register(program, ctx);

@@ -69,7 +69,7 @@ describe.each(SHELLS)('%s completion', (shell, complete) => {
   });
 
   test(`completes the top-level commands${note}`, () => {
-    expect(complete('k3s-daas ')).toEqual(['attestation', 'completion', 'credential', 'help', 'kubeconfig', 'stake', 'token', 'unstake']);
+    expect(complete('k3s-daas ')).toEqual(['attestation', 'completion', 'credential', 'help', 'kubeconfig', 'node', 'stake', 'token', 'unstake']);
     expect(complete('k3s-daas tok')).toEqual(['token']);
   });
 
