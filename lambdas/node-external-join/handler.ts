@@ -129,6 +129,8 @@ export function createHandler(deps: ExternalJoinDeps): (event: APIGatewayProxyEv
     return json(200, {
       server: settings.SERVER_URL,
       token: formatJoinToken(attested.caCertPem, entry.tokenId, secret),
+      // The CA itself, so the CLI can tie the token's PEM hash to the attested DER hash without a /cacerts fetch.
+      caCertPem: attested.caCertPem,
       expiresAt: entry.expiresAt,
       nodeName,
       labels: nodeLabels(identity.stakeId, 'external'),

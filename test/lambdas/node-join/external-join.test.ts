@@ -95,6 +95,7 @@ describeWithMoto('POST /v1/nodes/external/join', () => {
     expect(body).toEqual({
       server: SERVER,
       token: expect.any(String),
+      caCertPem: w.attestation.caCertPem,
       expiresAt: FRESH,
       nodeName: expect.stringMatching(EXTERNAL_NODE_NAME_PATTERN),
       labels: {
