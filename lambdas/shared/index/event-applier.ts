@@ -353,8 +353,8 @@ export interface ApplyResult {
   evictStakes: string[];
   /**
    * Stakes whose tokens the next run must look at again (`resweepStakes`), because the GSI that found
-   * their tokens may have hidden one written just before: `evictStakes` plus the stakes of every owner
-   * whose admin approval changed in this batch.
+   * their tokens may have hidden one written just before: `evictStakes`, the admin stakes of every owner
+   * whose approval changed in this batch, and the stakes of admin tokens issued in it.
    */
   resweepStakes: string[];
 }
@@ -402,6 +402,11 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
   const approvalStakes = new Set<string>();
   for (const list of ownerTokens) for (const t of list) if (t.role === 'admin' && t.stakeId) approvalStakes.add(t.stakeId);
   for (const list of ownerStakes) for (const s of list) if (s.role === 'admin') approvalStakes.add(s.stakeId);
+  // A new admin token gets a second look next run too: an approval change applied before the owner GSI
+  // showed it (or its stake) would otherwise never reach it.
+  for (const { event } of events) {
+    if (event.name === 'seal_token::SealTokenIssued' && event.data.role === ADMIN_ROLE_U8) approvalStakes.add(event.data.stake_id);
+  }
 
   const [stakes, tokens, minStakes, admins] = await Promise.all([
     repo.getStakes([...stakeIds]),

@@ -8,6 +8,11 @@ import type { EventPosition, SealTokenRecord, StakeRecord } from '../../../../la
 import { MemoryIndexRepository } from '../../../../lambdas/shared/index/index-repository-memory';
 import type { Versioned } from '../../../../lambdas/shared/index/index-repository';
 import type { DecodedEvent } from '../../../../lambdas/shared/sui/events';
+import type { EntityWrite } from '../../../../lambdas/shared/index/index-repository';
+import { ROLES } from '../../../../lambdas/shared/sui/roles';
+import { generateHistory, PACKAGE_ID, type GeneratedHistory, type LedgerSlot } from '../../../support/event-history';
+import { encodeEvent, type EventName } from '../../../../lambdas/shared/sui/events';
+import { createHarness } from '../../../support/indexer-harness';
 
 const A = '0x' + '1'.repeat(64);
 const STAKE = '0x' + '2'.repeat(64);
@@ -149,5 +154,84 @@ describe('token backing: the GSIs are eventually consistent, the re-sweep correc
     repo.hidden.clear();
     await resweepStakes(repo, result.resweepStakes);
     expect(await repo.getToken(TOKEN)).toMatchObject({ invalidated: true, backing: { stake: { status: 'slashed' } } });
+  });
+});
+
+/**
+ * GSIs that lag by a whole indexer run: nothing written during the current run is visible to the
+ * owner and stake GSIs until the next one starts (the bound the re-sweep design assumes: lag < run interval).
+ */
+class RunLaggingGsi extends LaggingGsi {
+  override async writeEntities(writes: readonly EntityWrite[]): Promise<void> {
+    await super.writeEntities(writes);
+    for (const w of writes) {
+      if (w.kind === 'token') this.hidden.add(w.record.tokenId);
+      if (w.kind === 'stake') this.hidden.add(w.record.stakeId);
+    }
+  }
+}
+
+describe('token backing: the real indexer over a generated history', () => {
+  it.each([
+    ['consistent GSIs', () => new MemoryIndexRepository()],
+    ['GSIs a whole run behind', () => new RunLaggingGsi()],
+  ] as const)('with %s, once caught up every token carries its stake\'s final state and its admin owner\'s final approval', async (_name, makeRepo) => {
+    const history = generateHistory({ seed: 7, transactions: 400 });
+    const repo = makeRepo();
+    const h = await createHarness(history, { repo });
+    for (let run = 0; ; run++) {
+      if (repo instanceof LaggingGsi) repo.hidden.clear(); // a new run: what the last one wrote is visible now
+      const report = await h.run({ pageLimit: 10 });
+      if (report.stoppedBecause === 'caught_up' && !report.cursor?.resweepStakes?.length) break;
+      expect(run).toBeLessThan(50);
+    }
+    const { expected } = history;
+    const adminTokens = [...expected.tokens.values()].filter((t) => expected.stakes.get(t.stakeId)!.role === ROLES.indexOf('admin'));
+    expect(adminTokens.length).toBeGreaterThan(0);
+    expect(expected.admins.size).toBeGreaterThan(0);
+    for (const [tokenId, want] of expected.tokens) {
+      const stake = expected.stakes.get(want.stakeId)!;
+      const record = await repo.getToken(tokenId);
+      expect([tokenId, record?.backing]).toEqual([tokenId, {
+        stake: { status: stake.status, amountMist: stake.status === 'active' ? stake.amount : 0n },
+        adminApproved: stake.role === ROLES.indexOf('admin') && expected.admins.get(want.owner) === true,
+      }]);
+    }
+  });
+});
+
+/** A hand-written ledger (one event per transaction and checkpoint) the fake node serves to the real indexer. */
+function ledgerOf(events: { name: EventName; data: Record<string, unknown> }[]): GeneratedHistory {
+  const ledger: LedgerSlot[] = events.map((e, i) => ({
+    checkpoint: 101n + BigInt(i), txDigest: `T${i}`, transactionIndex: 0, eventIndex: 0, eventType: `${PACKAGE_ID}::${e.name}`,
+    bcs: encodeEvent(e.name, e.data as never),
+  }));
+  return {
+    packageId: PACKAGE_ID, ledger, nodes: [], expectedTerminations: [], headCheckpoint: 101n + BigInt(events.length) + 5n, counts: {},
+    expected: { stakes: new Map(), tokens: new Map(), minStakes: new Map(), admins: new Map() },
+  };
+}
+
+describe('token backing: an approval revoked while the GSIs still hide a new admin token (real indexer)', () => {
+  it('the next run\'s re-sweep refuses the token: approve, deposit, issue, revoke, one event per page, GSIs a run behind', async () => {
+    const history = ledgerOf([
+      { name: 'staking::AdminApproved', data: { admin: A } },
+      { name: 'staking::StakeDeposited', data: { stake_id: ADMIN_STAKE, owner: A, role: 2, amount: 10_000_000_000n, node_id: '' } },
+      { name: 'seal_token::SealTokenIssued', data: {
+        token_id: ADMIN_TOKEN, stake_id: ADMIN_STAKE, owner: A, role: 2, permissions: ['admin'], cluster_id: 'c1', expires_at_ms: 1_900_000_000_000n,
+      } },
+      { name: 'staking::AdminRevoked', data: { admin: A } },
+    ]);
+    const repo = new RunLaggingGsi();
+    const h = await createHarness(history, { repo });
+    const first = await h.run({ pageLimit: 1 });
+    expect(first.stoppedBecause).toBe('caught_up');
+    // The revocation could not see the token or its stake through the GSIs…
+    expect(await backingOf(repo, ADMIN_TOKEN)).toMatchObject({ adminApproved: true });
+    // …so the stake waits on the re-sweep list, and the next run corrects the token.
+    expect(first.cursor?.resweepStakes).toContain(ADMIN_STAKE);
+    repo.hidden.clear();
+    await h.run({ pageLimit: 1 });
+    expect(await backingOf(repo, ADMIN_TOKEN)).toEqual({ stake: { status: 'active', amountMist: 10_000_000_000n }, adminApproved: false });
   });
 });
