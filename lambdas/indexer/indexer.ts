@@ -191,6 +191,8 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
       await evict(stakeId);
       swept.add(stakeId);
     }
+    // Tokens of these the GSIs may have hidden get their second look next run (event-applier.ts).
+    for (const stakeId of result.resweepStakes) swept.add(stakeId);
 
     if (page.hasNextPage && page.endCursor === (cursor?.cursor ?? null)) {
       // A provider that claims more but never moves would keep us here until the deadline.

@@ -14,7 +14,7 @@ import type { StateStack } from '../state/state-stack';
 import { DomainFunction } from './domain-function';
 import { allowReadingPlatformSettings, platformSettingsEnvironment } from './platform-settings-environment';
 import { indexFreshnessEnvironment } from './index-freshness';
-import { TOKEN_CHECK_LEADING_KEYS } from './token-check-routes';
+import { TOKEN_CHECK_GET_ITEM_KEYS, TOKEN_CHECK_LEADING_KEYS } from './token-check-routes';
 import type { PlatformApi } from './platform-api';
 
 export interface AttestationRoutesProps {
@@ -81,6 +81,7 @@ export class AttestationRoutes extends Construct {
     this.issuerFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [attestationKey]));
     this.kubeconfigFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, [attestationKey]));
     this.kubeconfigFunction.addToRolePolicy(tableItems(['dynamodb:BatchGetItem'], state, TOKEN_CHECK_LEADING_KEYS));
+    this.kubeconfigFunction.addToRolePolicy(tableItems(['dynamodb:GetItem'], state, TOKEN_CHECK_GET_ITEM_KEYS));
     for (const fn of [this.attestationFunction, this.issuerFunction, this.kubeconfigFunction]) allowReadingPlatformSettings(fn, state);
     this.kubeconfigFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:Sign'], resources: [signingKeyArn] }));
 

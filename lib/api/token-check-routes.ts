@@ -1,8 +1,8 @@
 // The token-check route group (DESIGN §2 step 3, §4, §6): POST /v1/authenticate for kube-apiserver's
 // webhook and POST /v1/tokens/validate for users. Every kubectl request the apiserver has not cached
-// lands on the first, so both functions are small and read only what a check needs: BatchGetItem on the
-// token, stake, pool-minimum, admin and cursor items of the index table, and (authenticate) the webhook
-// bearer secret.
+// lands on the first, so both functions are small and read only what a check needs: GetItem on token
+// items, BatchGetItem on the pool-minimum and cursor items (the per-container index view) and on stake and
+// admin items (tokens written before the backing copy), and (authenticate) the webhook bearer secret.
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
@@ -13,8 +13,11 @@ import { DomainFunction } from './domain-function';
 import { indexFreshnessEnvironment } from './index-freshness';
 import type { PlatformApi } from './platform-api';
 
-/** Partition keys a token check reads (lambdas/shared/credentials/token-check.ts). */
+/** Partition keys a token check reads with BatchGetItem (lambdas/shared/credentials/token-check.ts). */
 export const TOKEN_CHECK_LEADING_KEYS = [KEYS.token('*').pk, KEYS.stake('*').pk, KEYS.minStake('user').pk, KEYS.admin('*').pk, KEYS.cursor().pk];
+
+/** The one GetItem of an uncached token check: the token item, strongly consistent. */
+export const TOKEN_CHECK_GET_ITEM_KEYS = [KEYS.token('*').pk];
 
 export interface TokenCheckRoutesProps {
   readonly api: PlatformApi;
@@ -46,15 +49,22 @@ export class TokenCheckRoutes extends Construct {
       environment: { ...props.commonEnvironment, ...indexFreshnessEnvironment(config) },
     });
 
-    // A token check reads, by key and in two BatchGetItem calls, the token with the indexer's cursor (its
-    // freshness), then the stake with the role's pool minimum and, for admin tokens, the owner's approval.
+    // A token check reads the token item (GetItem); every few seconds the cursor and pool minimums (one
+    // BatchGetItem, the index view); for a token written before the backing copy, its stake and owner's approval.
     const readTokensAndStakes = new iam.PolicyStatement({
       actions: ['dynamodb:BatchGetItem'],
       resources: [state.table.tableArn],
       conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': TOKEN_CHECK_LEADING_KEYS } },
     });
-    this.authenticateFunction.addToRolePolicy(readTokensAndStakes);
-    this.validateFunction.addToRolePolicy(readTokensAndStakes);
+    const readToken = new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem'],
+      resources: [state.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': TOKEN_CHECK_GET_ITEM_KEYS } },
+    });
+    for (const fn of [this.authenticateFunction, this.validateFunction]) {
+      fn.addToRolePolicy(readTokensAndStakes);
+      fn.addToRolePolicy(readToken);
+    }
     state.webhookSecret.grantRead(this.authenticateFunction);
 
     api.addRoute({

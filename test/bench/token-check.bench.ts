@@ -12,7 +12,7 @@ import { parseCredential, personalMessageDigest } from '../../lambdas/shared/cre
 import { createTokenChecker } from '../../lambdas/shared/credentials/token-check';
 import type { TokenIndexReader } from '../../lambdas/shared/index/index-model';
 import { ROLES } from '../../lambdas/shared/sui/roles';
-import { credentialFor, FIXED_NOW, CLUSTER_ID, stakeRecord, tokenRecord } from '../support/token-fixtures';
+import { credentialFor, FIXED_NOW, CLUSTER_ID, backedTokenRecord, stakeRecord, tokenRecord } from '../support/token-fixtures';
 
 const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const RUN_MS = 700;
@@ -84,7 +84,7 @@ export async function run(): Promise<void> {
   // An in-memory index over plain maps: MemoryIndexRepository deep-copies every record it returns (so
   // tests cannot alias stored state), and that copy, not the check, would dominate the cached figure.
   // Production reads DynamoDB, whose latency the apiserver's 30 s cache absorbs.
-  const tokens = new Map(ROLES.map((r) => [tokenRecord(r).tokenId, tokenRecord(r)]));
+  const tokens = new Map(ROLES.map((r) => [tokenRecord(r).tokenId, backedTokenRecord(r)]));
   const stakes = new Map(ROLES.map((r) => [stakeRecord(r).stakeId, stakeRecord(r)]));
   const index: TokenIndexReader = {
     getToken: async (id) => tokens.get(id),
@@ -95,6 +95,8 @@ export async function run(): Promise<void> {
       ...(q.stakeId !== undefined ? { stake: stakes.get(q.stakeId) } : {}),
       ...(q.freshness ? { freshness: { coveredThroughMs: FIXED_NOW.getTime() } } : {}),
     }),
+    readTokenForCheck: async (id) => tokens.get(id),
+    readIndexView: async () => ({ freshness: { coveredThroughMs: FIXED_NOW.getTime() }, minStakeMist: {} }),
   };
   const now = () => FIXED_NOW;
   const freshness = { maxAgeMs: 300_000 };

@@ -31,6 +31,14 @@ export function stakeRecord(role: Role, overrides: Partial<StakeRecord> = {}): S
   };
 }
 
+/**
+ * A token as the indexer writes it: with the `backing` copy of its stake (and, for admin tokens, the
+ * owner's approval), so one read decides. `tokenRecord` alone is an item written before copies existed.
+ */
+export function backedTokenRecord(role: Role, overrides: Partial<SealTokenRecord> = {}, stake: StakeRecord = stakeRecord(role), adminApproved = role === 'admin'): SealTokenRecord {
+  return tokenRecord(role, { backing: { stake: { status: stake.status, amountMist: stake.amountMist }, adminApproved }, ...overrides });
+}
+
 /** The freshness bound the token-check tests run with (the index is fresh at FIXED_NOW). */
 export const TEST_FRESHNESS = { maxAgeMs: 300_000 } as const;
 
@@ -45,7 +53,7 @@ export async function seededIndex(): Promise<MemoryIndexRepository> {
   const repo = new MemoryIndexRepository();
   for (const role of ['user', 'node', 'admin'] as const) {
     await repo.writeEntities([
-      { kind: 'token', record: tokenRecord(role), expectedRev: 0 },
+      { kind: 'token', record: backedTokenRecord(role), expectedRev: 0 },
       { kind: 'stake', record: stakeRecord(role), expectedRev: 0 },
     ]);
   }

@@ -12,6 +12,7 @@ import { SUI_NETWORKS, type SuiNetwork } from '../sui/networks';
 import { createTokenChecker, type TokenChecker } from './token-check';
 import { callBudget, worstCaseCallMs } from '../runtime/aws-clients';
 import { SignatureVerifierUnavailableError } from './credential';
+import { INDEX_VIEW_TTL_SECONDS, TOKEN_DECISION_TTL_SECONDS } from './revocation-bound';
 
 export const TOKEN_CHECK_ENV = {
   ...COMMON_ENV,
@@ -19,6 +20,9 @@ export const TOKEN_CHECK_ENV = {
   /** Without it zkLogin credentials are refused (never accepted unchecked). */
   SUI_GRPC_URL: z.url({ protocol: /^https?$/ }).optional(),
   TOKEN_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  // Shorter only, never longer: the revocation and freshness bounds are documented with the defaults.
+  TOKEN_DECISION_TTL_SECONDS: z.coerce.number().int().min(0).max(TOKEN_DECISION_TTL_SECONDS).default(TOKEN_DECISION_TTL_SECONDS),
+  INDEX_VIEW_TTL_SECONDS: z.coerce.number().int().min(0).max(INDEX_VIEW_TTL_SECONDS).default(INDEX_VIEW_TTL_SECONDS),
   ...INDEX_FRESHNESS_ENV,
 } as const;
 
@@ -100,6 +104,8 @@ export function tokenCheckerFromEnv(
     ...(audience === undefined ? {} : { audience }),
     freshness: { maxAgeMs: env.INDEX_MAX_AGE_SECONDS * 1000, onStale },
     cacheSize: env.TOKEN_CACHE_SIZE,
+    decisionTtlMs: env.TOKEN_DECISION_TTL_SECONDS * 1000,
+    viewTtlMs: env.INDEX_VIEW_TTL_SECONDS * 1000,
     zkLoginClient: env.SUI_GRPC_URL ? grpcZkLoginClient(env.SUI_NETWORK, env.SUI_GRPC_URL) : undefined,
   });
 }

@@ -7,7 +7,13 @@
 // before the deposit) get a fail-closed placeholder: never active, never valid. The late event later
 // fills in the immutable identity fields (owner, role, node id, token contents) without undoing newer
 // state. Inactive stakes' amounts are only informative, so placeholders do not try to reconstruct them.
-import type { AdminRecord, EventPosition, MinStakeRecord, SealTokenRecord, StakeRecord } from './index-model';
+//
+// Each token also carries a copy of what a token check decides on (`backing`: its stake's status and
+// amount, and for admin tokens the owner's approval), so one consistent read of the token decides. Every
+// event that changes a stake or an approval rewrites the tokens of that stake or owner; a token issued
+// later takes the current values at issue. The GSIs that find those tokens are eventually consistent, so
+// the stakes concerned go on the indexer's re-sweep list (`ApplyResult.resweepStakes`, `resweepStakes`).
+import type { AdminRecord, EventPosition, MinStakeRecord, SealTokenRecord, StakeRecord, TokenBacking } from './index-model';
 import { comparePositions, IndexConflictError, type EntityWrite, type IndexRepository, type Versioned } from './index-repository';
 import type { DecodedEvent } from '../sui/events';
 import { roleFromU8, ROLES, type Role } from '../sui/roles';
@@ -29,6 +35,11 @@ export interface WorkingSet {
   /** Admin approvals by address (only addresses the pool announced). */
   admins: Map<string, AdminRecord>;
   changedAdmins: Set<string>;
+  /**
+   * Addresses whose approval was looked up (present in `admins` or known to be absent): only for these may
+   * a token's `backing.adminApproved` be recomputed; others keep what the token holds.
+   */
+  loadedAdmins: Set<string>;
   /** Stakes unstaked, slashed or withdrawn in this batch: their worker nodes must be evicted. */
   evictStakes: Set<string>;
 }
@@ -38,21 +49,30 @@ export type ApplyOutcome = 'applied' | 'stale' | 'ignored' | 'invalid';
 export function emptyWorkingSet(): WorkingSet {
   return {
     stakes: new Map(), tokens: new Map(), changedStakes: new Set(), changedTokens: new Set(),
-    minStakes: new Map(), changedMinStakes: new Set(), admins: new Map(), changedAdmins: new Set(), evictStakes: new Set(),
+    minStakes: new Map(), changedMinStakes: new Set(), admins: new Map(), changedAdmins: new Set(), loadedAdmins: new Set(), evictStakes: new Set(),
   };
 }
 
-/** Stake ids an event needs in the working set, and whether that stake's tokens must be loaded too. */
-export function referencedIds(event: DecodedEvent): { stakeId?: string; tokenId?: string; sweepStake?: boolean; minStakeRole?: Role; admin?: string } {
+/**
+ * Ids an event needs in the working set: whether that stake's tokens must be loaded too (`sweepStake`:
+ * every stake change rewrites their `backing`), and whether an approval's owner's tokens must be
+ * (`sweepOwner`).
+ */
+export function referencedIds(event: DecodedEvent): {
+  stakeId?: string; tokenId?: string; sweepStake?: boolean; minStakeRole?: Role; admin?: string; sweepOwner?: boolean;
+} {
   switch (event.name) {
     case 'staking::StakeDeposited':
     case 'staking::UnstakeRequested':
-      return { stakeId: event.data.stake_id };
     case 'staking::StakeWithdrawn':
     case 'staking::StakeSlashed':
       return { stakeId: event.data.stake_id, sweepStake: true };
     case 'seal_token::SealTokenIssued':
-      return { stakeId: event.data.stake_id, tokenId: event.data.token_id };
+      // An admin token takes its owner's approval at issue.
+      return {
+        stakeId: event.data.stake_id, tokenId: event.data.token_id,
+        ...(event.data.role === ADMIN_ROLE_U8 ? { admin: event.data.owner } : {}),
+      };
     case 'seal_token::SealTokenRevoked':
       return { tokenId: event.data.token_id };
     case 'staking::MinStakeChanged':
@@ -60,11 +80,13 @@ export function referencedIds(event: DecodedEvent): { stakeId?: string; tokenId?
       return event.data.role < ROLES.length ? { minStakeRole: roleFromU8(event.data.role) } : {};
     case 'staking::AdminApproved':
     case 'staking::AdminRevoked':
-      return { admin: event.data.admin };
+      return { admin: event.data.admin, sweepOwner: true };
     default:
       return {};
   }
 }
+
+const ADMIN_ROLE_U8 = ROLES.indexOf('admin');
 
 const INACTIVE_FOREVER = new Set<StakeRecord['status']>(['slashed', 'withdrawn']);
 
@@ -92,12 +114,12 @@ export function applyEvent(ws: WorkingSet, { event, position }: PositionedEvent)
       const identity = { owner: d.owner, role, nodeId: d.node_id };
       const current = ws.stakes.get(d.stake_id);
       if (!current || comparePositions(position, current.lastEvent) > 0) {
-        return setStake(ws, {
+        return syncTokensOfStake(ws, d.stake_id, setStake(ws, {
           stakeId: d.stake_id, ...identity, amountMist: BigInt(d.amount), status: 'active', lastEvent: position,
-        });
+        }));
       }
       // Older than what we hold: only the immutable identity may still be missing (placeholder).
-      return setStake(ws, { ...current, ...identity });
+      return syncTokensOfStake(ws, d.stake_id, setStake(ws, { ...current, ...identity }));
     }
     case 'staking::UnstakeRequested': {
       const d = event.data;
@@ -108,9 +130,9 @@ export function applyEvent(ws: WorkingSet, { event, position }: PositionedEvent)
       ws.evictStakes.add(d.stake_id);
       // Late (older) request: its unlock time is still a fact about the stake; the newer status stays.
       if (current && comparePositions(position, current.lastEvent) <= 0 && current.unlockAtMs === undefined) {
-        return setStake(ws, { ...current, status: laterStatus(current.status, 'unbonding'), unlockAtMs });
+        return syncTokensOfStake(ws, d.stake_id, setStake(ws, { ...current, status: laterStatus(current.status, 'unbonding'), unlockAtMs }));
       }
-      return updateStake(ws, d.stake_id, position, { status: 'unbonding', unlockAtMs });
+      return syncTokensOfStake(ws, d.stake_id, updateStake(ws, d.stake_id, position, { status: 'unbonding', unlockAtMs }));
     }
     case 'staking::StakeWithdrawn': {
       const d = event.data;
@@ -138,9 +160,9 @@ export function applyEvent(ws: WorkingSet, { event, position }: PositionedEvent)
       const stake = ws.stakes.get(d.stake_id);
       const invalidated = (current?.invalidated ?? false) || (stake !== undefined && INACTIVE_FOREVER.has(stake.status));
       if (!current || comparePositions(position, current.lastEvent) > 0) {
-        return setToken(ws, { tokenId: d.token_id, ...identity, revoked: current?.revoked ?? false, invalidated, lastEvent: position });
+        return setToken(ws, withBacking(ws, { tokenId: d.token_id, ...identity, revoked: current?.revoked ?? false, invalidated, backing: current?.backing, lastEvent: position }));
       }
-      return setToken(ws, { ...current, ...identity, invalidated });
+      return setToken(ws, withBacking(ws, { ...current, ...identity, invalidated }));
     }
     case 'seal_token::SealTokenRevoked': {
       const d = event.data;
@@ -148,7 +170,7 @@ export function applyEvent(ws: WorkingSet, { event, position }: PositionedEvent)
       if (!current) {
         return setToken(ws, {
           tokenId: d.token_id, stakeId: '', owner: '', role: 'user', permissions: [], clusterId: '', expiresAtMs: 0,
-          revoked: true, invalidated: false, lastEvent: position,
+          revoked: true, invalidated: false, backing: { adminApproved: false }, lastEvent: position,
         });
       }
       if (comparePositions(position, current.lastEvent) <= 0) return 'stale';
@@ -174,9 +196,12 @@ export function applyEvent(ws: WorkingSet, { event, position }: PositionedEvent)
       // Only the newest announcement counts, whatever order they arrive in (approve, revoke, approve…).
       const address = event.data.admin;
       const current = ws.admins.get(address);
-      if (current && comparePositions(position, current.lastEvent) <= 0) return 'stale';
+      // A replay still rewrites the owner's tokens: a crash may have come between the approval and them.
+      if (current && comparePositions(position, current.lastEvent) <= 0) return syncTokensOfOwner(ws, address) ? 'applied' : 'stale';
       ws.admins.set(address, { address, approved: event.name === 'staking::AdminApproved', lastEvent: position });
       ws.changedAdmins.add(address);
+      ws.loadedAdmins.add(address);
+      syncTokensOfOwner(ws, address);
       return 'applied';
     }
     default:
@@ -209,7 +234,44 @@ function sweep(ws: WorkingSet, stakeId: string, outcome: ApplyOutcome): ApplyOut
       changed = true;
     }
   }
+  return syncTokensOfStake(ws, stakeId, changed ? 'applied' : outcome);
+}
+
+/**
+ * The token with `backing` recomputed from what the working set knows: the stake's status and amount if
+ * the stake is loaded, the owner's approval (admin tokens) if it was looked up. What is not loaded keeps
+ * the token's previous value; an unknown stake stays absent, which token checks refuse.
+ */
+function withBacking(ws: WorkingSet, token: SealTokenRecord): SealTokenRecord {
+  const stake = ws.stakes.get(token.stakeId);
+  const previous = token.backing;
+  const backing: TokenBacking = {
+    // An inactive stake admits no one whatever it holds, and its amount is only informative (see above):
+    // 0 keeps every delivery order converging to the same token.
+    ...(stake ? { stake: { status: stake.status, amountMist: stake.status === 'active' ? stake.amountMist : 0n } } : previous?.stake ? { stake: previous.stake } : {}),
+    adminApproved: token.role !== 'admin' ? false
+      : ws.loadedAdmins.has(token.owner) ? ws.admins.get(token.owner)?.approved === true
+        : previous?.adminApproved ?? false,
+  };
+  return { ...token, backing };
+}
+
+/** Rewrites `backing` on the loaded tokens of a stake (replays included: a crash may have come between). */
+function syncTokensOfStake(ws: WorkingSet, stakeId: string, outcome: ApplyOutcome): ApplyOutcome {
+  let changed = false;
+  for (const token of ws.tokens.values()) {
+    if (token.stakeId === stakeId && setToken(ws, withBacking(ws, token)) === 'applied') changed = true;
+  }
   return changed ? 'applied' : outcome;
+}
+
+/** Rewrites `backing.adminApproved` on the loaded admin tokens of an owner; true when any changed. */
+function syncTokensOfOwner(ws: WorkingSet, owner: string): boolean {
+  let changed = false;
+  for (const token of ws.tokens.values()) {
+    if (token.owner === owner && token.role === 'admin' && setToken(ws, withBacking(ws, token)) === 'applied') changed = true;
+  }
+  return changed;
 }
 
 function setStake(ws: WorkingSet, next: StakeRecord): ApplyOutcome {
@@ -249,20 +311,30 @@ function safeNumber(u64: string): number {
 }
 
 /**
- * Invalidates any token of these stakes that is still valid although its stake is slashed or
- * withdrawn: the second look that catches tokens the eventually consistent stake GSI hid from the
- * first sweep. Returns how many tokens it changed.
+ * The second look at these stakes' tokens, for tokens the eventually consistent GSIs hid from the first
+ * sweep: a token of a slashed or withdrawn stake still valid is invalidated, and every token's `backing`
+ * is brought to its stake's current status and amount and, for admin tokens, the owner's current
+ * approval. Returns how many tokens it changed.
  */
 export async function resweepStakes(repo: IndexRepository, stakeIds: readonly string[], maxAttempts = 3): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     try {
       const stakes = await repo.getStakes(stakeIds);
+      const found = await Promise.all([...stakes.keys()].map((stakeId) => repo.tokensOfStake(stakeId)));
+      const tokens = found.flat();
+      // The GSI copies may be behind: decide on consistent reads of the tokens themselves.
+      const current = await repo.getTokens(tokens.map((t) => t.record.tokenId));
+      const owners = [...new Set([...current.values()].filter((t) => t.record.role === 'admin').map((t) => t.record.owner))];
+      const ws = emptyWorkingSet();
+      for (const [id, v] of stakes) ws.stakes.set(id, v.record);
+      for (const [address, v] of owners.length > 0 ? await repo.getAdmins(owners) : new Map<string, Versioned<AdminRecord>>()) ws.admins.set(address, v.record);
+      for (const owner of owners) ws.loadedAdmins.add(owner);
       const writes: EntityWrite[] = [];
-      for (const [stakeId, { record }] of stakes) {
-        if (!INACTIVE_FOREVER.has(record.status)) continue;
-        for (const token of await repo.tokensOfStake(stakeId)) {
-          if (!token.record.invalidated) writes.push({ kind: 'token', record: { ...token.record, invalidated: true }, expectedRev: token.rev });
-        }
+      for (const { record, rev } of current.values()) {
+        const stake = ws.stakes.get(record.stakeId);
+        const invalidated = record.invalidated || (stake !== undefined && INACTIVE_FOREVER.has(stake.status));
+        const next = withBacking(ws, { ...record, invalidated });
+        if (!sameRecord(next, record)) writes.push({ kind: 'token', record: next, expectedRev: rev });
       }
       if (writes.length > 0) await repo.writeEntities(writes);
       return writes.length;
@@ -279,6 +351,12 @@ export interface ApplyResult {
   invalid: number;
   /** Stakes whose worker nodes must be evicted (unstaked, slashed or withdrawn in this batch, replays included). */
   evictStakes: string[];
+  /**
+   * Stakes whose tokens the next run must look at again (`resweepStakes`), because the GSI that found
+   * their tokens may have hidden one written just before: `evictStakes`, the admin stakes of every owner
+   * whose approval changed in this batch, and the stakes of admin tokens issued in it.
+   */
+  resweepStakes: string[];
 }
 
 /**
@@ -300,6 +378,7 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
   const stakeIds = new Set<string>();
   const tokenIds = new Set<string>();
   const sweepStakes = new Set<string>();
+  const sweepOwners = new Set<string>();
   const minStakeRoles = new Set<Role>();
   const adminAddresses = new Set<string>();
   for (const { event } of events) {
@@ -309,10 +388,25 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
     if (ids.stakeId) stakeIds.add(ids.stakeId);
     if (ids.tokenId) tokenIds.add(ids.tokenId);
     if (ids.sweepStake && ids.stakeId) sweepStakes.add(ids.stakeId);
+    if (ids.sweepOwner && ids.admin) sweepOwners.add(ids.admin);
   }
-  // The stake GSI is only eventually consistent: use it to find token ids, then read them consistently.
-  const swept = await Promise.all([...sweepStakes].map((s) => repo.tokensOfStake(s)));
+  // The GSIs are only eventually consistent: use them to find ids, then read the items consistently.
+  const [swept, ownerTokens, ownerStakes] = await Promise.all([
+    Promise.all([...sweepStakes].map((s) => repo.tokensOfStake(s))),
+    Promise.all([...sweepOwners].map((o) => repo.tokensOfOwner(o))),
+    Promise.all([...sweepOwners].map((o) => repo.stakesOfOwner(o))),
+  ]);
   for (const list of swept) for (const t of list) tokenIds.add(t.record.tokenId);
+  for (const list of ownerTokens) for (const t of list) if (t.role === 'admin') tokenIds.add(t.tokenId);
+  // Stakes whose tokens the next run looks at again after an approval change (GSI lag).
+  const approvalStakes = new Set<string>();
+  for (const list of ownerTokens) for (const t of list) if (t.role === 'admin' && t.stakeId) approvalStakes.add(t.stakeId);
+  for (const list of ownerStakes) for (const s of list) if (s.role === 'admin') approvalStakes.add(s.stakeId);
+  // A new admin token gets a second look next run too: an approval change applied before the owner GSI
+  // showed it (or its stake) would otherwise never reach it.
+  for (const { event } of events) {
+    if (event.name === 'seal_token::SealTokenIssued' && event.data.role === ADMIN_ROLE_U8) approvalStakes.add(event.data.stake_id);
+  }
 
   const [stakes, tokens, minStakes, admins] = await Promise.all([
     repo.getStakes([...stakeIds]),
@@ -333,8 +427,9 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
   }
   for (const [role, v] of minStakes) ws.minStakes.set(role, v.record);
   for (const [address, v] of admins) ws.admins.set(address, v.record);
+  for (const address of adminAddresses) ws.loadedAdmins.add(address);
 
-  const result: ApplyResult = { applied: 0, stale: 0, ignored: 0, invalid: 0, evictStakes: [] };
+  const result: ApplyResult = { applied: 0, stale: 0, ignored: 0, invalid: 0, evictStakes: [], resweepStakes: [] };
   for (const event of events) result[applyEvent(ws, event)]++;
 
   const writes: EntityWrite[] = [
@@ -349,5 +444,6 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
   ];
   if (writes.length > 0) await repo.writeEntities(writes);
   result.evictStakes = [...ws.evictStakes];
+  result.resweepStakes = [...new Set([...ws.evictStakes, ...approvalStakes])];
   return result;
 }

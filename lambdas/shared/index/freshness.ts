@@ -1,9 +1,9 @@
 // A stale index fails closed (issue 12 item 7). Revocations, slashes, unstakes and admin revocations
 // reach token checks and node joins only through the indexer; if it stops advancing, the index still
-// answers, with state of any age. So every token check and node join also reads how far the indexer has
-// covered the chain (the cursor item, in the same round trip as its other reads) and refuses while that
-// is older than the configured bound: TokenReview answers 500 (the apiserver retries, does not cache),
-// the other routes 503 `index_stale`.
+// answers, with state of any age. So every token check and node join also knows how far the indexer has
+// covered the chain (the cursor item: node joins read it with the stake, token checks from their
+// per-container index view, token-check.ts) and refuses while that is older than the configured bound:
+// TokenReview answers 500 (the apiserver retries, does not cache), the other routes 503 `index_stale`.
 import * as z from 'zod';
 import { IndexUnavailableError, type IndexFreshness } from './index-model';
 

@@ -38,7 +38,24 @@ export interface SealTokenRecord {
   revoked: boolean;
   /** Set when the backing stake was slashed or withdrawn: the token no longer admits anyone. */
   invalidated: boolean;
+  /**
+   * What a token check needs of the token's stake and owner, copied here and kept current by the indexer
+   * (event-applier.ts), so one consistent read of the token decides. Absent on items written before the
+   * copy existed: the checker then reads the stake and approval itself (a second round trip).
+   */
+  backing?: TokenBacking;
   lastEvent: EventPosition;
+}
+
+/** The stake and owner state a token check decides on, as the indexer last applied it to the token. */
+export interface TokenBacking {
+  /**
+   * The backing stake's status and amount (0 unless active: an inactive stake admits no one whatever it
+   * holds); absent while the index does not know the stake (refused).
+   */
+  stake?: { status: StakeStatus; amountMist: bigint };
+  /** Admin tokens: whether the owner is an approved admin (`AdminApproved`/`AdminRevoked`); false for other roles. */
+  adminApproved: boolean;
 }
 
 /** A role's minimum stake as the pool last announced it (`staking::MinStakeChanged`). */
@@ -62,6 +79,16 @@ export interface IndexFreshness {
    * up to then is in the index. Undefined until the indexer has recorded one.
    */
   coveredThroughMs?: number;
+}
+
+/**
+ * What every token check of a container shares, read in one request at most every few seconds
+ * (token-check.ts): how far the indexer has covered the chain and the pool's minimum per role.
+ */
+export interface IndexView {
+  freshness: IndexFreshness;
+  /** Roles whose minimum the pool changed on chain; the others are at the publish-time default. */
+  minStakeMist: Partial<Record<Role, bigint>>;
 }
 
 /** Point reads a token check or a node join needs at one moment; whatever is named is read in one round trip. */
@@ -186,6 +213,10 @@ export interface TokenIndexReader {
   getMinStake(role: Role): Promise<bigint | undefined>;
   /** Every item the request names, in one round trip (DynamoDB: one BatchGetItem). */
   readItems(request: IndexReadRequest): Promise<IndexReadResult>;
+  /** The token item, strongly consistent, in one request (DynamoDB: one GetItem): the uncached check's only read. */
+  readTokenForCheck(tokenId: string): Promise<SealTokenRecord | undefined>;
+  /** The cursor's coverage and the three role minimums in one request (DynamoDB: one BatchGetItem). */
+  readIndexView(): Promise<IndexView>;
 }
 
 /** Thrown by repositories when the backing store cannot be reached; handlers fail closed on it. */

@@ -19,13 +19,15 @@ import {
   type EventPosition,
   type IndexReadRequest,
   type IndexReadResult,
+  type IndexView,
+  type TokenBacking,
   type MinStakeRecord,
   type NodeRecord,
   type SealTokenRecord,
   type StakeRecord,
 } from './index-model';
 import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type Versioned } from './index-repository';
-import type { Role } from '../sui/roles';
+import { ROLES, type Role } from '../sui/roles';
 
 type Item = Record<string, NativeAttributeValue>;
 
@@ -95,6 +97,28 @@ export class DynamoIndexRepository implements IndexRepository {
     return out;
   }
 
+  async readTokenForCheck(tokenId: string): Promise<SealTokenRecord | undefined> {
+    // Strongly consistent: a revocation or slash the indexer has written is seen by the next check.
+    const item = await this.get(KEYS.token(tokenId), true);
+    return item && tokenFromItem(item);
+  }
+
+  async readIndexView(): Promise<IndexView> {
+    // Eventually consistent (a second old at most), like the reads it replaces: the view is held for
+    // seconds anyway, and the bound it enters (maxIndexAge + view TTL) is far larger.
+    const items = await this.batchGet([KEYS.cursor(), ...ROLES.map(KEYS.minStake)], false);
+    const view: IndexView = { freshness: {}, minStakeMist: {} };
+    for (const item of items) {
+      if (item.pk === KEYS.cursor().pk && item.sk === KEYS.cursor().sk) {
+        if (typeof item.coveredThroughMs === 'number') view.freshness = { coveredThroughMs: item.coveredThroughMs };
+        continue;
+      }
+      const role = ROLES.find((r) => item.pk === KEYS.minStake(r).pk && item.sk === KEYS.minStake(r).sk);
+      if (role) view.minStakeMist[role] = minStakeFromItem(item).amountMist;
+    }
+    return view;
+  }
+
   async getStakes(stakeIds: readonly string[]): Promise<Map<string, Versioned<StakeRecord>>> {
     const items = await this.batchGet(stakeIds.map(KEYS.stake));
     return new Map(items.map((i) => [i.stakeId as string, { record: stakeFromItem(i), rev: i.rev as number }]));
@@ -113,6 +137,11 @@ export class DynamoIndexRepository implements IndexRepository {
   async tokensOfOwner(owner: string): Promise<SealTokenRecord[]> {
     const items = await this.query(TABLE_INDEXES.byOwner, 'gsi1pk', KEYS.ownerIndex(owner).gsi1pk, { prefix: 'TOKEN', attr: 'sk' });
     return items.map(tokenFromItem);
+  }
+
+  async stakesOfOwner(owner: string): Promise<StakeRecord[]> {
+    const items = await this.query(TABLE_INDEXES.byOwner, 'gsi1pk', KEYS.ownerIndex(owner).gsi1pk, { prefix: 'STAKE', attr: 'sk' });
+    return items.map(stakeFromItem);
   }
 
   async writeEntities(writes: readonly EntityWrite[]): Promise<void> {
@@ -393,7 +422,24 @@ function tokenToItem(t: SealTokenRecord): Item {
     expiresAtMs: t.expiresAtMs,
     revoked: t.revoked,
     invalidated: t.invalidated,
+    backing: t.backing && backingToItem(t.backing),
     lastEvent: positionToItem(t.lastEvent),
+  };
+}
+
+function backingToItem(b: TokenBacking): Item {
+  return {
+    ...(b.stake ? { stakeStatus: b.stake.status, stakeAmountMist: b.stake.amountMist.toString() } : {}),
+    adminApproved: b.adminApproved,
+  };
+}
+
+function backingFromItem(i: Item): TokenBacking {
+  return {
+    ...(typeof i.stakeStatus === 'string' && typeof i.stakeAmountMist === 'string'
+      ? { stake: { status: i.stakeStatus as StakeRecord['status'], amountMist: BigInt(i.stakeAmountMist) } }
+      : {}),
+    adminApproved: i.adminApproved === true,
   };
 }
 
@@ -408,6 +454,7 @@ function tokenFromItem(i: Item): SealTokenRecord {
     expiresAtMs: Number(i.expiresAtMs),
     revoked: i.revoked === true,
     invalidated: i.invalidated === true,
+    ...(i.backing && typeof i.backing === 'object' ? { backing: backingFromItem(i.backing as Item) } : {}),
     lastEvent: positionFromItem(i.lastEvent as Item),
   };
 }

@@ -1,8 +1,8 @@
 // In-memory index repository with the same semantics as the DynamoDB one (revisions, conditional
 // cursor, GSI lookups), for tests and benchmarks. Records are copied in and out so callers can never
 // mutate stored state by accident.
-import type { AdminRecord, IndexReadRequest, IndexReadResult, MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord } from './index-model';
-import type { Role } from '../sui/roles';
+import type { AdminRecord, IndexReadRequest, IndexReadResult, IndexView, MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord } from './index-model';
+import { ROLES, type Role } from '../sui/roles';
 import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type Versioned } from './index-repository';
 
 const copy = <T>(value: T): T => structuredClone(value);
@@ -16,6 +16,7 @@ export class MemoryIndexRepository implements IndexRepository {
   // Secondary indexes (the GSIs): lookups stay O(result), not O(table), as the index grows.
   private readonly tokensByStake = new Map<string, Set<string>>();
   private readonly tokensByOwner = new Map<string, Set<string>>();
+  private readonly stakesByOwner = new Map<string, Set<string>>();
   private readonly nodesByStake = new Map<string, Set<string>>();
   private cursor: IndexerCursor | undefined;
 
@@ -65,8 +66,23 @@ export class MemoryIndexRepository implements IndexRepository {
     return out;
   }
 
-  /** Round trips served by `readItems`. */
+  /** Round trips served by `readItems`, `readTokenForCheck` and `readIndexView`. */
   reads = 0;
+
+  async readTokenForCheck(tokenId: string): Promise<SealTokenRecord | undefined> {
+    this.reads++;
+    return this.getToken(tokenId);
+  }
+
+  async readIndexView(): Promise<IndexView> {
+    this.reads++;
+    const minStakeMist: IndexView['minStakeMist'] = {};
+    for (const role of ROLES) {
+      const min = this.minStakes.get(role);
+      if (min) minStakeMist[role] = min.record.amountMist;
+    }
+    return { freshness: this.cursor?.coveredThroughMs !== undefined ? { coveredThroughMs: this.cursor.coveredThroughMs } : {}, minStakeMist };
+  }
 
   async getStakes(stakeIds: readonly string[]): Promise<Map<string, Versioned<StakeRecord>>> {
     return pick(this.stakes, stakeIds);
@@ -82,6 +98,10 @@ export class MemoryIndexRepository implements IndexRepository {
 
   async tokensOfOwner(owner: string): Promise<SealTokenRecord[]> {
     return [...(this.tokensByOwner.get(owner) ?? [])].map((id) => copy(this.tokens.get(id)!.record));
+  }
+
+  async stakesOfOwner(owner: string): Promise<StakeRecord[]> {
+    return [...(this.stakesByOwner.get(owner) ?? [])].map((id) => copy(this.stakes.get(id)!.record));
   }
 
   async writeEntities(writes: readonly EntityWrite[]): Promise<void> {
@@ -112,6 +132,8 @@ export class MemoryIndexRepository implements IndexRepository {
         const previous = this.tokens.get(id)?.record;
         reindex(this.tokensByStake, id, previous?.stakeId, write.record.stakeId);
         reindex(this.tokensByOwner, id, previous?.owner, write.record.owner);
+      } else {
+        reindex(this.stakesByOwner, id, this.stakes.get(id)?.record.owner, write.record.owner);
       }
       store.set(id, { record: copy(write.record), rev: currentRev + 1 });
     }

@@ -62,6 +62,8 @@ export interface IndexRepository extends TokenIndexReader {
   tokensOfStake(stakeId: string): Promise<Versioned<SealTokenRecord>[]>;
   /** Tokens owned by an address (GSI1). */
   tokensOfOwner(owner: string): Promise<SealTokenRecord[]>;
+  /** Stakes owned by an address (GSI1): whose tokens an admin approval change must look at again. */
+  stakesOfOwner(owner: string): Promise<StakeRecord[]>;
   /**
    * Writes every record whose stored revision still equals `expectedRev` (0 = must not exist) and
    * bumps it by one. Throws `IndexConflictError` when any revision moved; writes of other records

@@ -45,6 +45,11 @@ beforeAll(async () => {
     SUI_NETWORK: 'testnet',
     WEBHOOK_SECRET_ARN: ARN,
     INDEX_MAX_AGE_SECONDS: '300',
+    // This suite changes the index between calls on the real clock: no per-container reuse, so each call
+    // sees the change at once (the caches and their bounds are tested with an injected clock in
+    // token-check-dynamodb.test.ts).
+    TOKEN_DECISION_TTL_SECONDS: '0',
+    INDEX_VIEW_TTL_SECONDS: '0',
   });
 });
 

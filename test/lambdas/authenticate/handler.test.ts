@@ -79,6 +79,7 @@ describe('POST /v1/authenticate: TokenReview answers (DESIGN §6)', () => {
   ])('%s → 500 with status.error so the apiserver retries and does not cache', async (_name, failure) => {
     const down: TokenIndexReader = {
       getToken: async () => { throw failure; }, getStake: async () => { throw failure; }, getMinStake: async () => { throw failure; }, readItems: async () => { throw failure; },
+      readTokenForCheck: async () => { throw failure; }, readIndexView: async () => { throw failure; },
     };
     const result = await (await handlerWith(down))(postEvent('/v1/authenticate', review(await credentialFor('user')), AUTH));
     expect(result.statusCode).toBe(500);

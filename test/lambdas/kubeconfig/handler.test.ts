@@ -224,7 +224,9 @@ describe('POST /v1/kubeconfig with the real token checker over the index', () =>
     await index.putCursor({ ...current!, cursor: 'stale', coveredThroughMs: NOW.getTime() - 300_001 }, current);
     const signs = kms.calls.filter((c) => c.op === 'Sign').length;
     try {
-      const res = await createHandler(deps)(post({ credential }));
+      // A container that has not read the index view yet (the shared checker holds a fresh one for its TTL).
+      const checker = createTokenChecker({ index, clusterId: 'k3s-daas-dev', freshness: { maxAgeMs: 300_000 }, now: () => NOW });
+      const res = await createHandler({ ...deps, checkCredential: (c) => checker.check(c) })(post({ credential }));
       expect({ status: res.statusCode, error: JSON.parse(res.body!).error }).toEqual({ status: 503, error: 'index_stale' });
       expect(kms.calls.filter((c) => c.op === 'Sign').length).toBe(signs);
     } finally {

@@ -71,6 +71,8 @@ describe('POST /v1/tokens/validate (DESIGN §4)', () => {
       getStake: async () => { throw new IndexUnavailableError('timeout'); },
       getMinStake: async () => { throw new IndexUnavailableError('timeout'); },
       readItems: async () => { throw new IndexUnavailableError('timeout'); },
+      readTokenForCheck: async () => { throw new IndexUnavailableError('timeout'); },
+      readIndexView: async () => { throw new IndexUnavailableError('timeout'); },
     };
     const result = await (await handlerWith(down))(validate(await credentialFor('user')));
     expect(result.statusCode).toBe(503);

@@ -111,6 +111,7 @@ describe('attestation routes', () => {
       expect.objectContaining({
         Action: 'dynamodb:BatchGetItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TOKEN#*', 'STAKE#*', 'POOL', 'ADMIN#*', 'INDEXER'] } },
       }),
+      expect.objectContaining({ Action: 'dynamodb:GetItem', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TOKEN#*'] } } }),
     ]);
   });
 });

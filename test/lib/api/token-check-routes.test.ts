@@ -56,14 +56,17 @@ describe('token-check routes', () => {
     expect(validate.Properties.Environment.Variables.WEBHOOK_SECRET_ARN).toBeUndefined();
   });
 
-  it('least privilege: BatchGetItem on token, stake, pool, admin and cursor items only; the secret for authenticate only; nothing writes', () => {
+  it('least privilege: GetItem on token items, BatchGetItem on token, stake, pool, admin and cursor items only; the secret for authenticate only; nothing writes', () => {
     const [authId] = functionByDescription(api, AUTHENTICATE);
     const [validateId] = functionByDescription(api, VALIDATE);
     for (const [id, mayReadSecret] of [[authId, true], [validateId, false]] as const) {
       const statements = statementsOfFunction(api, id);
       const actions = statements.flatMap((s) => [s.Action].flat() as string[]);
       const dynamo = actions.filter((a) => a.startsWith('dynamodb:'));
-      expect(dynamo).toEqual(['dynamodb:BatchGetItem']);
+      expect(dynamo.sort()).toEqual(['dynamodb:BatchGetItem', 'dynamodb:GetItem']);
+      const getStatement = statements.find((s) => [s.Action].flat().includes('dynamodb:GetItem'))!;
+      expect(getStatement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TOKEN#*'] } });
+      expect(JSON.stringify(getStatement.Resource)).not.toContain('/index/');
       const dynamoStatement = statements.find((s) => [s.Action].flat().includes('dynamodb:BatchGetItem'))!;
       expect(dynamoStatement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['TOKEN#*', 'STAKE#*', 'POOL', 'ADMIN#*', 'INDEXER'] } });
       expect(JSON.stringify(dynamoStatement.Resource)).not.toContain('/index/');
@@ -74,6 +77,7 @@ describe('token-check routes', () => {
       // Everything the role may do, exactly (X-Ray comes with the shared function defaults).
       expect([...new Set(actions)].sort()).toEqual([
         'dynamodb:BatchGetItem',
+        'dynamodb:GetItem',
         ...(mayReadSecret ? ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'] : []),
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',

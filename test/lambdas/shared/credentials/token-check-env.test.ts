@@ -10,7 +10,8 @@ import { createCredential, parseCredential, SignatureVerifierUnavailableError, t
 import { MemoryIndexRepository } from '../../../../lambdas/shared/index/index-repository-memory';
 import { createSuiClient } from '../../../../lambdas/shared/sui/client';
 import { createTokenChecker, isBackendUnavailable } from '../../../../lambdas/shared/credentials/token-check';
-import { lazyZkLoginClient, networkErrorsAsUnavailable, tokenCheckerFromEnv } from '../../../../lambdas/shared/credentials/token-check-env';
+import { lazyZkLoginClient, networkErrorsAsUnavailable, TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../../../../lambdas/shared/credentials/token-check-env';
+import { readEnv } from '../../../../lambdas/shared/runtime/env';
 import { FakeSuiGrpcTransport } from '../../../support/fake-sui-grpc';
 import { CLUSTER_ID, FIXED_NOW, OWNER, credentialFor, markIndexed, postEvent, seededIndex, stakeRecord, TEST_FRESHNESS, tokenRecord, zkLoginSigner } from '../../../support/token-fixtures';
 
@@ -105,8 +106,16 @@ describe('zkLogin through the Sui gRPC client', () => {
     expect(loads).toBe(2);
   });
 
+  it('the decision and view TTLs default to the documented bounds and may be lowered, never raised', () => {
+    const base = { TABLE_NAME: 't', CLUSTER_ID, SUI_NETWORK: 'testnet', INDEX_MAX_AGE_SECONDS: '300' };
+    expect(readEnv(TOKEN_CHECK_ENV, base)).toMatchObject({ TOKEN_DECISION_TTL_SECONDS: 5, INDEX_VIEW_TTL_SECONDS: 10 });
+    expect(readEnv(TOKEN_CHECK_ENV, { ...base, TOKEN_DECISION_TTL_SECONDS: '0', INDEX_VIEW_TTL_SECONDS: '3' })).toMatchObject({ TOKEN_DECISION_TTL_SECONDS: 0, INDEX_VIEW_TTL_SECONDS: 3 });
+    expect(() => readEnv(TOKEN_CHECK_ENV, { ...base, TOKEN_DECISION_TTL_SECONDS: '6' })).toThrow(/TOKEN_DECISION_TTL_SECONDS/);
+    expect(() => readEnv(TOKEN_CHECK_ENV, { ...base, INDEX_VIEW_TTL_SECONDS: '11' })).toThrow(/INDEX_VIEW_TTL_SECONDS/);
+  });
+
   it('tokenCheckerFromEnv without SUI_GRPC_URL refuses zkLogin before any index read', async () => {
-    const checker = tokenCheckerFromEnv({ TABLE_NAME: 'unused', CLUSTER_ID, SUI_NETWORK: 'testnet', TOKEN_CACHE_SIZE: 10, INDEX_MAX_AGE_SECONDS: 300 });
+    const checker = tokenCheckerFromEnv({ TABLE_NAME: 'unused', CLUSTER_ID, SUI_NETWORK: 'testnet', TOKEN_CACHE_SIZE: 10, INDEX_MAX_AGE_SECONDS: 300, TOKEN_DECISION_TTL_SECONDS: 5, INDEX_VIEW_TTL_SECONDS: 10 });
     const credential = (await createCredential(zk, { tokenId: tokenRecord('user').tokenId, clusterId: CLUSTER_ID, lifetimeSeconds: 300 })).credential;
     expect(await checker.check(credential)).toEqual({ ok: false, reason: 'bad_signature' });
   });

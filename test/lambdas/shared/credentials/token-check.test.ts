@@ -8,6 +8,7 @@ import { DEFAULT_MIN_STAKE_MIST, ROLES, type Role } from '../../../../lambdas/sh
 import { createTokenChecker, groupsFor, isBackendUnavailable, TOKEN_CHECK_REASONS } from '../../../../lambdas/shared/credentials/token-check';
 import { IndexStaleError } from '../../../../lambdas/shared/index/freshness';
 import { outageCode } from '../../../../lambdas/shared/runtime/outage';
+import { INDEX_VIEW_TTL_SECONDS, TOKEN_DECISION_TTL_SECONDS } from '../../../../lambdas/shared/credentials/revocation-bound';
 
 const CLUSTER = 'dev-cluster';
 const TOKEN = `0x${'11'.repeat(32)}`;
@@ -31,12 +32,25 @@ function stake(overrides: Partial<StakeRecord> = {}): StakeRecord {
 
 const FRESHNESS = { maxAgeMs: 300_000 };
 
-/** An index holding `t` and `s`, that the indexer covered up to `coveredThroughMs` (default: now), with the owner an approved admin. */
-async function indexWith(t?: SealTokenRecord, s?: StakeRecord, opts: { coveredThroughMs?: number | null; adminApproved?: boolean | null } = {}): Promise<MemoryIndexRepository> {
+/** `t` as the indexer writes it: with the copy of its stake `s` and its owner's approval (event-applier.ts). */
+function backed(t: SealTokenRecord, s: StakeRecord | undefined, adminApproved: boolean): SealTokenRecord {
+  if (t.backing) return t;
+  return {
+    ...t,
+    backing: { ...(s ? { stake: { status: s.status, amountMist: s.status === 'active' ? s.amountMist : 0n } } : {}), adminApproved: t.role === 'admin' && adminApproved },
+  };
+}
+
+/**
+ * An index holding `t` and `s`, that the indexer covered up to `coveredThroughMs` (default: now), with the
+ * owner an approved admin. The token carries its `backing` copy unless `legacy` (an item written before
+ * copies existed, which the checker completes with a second read).
+ */
+async function indexWith(t?: SealTokenRecord, s?: StakeRecord, opts: { coveredThroughMs?: number | null; adminApproved?: boolean | null; legacy?: boolean } = {}): Promise<MemoryIndexRepository> {
   const repo = new MemoryIndexRepository();
   const approved = opts.adminApproved === undefined ? true : opts.adminApproved;
   await repo.writeEntities([
-    ...(t ? [{ kind: 'token' as const, record: t, expectedRev: 0 }] : []),
+    ...(t ? [{ kind: 'token' as const, record: opts.legacy ? t : backed(t, s, approved === true), expectedRev: 0 }] : []),
     ...(s ? [{ kind: 'stake' as const, record: s, expectedRev: 0 }] : []),
     ...(approved !== null ? [{ kind: 'admin' as const, record: { address: owner.toSuiAddress(), approved, lastEvent: position }, expectedRev: 0 }] : []),
   ]);
@@ -51,7 +65,11 @@ async function credential(opts: { signer?: Ed25519Keypair; tokenId?: string; lif
   })).credential;
 }
 
-function checker(index: TokenIndexReader, extra: { now?: () => Date; cacheSize?: number; minStakeMist?: Partial<Record<Role, bigint>> } = {}) {
+const VIEW_TTL_MS = INDEX_VIEW_TTL_SECONDS * 1000;
+const DECISION_TTL_MS = TOKEN_DECISION_TTL_SECONDS * 1000;
+const later = (ms: number) => new Date(NOW.getTime() + ms);
+
+function checker(index: TokenIndexReader, extra: { now?: () => Date; cacheSize?: number; minStakeMist?: Partial<Record<Role, bigint>>; decisionTtlMs?: number } = {}) {
   return createTokenChecker({ index, clusterId: CLUSTER, freshness: FRESHNESS, now: extra.now ?? (() => NOW), ...extra });
 }
 
@@ -100,6 +118,32 @@ describe('token check: a reason code per index rule (DESIGN §4)', () => {
     expect(await checker(await index()).check(await credential(opts))).toEqual({ ok: false, reason });
   });
 
+  // Token items written before the backing copy existed: the same verdicts from a second read of the stake.
+  const legacyCases = cases.filter(([name]) => name.startsWith('stake_')).map(([name, , reason, opts]) => [name, reason, opts] as const);
+  it.each(legacyCases)('legacy token item (no backing copy): %s', async (name, reason, opts) => {
+    const s = name.includes('missing') ? undefined
+      : stake({
+        ...(name.includes('unbonding') ? { status: 'unbonding' } : name.includes('slashed') ? { status: 'slashed' } : name.includes('withdrawn') ? { status: 'withdrawn' } : {}),
+        ...(name.includes('user minimum') ? { amountMist: DEFAULT_MIN_STAKE_MIST.user - 1n } : name.includes('node') ? { amountMist: DEFAULT_MIN_STAKE_MIST.node - 1n } : name.includes('admin') ? { amountMist: DEFAULT_MIN_STAKE_MIST.node } : {}),
+      });
+    const role: Role = name.includes('node token') ? 'node' : name.includes('admin token') ? 'admin' : 'user';
+    const index = await indexWith(token({ role }), s, { legacy: true });
+    const c = checker(index, { cacheSize: 0 });
+    expect(await c.check(await credential(opts))).toEqual({ ok: false, reason });
+    expect(c.stats()).toMatchObject({ legacyReads: 1, tokenReads: 1 });
+  });
+
+  it('legacy token item: an accepted check reads the stake (and an admin\'s approval) a second time', async () => {
+    for (const [t, s] of [[token(), stake()], [token({ role: 'admin' }), stake({ role: 'admin', amountMist: DEFAULT_MIN_STAKE_MIST.admin })]] as const) {
+      const index = await indexWith(t, s, { legacy: true });
+      const c = checker(index, { cacheSize: 0 });
+      expect(await c.check(await credential())).toMatchObject({ ok: true });
+      expect(index.reads).toBe(3); // the view, the token, then stake (+ approval) in one BatchGetItem
+    }
+    const revoked = await indexWith(token({ role: 'admin' }), stake({ role: 'admin', amountMist: DEFAULT_MIN_STAKE_MIST.admin }), { legacy: true, adminApproved: false });
+    expect(await checker(revoked).check(await credential())).toEqual({ ok: false, reason: 'admin_not_approved' });
+  });
+
   it.each(ROLES)('stake exactly at the %s minimum is enough', async (role) => {
     const c = checker(await indexWith(token({ role }), stake({ role, amountMist: DEFAULT_MIN_STAKE_MIST[role] })));
     expect(await c.check(await credential())).toMatchObject({ ok: true, identity: { role } });
@@ -115,20 +159,29 @@ describe('token check: a reason code per index rule (DESIGN §4)', () => {
     return index;
   }
 
-  it('a minimum raised on chain (indexed) makes a previously sufficient stake stake_insufficient', async () => {
+  it('a minimum raised on chain (indexed) makes a previously sufficient stake stake_insufficient within the view TTL', async () => {
     const index = await indexWith(token(), stake({ amountMist: DEFAULT_MIN_STAKE_MIST.user }));
-    const c = checker(index, { cacheSize: 0 });
+    let now = NOW;
+    const c = checker(index, { cacheSize: 0, now: () => now });
     expect(await c.check(await credential())).toMatchObject({ ok: true });
     await withIndexedMinimum(index, 'user', DEFAULT_MIN_STAKE_MIST.user + 1n);
+    // The container's view still holds the old minimum until it is VIEW_TTL_MS old (the documented bound)…
+    now = later(VIEW_TTL_MS - 1);
+    expect(await c.check(await credential())).toMatchObject({ ok: true });
+    // …and reads it again then.
+    now = later(VIEW_TTL_MS);
     expect(await c.check(await credential())).toEqual({ ok: false, reason: 'stake_insufficient' });
+    expect(c.stats().viewReads).toBe(2);
   });
 
   it('a minimum raised on chain takes effect for an already cached credential', async () => {
     const index = await indexWith(token(), stake({ amountMist: DEFAULT_MIN_STAKE_MIST.user }));
-    const c = checker(index);
+    let now = NOW;
+    const c = checker(index, { now: () => now });
     const cred = await credential();
     expect(await c.check(cred)).toMatchObject({ ok: true });
     await withIndexedMinimum(index, 'user', 2n * DEFAULT_MIN_STAKE_MIST.user);
+    now = later(Math.max(VIEW_TTL_MS, DECISION_TTL_MS));
     expect(await c.check(cred)).toEqual({ ok: false, reason: 'stake_insufficient' });
     expect(c.stats().hits).toBe(1);
   });
@@ -159,6 +212,8 @@ describe('token check: a reason code per index rule (DESIGN §4)', () => {
       getStake: async () => { reads++; return stake(); },
       getMinStake: async () => { reads++; return undefined; },
       readItems: async () => { reads++; return {}; },
+      readTokenForCheck: async () => { reads++; return token(); },
+      readIndexView: async () => { reads++; return { freshness: {}, minStakeMist: {} }; },
     };
     const c = checker(index);
     expect(await c.check('k3sdaas.v1.x.y')).toEqual({ ok: false, reason: 'malformed' });
@@ -181,6 +236,8 @@ describe('token check: backend failures propagate distinctly (fail closed)', () 
       getStake: async () => { throw new IndexUnavailableError('table unreachable'); },
       getMinStake: async () => { throw new IndexUnavailableError('table unreachable'); },
       readItems: async () => { throw new IndexUnavailableError('table unreachable'); },
+      readTokenForCheck: async () => { throw new IndexUnavailableError('table unreachable'); },
+      readIndexView: async () => { throw new IndexUnavailableError('table unreachable'); },
     };
     const error = await checker(down).check(await credential()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(IndexUnavailableError);
@@ -229,16 +286,89 @@ describe('token check: a stale index fails closed (issue 12 item 7)', () => {
     }), { numRuns: 25 });
   });
 
-  it('costs no extra round trip: the freshness rides on the token read (two reads per accepted check, admin included)', async () => {
+  it('costs no round trip of its own: judged on the view, read once per view TTL beside the token read', async () => {
     for (const [t, s] of [[token(), stake()], [adminToken(), adminStake()]] as const) {
       const index = await indexWith(t, s);
-      const c = checker(index, { cacheSize: 0 });
+      let now = NOW;
+      const c = checker(index, { cacheSize: 0, now: () => now });
       expect(await c.check(await credential())).toMatchObject({ ok: true });
-      expect(index.reads).toBe(2);
+      expect(index.reads).toBe(2); // the view and the token, sent together
+      for (let i = 1; i <= 5; i++) {
+        now = later(i * 1000);
+        expect(await c.check(await credential())).toMatchObject({ ok: true });
+      }
+      expect(index.reads).toBe(2 + 5); // one token read per uncached check, the view held
+      expect(c.stats()).toMatchObject({ viewReads: 1, tokenReads: 6, legacyReads: 0 });
     }
-    const unknown = await indexWith(undefined, stake());
-    expect(await checker(unknown).check(await credential())).toEqual({ ok: false, reason: 'unknown_token' });
-    expect(unknown.reads).toBe(1);
+  });
+
+  it('is judged at the view\'s read time: a view read fresh serves its TTL, then a stale one refuses (bound maxAge + view TTL)', async () => {
+    // Covered exactly at the bound when the view is read: accepted, and the view is held.
+    const index = await indexWith(token(), stake(), { coveredThroughMs: NOW.getTime() - FRESHNESS.maxAgeMs });
+    let now = NOW;
+    const c = checker(index, { cacheSize: 0, now: () => now });
+    expect(await c.check(await credential())).toMatchObject({ ok: true });
+    now = later(VIEW_TTL_MS - 1);
+    expect(await c.check(await credential())).toMatchObject({ ok: true });
+    // Read again: the indexer has not moved, so the index is now past the bound.
+    now = later(VIEW_TTL_MS);
+    await expect(c.check(await credential())).rejects.toBeInstanceOf(IndexStaleError);
+  });
+
+  it('a stale view is not kept: the first check after the indexer recovers is answered', async () => {
+    const index = await indexWith(token(), stake(), { coveredThroughMs: NOW.getTime() - 301_000 });
+    const c = checker(index, { cacheSize: 0 });
+    await expect(c.check(await credential())).rejects.toBeInstanceOf(IndexStaleError);
+    await expect(c.check(await credential())).rejects.toBeInstanceOf(IndexStaleError);
+    await index.putCursor({ cursor: 'c2', checkpoint: 2n, eventsSeen: 1, updatedAt: NOW.toISOString(), coveredThroughMs: NOW.getTime() }, await index.getCursor());
+    expect(await c.check(await credential())).toMatchObject({ ok: true });
+    expect(c.stats().viewReads).toBe(3);
+  });
+});
+
+describe('token check: the index view is shared by the container (issue 16)', () => {
+  it('concurrent checks share one view read in flight (single-flight)', async () => {
+    const index = await indexWith(token(), stake());
+    const c = checker(index, { cacheSize: 0 });
+    const creds = await Promise.all(Array.from({ length: 8 }, () => credential()));
+    const results = await Promise.all(creds.map((cred) => c.check(cred)));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(c.stats()).toMatchObject({ viewReads: 1, tokenReads: 8 });
+    expect(index.reads).toBe(9);
+  });
+
+  it('a failed view read fails every check waiting on it, is not kept, and the next check reads again', async () => {
+    const index = await indexWith(token(), stake());
+    let failures = 1;
+    const flaky: TokenIndexReader = Object.assign(Object.create(index) as MemoryIndexRepository, {
+      readIndexView: async () => {
+        if (failures-- > 0) throw new IndexUnavailableError('throttled');
+        return index.readIndexView();
+      },
+    });
+    const c = checker(flaky, { cacheSize: 0 });
+    const creds = [await credential(), await credential()];
+    const [a, b] = await Promise.all(creds.map((cred) => c.check(cred).catch((e: unknown) => e)));
+    expect(a).toBeInstanceOf(IndexUnavailableError);
+    expect(b).toBeInstanceOf(IndexUnavailableError);
+    expect(await c.check(await credential())).toMatchObject({ ok: true });
+    expect(c.stats().viewReads).toBe(2);
+  });
+
+  it('an index outage is never kept as a decision: the next check asks again', async () => {
+    const index = await indexWith(token(), stake());
+    let down = true;
+    const flaky: TokenIndexReader = Object.assign(Object.create(index) as MemoryIndexRepository, {
+      readTokenForCheck: async (id: string) => {
+        if (down) throw new IndexUnavailableError('timeout');
+        return index.readTokenForCheck(id);
+      },
+    });
+    const c = checker(flaky);
+    const cred = await credential();
+    await expect(c.check(cred)).rejects.toBeInstanceOf(IndexUnavailableError);
+    down = false;
+    expect(await c.check(cred)).toMatchObject({ ok: true });
   });
 });
 
@@ -246,12 +376,22 @@ describe('token check: admin tokens need a currently approved owner (issue 12 it
   const adminToken = () => token({ role: 'admin', permissions: ['read', 'write', 'node:write', 'admin'] });
   const adminStake = () => stake({ role: 'admin', amountMist: DEFAULT_MIN_STAKE_MIST.admin });
 
-  it('an admin the pool revoked is refused at once, cached credential or not', async () => {
+  it('an admin the pool revoked is refused once the indexer rewrote the token: at once uncached, after the decision TTL cached', async () => {
     const index = await indexWith(adminToken(), adminStake());
-    const c = checker(index);
+    let now = NOW;
+    const c = checker(index, { now: () => now });
+    const uncached = checker(index, { cacheSize: 0, now: () => now });
     const cred = await credential();
     expect(await c.check(cred)).toMatchObject({ ok: true, identity: { role: 'admin' } });
-    await index.writeEntities([{ kind: 'admin', record: { address: owner.toSuiAddress(), approved: false, lastEvent: { ...position, checkpoint: 2n } }, expectedRev: 1 }]);
+    // What the indexer writes for AdminRevoked: the approval and the owner's admin tokens.
+    await index.writeEntities([
+      { kind: 'admin', record: { address: owner.toSuiAddress(), approved: false, lastEvent: { ...position, checkpoint: 2n } }, expectedRev: 1 },
+      { kind: 'token', record: backed(adminToken(), adminStake(), false), expectedRev: 1 },
+    ]);
+    expect(await uncached.check(cred)).toEqual({ ok: false, reason: 'admin_not_approved' });
+    now = later(DECISION_TTL_MS - 1);
+    expect(await c.check(cred)).toMatchObject({ ok: true });
+    now = later(DECISION_TTL_MS);
     expect(await c.check(cred)).toEqual({ ok: false, reason: 'admin_not_approved' });
   });
 
@@ -268,16 +408,53 @@ describe('token check: per-container cache of verified credentials', () => {
     await c.check(cred);
     await c.check(cred);
     await c.check(cred);
-    expect(c.stats()).toEqual({ hits: 2, misses: 1, size: 1 });
+    expect(c.stats()).toMatchObject({ hits: 2, misses: 1, size: 1 });
   });
 
-  it('still reads the index on a cache hit: revocation applies at once', async () => {
+  it('a hot check (same credential within the decision TTL) sends no request; after it, exactly one', async () => {
     const index = await indexWith(token(), stake());
-    const c = checker(index);
+    let now = NOW;
+    const c = checker(index, { now: () => now });
     const cred = await credential();
     expect(await c.check(cred)).toMatchObject({ ok: true });
-    await index.writeEntities([{ kind: 'token', record: token({ revoked: true }), expectedRev: 1 }]);
+    expect(index.reads).toBe(2); // first check of the container: the view beside the token
+    now = later(DECISION_TTL_MS - 1);
+    expect(await c.check(cred)).toMatchObject({ ok: true });
+    expect(index.reads).toBe(2);
+    now = later(DECISION_TTL_MS);
+    expect(await c.check(cred)).toMatchObject({ ok: true });
+    expect(index.reads).toBe(3); // the token only: the view is still held
+    expect(c.stats()).toMatchObject({ decisionHits: 1, viewReads: 1, tokenReads: 2 });
+  });
+
+  it('a hot decision never outlives the token: its expiry is checked on every hit', async () => {
+    const index = await indexWith(token({ expiresAtMs: NOW.getTime() + 1000 }), stake());
+    let now = NOW;
+    const c = checker(index, { now: () => now });
+    const cred = await credential();
+    expect(await c.check(cred)).toMatchObject({ ok: true });
+    now = later(1000);
+    expect(await c.check(cred)).toEqual({ ok: false, reason: 'token_expired' });
+  });
+
+  it('a revocation applies at once to an uncached credential and within the decision TTL to a cached one', async () => {
+    const index = await indexWith(token(), stake());
+    let now = NOW;
+    const c = checker(index, { now: () => now });
+    const cred = await credential();
+    expect(await c.check(cred)).toMatchObject({ ok: true });
+    await index.writeEntities([{ kind: 'token', record: backed(token({ revoked: true }), stake(), true), expectedRev: 1 }]);
+    expect(await checker(index, { cacheSize: 0, now: () => now }).check(cred)).toEqual({ ok: false, reason: 'token_revoked' });
+    now = later(DECISION_TTL_MS);
     expect(await c.check(cred)).toEqual({ ok: false, reason: 'token_revoked' });
+  });
+
+  it('a decision TTL of 0 reads the token on every check', async () => {
+    const index = await indexWith(token(), stake());
+    const c = checker(index, { decisionTtlMs: 0 });
+    const cred = await credential();
+    for (let i = 0; i < 3; i++) expect(await c.check(cred)).toMatchObject({ ok: true });
+    expect(c.stats()).toMatchObject({ decisionHits: 0, tokenReads: 3, viewReads: 1 });
   });
 
   it('a cached credential stops working after its exp and leaves the cache', async () => {
@@ -290,7 +467,7 @@ describe('token check: per-container cache of verified credentials', () => {
     expect(c.stats().size).toBe(0);
   });
 
-  it('never caches a refusal that can later turn into an acceptance (not yet valid, token not yet indexed)', async () => {
+  it('keeps a refusal that can later turn into an acceptance no longer than an acceptance (not yet valid: never; token not yet indexed: the decision TTL)', async () => {
     let now = new Date(NOW.getTime() - 61_000);
     const index = await indexWith(undefined, stake());
     const c = checker(index, { now: () => now });
@@ -298,7 +475,8 @@ describe('token check: per-container cache of verified credentials', () => {
     expect(await c.check(cred)).toEqual({ ok: false, reason: 'not_yet_valid' });
     now = NOW;
     expect(await c.check(cred)).toEqual({ ok: false, reason: 'unknown_token' });
-    await index.writeEntities([{ kind: 'token', record: token(), expectedRev: 0 }]);
+    await index.writeEntities([{ kind: 'token', record: backed(token(), stake(), true), expectedRev: 0 }]);
+    now = later(DECISION_TTL_MS);
     expect(await c.check(cred)).toMatchObject({ ok: true, identity: { uid: TOKEN } });
     expect(c.stats()).toMatchObject({ misses: 2, hits: 1, size: 1 });
   });

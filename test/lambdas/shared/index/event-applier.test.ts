@@ -89,6 +89,8 @@ describe('event applier rules', () => {
     expect(token).toEqual({
       tokenId: TOKEN, stakeId: STAKE, owner: A, role: 'node', permissions: ['read', 'node:write'], clusterId: 'c1',
       expiresAtMs: 1_900_000_000_000, revoked: false, invalidated: false, lastEvent: pos(2),
+      // Its stake is not in the working set: the copy says so, and token checks refuse it.
+      backing: { adminApproved: false },
     });
   });
 

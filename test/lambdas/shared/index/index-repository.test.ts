@@ -130,6 +130,43 @@ for (const [name, create] of implementations) (name === 'memory' ? describe : de
     expect((await repo.getCursor())?.coveredThroughMs).toBe(1_800_000_000_123);
   });
 
+  it('round-trips the token\'s backing copy exactly (u64 amount, unknown stake, approval), and reads it for a check', async () => {
+    const s = stake(id('1'));
+    const backed = token(id('2'), s.stakeId, { role: 'admin', backing: { stake: { status: 'active', amountMist: 2n ** 64n - 1n }, adminApproved: true } });
+    const unknownStake = token(id('3'), id('4'), { backing: { adminApproved: false } });
+    await repo.writeEntities([{ kind: 'token', record: backed, expectedRev: 0 }, { kind: 'token', record: unknownStake, expectedRev: 0 }]);
+    expect(await repo.getToken(backed.tokenId)).toEqual(backed);
+    expect(await repo.readTokenForCheck(backed.tokenId)).toEqual(backed);
+    expect(await repo.readTokenForCheck(unknownStake.tokenId)).toEqual(unknownStake);
+    expect(await repo.readTokenForCheck(id('e'))).toBeUndefined();
+    // A token written before the copy existed reads back without one.
+    const legacy = token(id('5'), s.stakeId);
+    await repo.writeEntities([{ kind: 'token', record: legacy, expectedRev: 0 }]);
+    expect(await repo.readTokenForCheck(legacy.tokenId)).toEqual(legacy);
+  });
+
+  it('readIndexView returns the recorded coverage and the changed minimums in one call', async () => {
+    expect(await repo.readIndexView()).toEqual({ freshness: {}, minStakeMist: {} });
+    await repo.writeEntities([
+      { kind: 'minStake', record: { role: 'node', amountMist: 2n ** 64n - 1n, lastEvent: pos(1n) }, expectedRev: 0 },
+      { kind: 'minStake', record: { role: 'admin', amountMist: 7n, lastEvent: pos(1n) }, expectedRev: 0 },
+    ]);
+    await repo.putCursor({ cursor: 'c1', checkpoint: 5n, eventsSeen: 1, updatedAt: '2026-01-01T00:00:00.000Z', coveredThroughMs: 1_800_000_000_123 }, undefined);
+    expect(await repo.readIndexView()).toEqual({ freshness: { coveredThroughMs: 1_800_000_000_123 }, minStakeMist: { node: 2n ** 64n - 1n, admin: 7n } });
+  });
+
+  it('stakesOfOwner finds an owner\'s stakes (owner GSI), and only theirs', async () => {
+    await repo.writeEntities([
+      { kind: 'stake', record: stake(id('1')), expectedRev: 0 },
+      { kind: 'stake', record: stake(id('2'), { role: 'admin' }), expectedRev: 0 },
+      { kind: 'stake', record: stake(id('3'), { owner: id('b') }), expectedRev: 0 },
+      { kind: 'token', record: token(id('4'), id('1')), expectedRev: 0 },
+    ]);
+    expect((await repo.stakesOfOwner(OWNER)).map((s) => s.stakeId).sort()).toEqual([id('1'), id('2')]);
+    expect((await repo.stakesOfOwner(id('b'))).map((s) => s.stakeId)).toEqual([id('3')]);
+    expect(await repo.stakesOfOwner(id('c'))).toEqual([]);
+  });
+
   it('batch-reads and batch-writes more than one DynamoDB request holds (150 tokens)', async () => {
     const tokens = Array.from({ length: 150 }, (_, i) => token('0x' + i.toString(16).padStart(64, '0'), id('5')));
     await repo.writeEntities(tokens.map((record) => ({ kind: 'token' as const, record, expectedRev: 0 })));
