@@ -106,7 +106,9 @@ async function buildRealDeps(): Promise<Deps> {
  * The EC2 client (its schemas alone are ~550 KB of bundle) loads on the first eviction only: most runs
  * evict nothing. A failed load is an EC2 failure like any other (the stake is retried next run).
  */
-export function lazyEc2Terminator(load = () => import('./ec2-terminator').then((m) => new m.Ec2InstanceTerminator(m.evictionEc2Client()))): InstanceTerminator {
+export function lazyEc2Terminator(
+  load: () => Promise<InstanceTerminator> = () => import('./ec2-terminator').then((m) => new m.Ec2InstanceTerminator(m.evictionEc2Client())),
+): InstanceTerminator {
   const terminator = lazyLoad(async (): Promise<InstanceTerminator> => {
     try {
       return await load();
