@@ -2,6 +2,7 @@
 // within 500 KiB, the AWS SDK counted (it is inside the bundle), and the paths a cold start must not pay
 // for stay in lazy chunks. Sizes are deterministic for a locked dependency tree.
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -62,6 +63,14 @@ describe('Lambda bundles', () => {
     for (const name of ['issuer', 'kubeconfig']) expect(bundle(name).coldStartInputs.filter((i) => i.includes('pkijs'))).toEqual([]);
     expect(bundle('attestation').coldStartInputs.some((i) => i.includes('pkijs'))).toBe(true);
     expect(bundle('indexer').coldStartInputs.filter((i) => i.includes('@aws-sdk/client-ec2'))).toEqual([]);
+  });
+
+  it('every bundle loads in a fresh Node process and exports its handler (chunks, aliases and banner resolve)', () => {
+    for (const name of lambdaHandlerNames()) {
+      const script = `const m = await import(${JSON.stringify(bundle(name).entryFile)}); process.stdout.write(typeof m.handler);`;
+      expect({ name, handler: execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } }) })
+        .toEqual({ name, handler: 'function' });
+    }
   });
 
   it('no bundle imports node:http as an ES module (that loads all of undici at cold start)', () => {
