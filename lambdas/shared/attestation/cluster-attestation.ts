@@ -99,5 +99,5 @@ export async function verifyClusterAttestation(
 }
 
 // The read side (summaries of a stored record) lives apart from the verifier so the issuer and kubeconfig
-// bundles do not load the certificate-chain code (pkijs) they never run.
+// bundles do not load the document verifier (CBOR, certificate chain) they never run.
 export { attestationDetail, attestationSummary, namedPcrs, pcrsMatch } from './attestation-view';
