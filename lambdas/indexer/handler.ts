@@ -12,9 +12,9 @@ import { COMMON_ENV, readEnv } from '../shared/runtime/env';
 import { DynamoIndexRepository } from '../shared/index/index-repository-dynamodb';
 import { logger, metrics } from '../shared/runtime/powertools';
 import { awsClientConfig } from '../shared/runtime/aws-clients';
-import { Ec2InstanceTerminator, evictionEc2Client } from './ec2-terminator';
 import { GrpcEventSource } from './event-source';
-import { Evictor } from './eviction';
+import { Evictor, InstanceApiError, type InstanceTerminator } from './eviction';
+import { lazyLoad } from '../shared/runtime/lazy';
 import { runIndexer, type IndexerDeps, type RunOptions, type RunReport } from './indexer';
 import { INDEXER_METRICS } from './metric-names';
 import { WORKER_GROUPS_ENV } from '../shared/nodes/node-registry';
@@ -96,9 +96,29 @@ async function buildRealDeps(): Promise<Deps> {
   return {
     repo,
     source: new GrpcEventSource(client, env.SUI_PACKAGE_ID),
-    evictor: new Evictor(repo, new Ec2InstanceTerminator(evictionEc2Client()), groups),
+    evictor: new Evictor(repo, lazyEc2Terminator(), groups),
     packageId: env.SUI_PACKAGE_ID,
     pageLimit: env.INDEXER_PAGE_LIMIT,
+  };
+}
+
+/**
+ * The EC2 client (its schemas alone are ~550 KB of bundle) loads on the first eviction only: most runs
+ * evict nothing. A failed load is an EC2 failure like any other (the stake is retried next run).
+ */
+export function lazyEc2Terminator(
+  load: () => Promise<InstanceTerminator> = () => import('./ec2-terminator').then((m) => new m.Ec2InstanceTerminator(m.evictionEc2Client())),
+): InstanceTerminator {
+  const terminator = lazyLoad(async (): Promise<InstanceTerminator> => {
+    try {
+      return await load();
+    } catch (error) {
+      throw new InstanceApiError('the EC2 client could not be loaded', { cause: error });
+    }
+  });
+  return {
+    describeStates: async (instanceIds) => (await terminator()).describeStates(instanceIds),
+    terminate: async (instanceIds) => (await terminator()).terminate(instanceIds),
   };
 }
 

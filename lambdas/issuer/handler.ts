@@ -7,7 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
-import { attestationDetail, namedPcrs } from '../shared/attestation/cluster-attestation';
+import { attestationDetail, namedPcrs } from '../shared/attestation/attestation-view';
 import { EnvPlatformSettings, PLATFORM_SETTINGS_ENV, type PlatformSettingsSource } from '../shared/attestation/platform-settings';
 import { parseExpectedPcrsEnv } from '../shared/attestation/expected-pcrs-env';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';

@@ -37,6 +37,7 @@ export class ApiStack extends Stack {
     this.api = new PlatformApi(this, 'Api', {
       throttleRatePerSecond: config.api.throttleRatePerSecond,
       throttleBurst: config.api.throttleBurst,
+      publicRouteThrottle: config.api.publicRouteThrottle,
       logRetentionDays: config.logRetentionDays,
     });
     this.commonEnvironment = {

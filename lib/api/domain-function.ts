@@ -1,28 +1,21 @@
 // The one Lambda function construct every handler uses: fixes the defaults all functions share
-// (nodejs24.x on arm64, ESM bundle with source maps, X-Ray, a log group with retention, Powertools
-// settings) so a handler's own construct only says what differs: its entry, settings and grants.
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+// (nodejs24.x on arm64, the bundle of lib/api/lambda-bundle.ts, X-Ray, a log group with retention,
+// Powertools settings) so a handler's own construct only says what differs: its entry, settings and grants.
+import { AssetHashType, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import * as path from 'node:path';
 import { FUNCTION_TIMEOUT_SECONDS } from '../../lambdas/shared/runtime/aws-clients';
+import { bundleLambda, REPO_ROOT, sourceMapsFor } from './lambda-bundle';
 
-const REPO_ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+export { LAMBDA_BUNDLE } from './lambda-bundle';
 
-/** esbuild settings of every function; the benchmarks bundle with exactly these. */
-export const LAMBDA_BUNDLE = {
-  format: 'esm',
-  target: 'node24',
-  mainFields: ['module', 'main'],
-  minify: true,
-  // ESM output still meets CommonJS dependencies (AWS SDK internals) that call require().
-  banner: "import { createRequire as __k3sDaasCreateRequire } from 'node:module'; const require = __k3sDaasCreateRequire(import.meta.url);",
-  // The nodejs24.x runtime ships AWS SDK v3; bundling it again would more than double cold-start size.
-  external: ['@aws-sdk/*'],
-} as const;
+/** `NODE_OPTIONS` of a function: source-map support only where the bundle ships maps (it costs at load). */
+export function nodeOptionsFor(handlerName: string): string | undefined {
+  return sourceMapsFor(handlerName) ? '--enable-source-maps' : undefined;
+}
 
 export interface DomainFunctionProps {
   /** Folder under `lambdas/` holding `handler.ts`. */
@@ -36,6 +29,11 @@ export interface DomainFunctionProps {
   readonly timeout?: Duration;
   readonly memorySize?: number;
   readonly reservedConcurrentExecutions?: number;
+  /**
+   * Instances kept initialized (Lambda provisioned concurrency) on a `live` alias of a published version;
+   * callers then invoke `invokeTarget`. 0 or absent: on-demand only, no alias.
+   */
+  readonly provisionedConcurrency?: number;
   readonly logRetentionDays: logs.RetentionDays;
   readonly production: boolean;
 }
@@ -46,17 +44,34 @@ function apiFunctionTimeoutSeconds(handlerName: string): number {
   return seconds;
 }
 
-export class DomainFunction extends NodejsFunction {
+export class DomainFunction extends lambda.Function {
+  public readonly handlerName: string;
+  /** What routes should invoke: the `live` alias when provisioned concurrency is on, else the function. */
+  public readonly invokeTarget: lambda.IFunction;
+
   constructor(scope: Construct, id: string, props: DomainFunctionProps) {
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       retention: props.logRetentionDays,
       removalPolicy: props.production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
+    const nodeOptions = nodeOptionsFor(props.handlerName);
     super(scope, id, {
-      entry: path.join(REPO_ROOT, 'lambdas', props.handlerName, 'handler.ts'),
-      handler: 'handler',
-      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
-      projectRoot: REPO_ROOT,
+      // Bundled in-process with esbuild (lib/api/lambda-bundle.ts): code splitting needs an output folder,
+      // which NodejsFunction's single-file bundling cannot give. The Docker image is never used: local
+      // bundling either succeeds or throws.
+      code: lambda.Code.fromAsset(path.join(REPO_ROOT, 'lambdas', props.handlerName), {
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          image: lambda.Runtime.NODEJS_24_X.bundlingImage,
+          local: {
+            tryBundle(outputDir: string) {
+              bundleLambda(props.handlerName, outputDir);
+              return true;
+            },
+          },
+        },
+      }),
+      handler: 'index.handler',
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       description: props.description,
@@ -67,22 +82,17 @@ export class DomainFunction extends NodejsFunction {
       environment: {
         POWERTOOLS_SERVICE_NAME: props.handlerName,
         POWERTOOLS_METRICS_NAMESPACE: 'K3sDaas',
-        NODE_OPTIONS: '--enable-source-maps',
+        ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
         ...props.environment,
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: LAMBDA_BUNDLE.target,
-        mainFields: [...LAMBDA_BUNDLE.mainFields],
-        minify: LAMBDA_BUNDLE.minify,
-        sourceMap: true,
-        banner: LAMBDA_BUNDLE.banner,
-        externalModules: [...LAMBDA_BUNDLE.external],
-        // esbuild's default (info) prints a size table per function: dozens of lines on every synth.
-        // Warnings and errors still show.
-        logLevel: LogLevel.WARNING,
-      },
     });
+    this.handlerName = props.handlerName;
+    const provisioned = props.provisionedConcurrency ?? 0;
+    if (!Number.isInteger(provisioned) || provisioned < 0) throw new Error(`provisionedConcurrency of ${props.handlerName} must be a whole number ≥ 0`);
+    // Provisioned concurrency needs a published version; the alias moves to each new one on deploy.
+    this.invokeTarget = provisioned > 0
+      ? new lambda.Alias(this, 'Live', { aliasName: 'live', version: this.currentVersion, provisionedConcurrentExecutions: provisioned })
+      : this;
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
       reason: 'AWS-maintained minimum for writing the function\'s own logs.',

@@ -1,7 +1,11 @@
 // The HTTP API of DESIGN §4 and the small surface other constructs use to put their Lambda routes on
 // it: `addRoute` (public or IAM-authorized) and `allowInvoke` (an IAM policy for a caller role that
 // may live in another stack, created here so stacks never reference each other in a cycle).
-import { Stack, Validations } from 'aws-cdk-lib';
+//
+// Throttling (docs/deploy.md "API throttles"): every route gets a token bucket of its own, so no route can
+// spend another's. The webhook names its budget; every other public route gets the (smaller) public-route
+// budget; IAM-authorized routes keep the stage default.
+import { Lazy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
@@ -11,9 +15,18 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
+/** An API Gateway token bucket: steady requests per second, and how many may arrive at once (burst). */
+export interface ThrottleBudget {
+  readonly ratePerSecond: number;
+  readonly burst: number;
+}
+
 export interface PlatformApiProps {
+  /** Stage default: routes with no budget of their own (the IAM-authorized ones). */
   readonly throttleRatePerSecond: number;
   readonly throttleBurst: number;
+  /** Each unauthenticated route's own budget unless the route names one (`RouteOptions.throttle`). */
+  readonly publicRouteThrottle: ThrottleBudget;
   readonly logRetentionDays: logs.RetentionDays;
 }
 
@@ -27,6 +40,8 @@ export interface RouteOptions {
   readonly authorization: RouteAuthorization;
   /** Required for `authorization: 'none'`: why this route may be called without IAM (cdk-nag APIG4). */
   readonly publicBecause?: string;
+  /** A budget of this route's own (the webhook's); default: the public-route budget for public routes. */
+  readonly throttle?: ThrottleBudget;
 }
 
 export class PlatformApi extends Construct {
@@ -35,9 +50,12 @@ export class PlatformApi extends Construct {
   public readonly accessLogGroup: logs.LogGroup;
   private readonly routes = new Map<string, apigwv2.HttpRoute>();
   private readonly routeKeys = new WeakMap<apigwv2.HttpRoute, { method: string; path: string }>();
+  private readonly routeThrottles = new Map<string, ThrottleBudget>();
+  private readonly publicRouteThrottle: ThrottleBudget;
 
   constructor(scope: Construct, id: string, props: PlatformApiProps) {
     super(scope, id);
+    this.publicRouteThrottle = props.publicRouteThrottle;
     this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
       description: 'K3s-DaaS platform API (DESIGN §4)',
       createDefaultStage: false,
@@ -55,6 +73,18 @@ export class PlatformApi extends Construct {
         }),
       },
     });
+    // Route settings name route keys, so they are rendered from the routes actually added (a key with
+    // no route fails the deployment). `RouteSettings` is a JSON map: CloudFormation's own key names.
+    (this.stage.node.defaultChild as apigwv2.CfnStage).routeSettings = Lazy.any({
+      produce: () => Object.fromEntries(
+        [...this.routeThrottles].map(([key, budget]) => [key, { ThrottlingRateLimit: budget.ratePerSecond, ThrottlingBurstLimit: budget.burst }]),
+      ),
+    });
+  }
+
+  /** The budget each route key has of its own (routes absent here use the stage default). */
+  get throttles(): ReadonlyMap<string, ThrottleBudget> {
+    return this.routeThrottles;
   }
 
   /** Base URL without a trailing slash, e.g. `https://abc.execute-api.us-east-1.amazonaws.com`. */
@@ -77,6 +107,12 @@ export class PlatformApi extends Construct {
     });
     if (options.authorization === 'none') {
       Validations.of(route).acknowledge({ id: 'AwsSolutions-APIG4', reason: options.publicBecause! });
+    }
+    const throttle = options.throttle ?? (options.authorization === 'none' ? this.publicRouteThrottle : undefined);
+    if (throttle) {
+      this.routeThrottles.set(key, throttle);
+      // The stage's route settings may only name routes that already exist.
+      this.stage.node.addDependency(route);
     }
     this.routes.set(key, route);
     this.routeKeys.set(route, { method: options.method, path: options.path });

@@ -41,6 +41,7 @@ export class TokenCheckRoutes extends Construct {
       handlerName: 'authenticate',
       description: 'POST /v1/authenticate: TokenReview webhook for kube-apiserver',
       environment: { ...props.commonEnvironment, ...indexFreshnessEnvironment(config), WEBHOOK_SECRET_ARN: state.webhookSecret.secretArn },
+      provisionedConcurrency: config.api.authenticateProvisionedConcurrency,
     });
     this.validateFunction = new DomainFunction(this, 'TokensValidate', {
       ...common,
@@ -70,8 +71,10 @@ export class TokenCheckRoutes extends Construct {
     api.addRoute({
       method: apigwv2.HttpMethod.POST,
       path: '/v1/authenticate',
-      handler: this.authenticateFunction,
+      handler: this.authenticateFunction.invokeTarget,
       authorization: 'none',
+      // Its own budget: a flood of the other public routes is refused there, never here (docs/deploy.md).
+      throttle: config.api.webhookThrottle,
       publicBecause:
         'kube-apiserver inside the enclave cannot sign SigV4 requests; the function itself requires the webhook bearer secret (Secrets Manager, constant-time compare) before reading the body (DESIGN §6).',
     });

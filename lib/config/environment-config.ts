@@ -11,6 +11,11 @@ const sha384Hex = z.string().regex(hex(96), 'must be 96 lowercase hex characters
 /** Instance families that support Nitro Enclaves and have enough vCPUs to give the enclave two. */
 const ENCLAVE_CAPABLE = /^(m5|m5a|m5n|m6i|m6a|m7i|m7a|m6g|m7g|c5|c5a|c6i|c6a|c7i|c6g|c7g|r5|r6i|r6a|r7i|r6g|r7g)\.(xlarge|[0-9]+xlarge)$/;
 
+/** An API Gateway token bucket: steady requests per second and the bucket size (burst). */
+const ThrottleSchema = z
+  .object({ ratePerSecond: z.number().int().min(1), burst: z.number().int().min(1) })
+  .strict();
+
 const WorkerGroupSchema = z
   .object({
     /** Short name; becomes part of construct ids and node labels. */
@@ -74,10 +79,28 @@ export const EnvironmentConfigSchema = z
       .strict(),
     api: z
       .object({
+        /** Stage default: every route without a budget of its own (the IAM-authorized node routes). */
         throttleRatePerSecond: z.number().int().min(1),
         throttleBurst: z.number().int().min(1),
+        /** `POST /v1/authenticate` (kube-apiserver's webhook): a budget no other route draws on. */
+        webhookThrottle: ThrottleSchema,
+        /**
+         * Each unauthenticated route (`/v1/tokens/validate`, `/v1/kubeconfig`, `/v1/issuer`, `/healthz`, the
+         * external node join/leave): a budget of its own per route, smaller than the webhook's, so a flood
+         * of one public route is refused there and never reaches the webhook's budget.
+         */
+        publicRouteThrottle: ThrottleSchema,
+        /**
+         * Pre-initialized authenticate instances (Lambda provisioned concurrency on its `live` alias): that
+         * many concurrent kubectl checks never wait on a cold start. 0 = none (on-demand only).
+         */
+        authenticateProvisionedConcurrency: z.number().int().min(0).max(100),
       })
-      .strict(),
+      .strict()
+      .refine((api) => api.publicRouteThrottle.ratePerSecond <= api.webhookThrottle.ratePerSecond && api.publicRouteThrottle.burst <= api.webhookThrottle.burst, {
+        message: 'publicRouteThrottle must not exceed webhookThrottle (rate and burst)',
+        path: ['publicRouteThrottle'],
+      }),
     indexer: z
       .object({
         scheduleMinutes: z.number().int().min(1).max(60),

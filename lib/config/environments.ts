@@ -32,7 +32,14 @@ export const ENVIRONMENTS: Record<string, unknown> = {
       { name: 'general', instanceType: 'm6i.large', minSize: 1, maxSize: 3, desiredCapacity: 1, nodeStakeId: '0x' + '0'.repeat(63) + 'c' },
     ],
     k3s: K3S,
-    api: { throttleRatePerSecond: 50, throttleBurst: 100 },
+    api: {
+      throttleRatePerSecond: 50,
+      throttleBurst: 100,
+      webhookThrottle: { ratePerSecond: 50, burst: 100 },
+      publicRouteThrottle: { ratePerSecond: 10, burst: 20 },
+      // dev pays nothing while idle; its kubectl users wait out an occasional cold start.
+      authenticateProvisionedConcurrency: 0,
+    },
     indexer: { scheduleMinutes: 1, lagAlarmSeconds: 300, maxIndexAgeSeconds: 300 },
     alarms: { emails: ['k3s-daas-dev-alarms@example.com'] },
     attestationMaxAgeMinutes: 15,
@@ -62,7 +69,14 @@ export const ENVIRONMENTS: Record<string, unknown> = {
       { name: 'general', instanceType: 'm6i.xlarge', minSize: 2, maxSize: 20, desiredCapacity: 3, nodeStakeId: '0x' + '0'.repeat(63) + 'f' },
     ],
     k3s: K3S,
-    api: { throttleRatePerSecond: 200, throttleBurst: 400 },
+    api: {
+      throttleRatePerSecond: 100,
+      throttleBurst: 200,
+      webhookThrottle: { ratePerSecond: 500, burst: 1000 },
+      publicRouteThrottle: { ratePerSecond: 50, burst: 100 },
+      // A warm check takes ~10–30 ms, so 5 instances serve ~150–500 checks/s before any cold start.
+      authenticateProvisionedConcurrency: 5,
+    },
     indexer: { scheduleMinutes: 1, lagAlarmSeconds: 180, maxIndexAgeSeconds: 300 },
     alarms: { emails: ['k3s-daas-prod-alarms@example.com'] },
     attestationMaxAgeMinutes: 15,

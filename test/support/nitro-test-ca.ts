@@ -74,6 +74,8 @@ async function issue(opts: {
   issuer?: { cert: pkijs.Certificate; key: webcrypto.CryptoKey };
   ca: boolean;
   validity: Validity;
+  /** Key-usage bits instead of the profile's (CA: keyCertSign + cRLSign; leaf: digitalSignature). */
+  keyUsage?: { byte: number; unusedBits: number };
 }): Promise<{ cert: pkijs.Certificate; issued: IssuedCertificate }> {
   const keys = (await subtle.generateKey(EC_P384, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const cert = new pkijs.Certificate();
@@ -86,7 +88,8 @@ async function issue(opts: {
   cert.issuer = opts.issuer ? opts.issuer.cert.subject : name;
   cert.notBefore.value = opts.validity.notBefore;
   cert.notAfter.value = opts.validity.notAfter;
-  const keyUsage = new asn1js.BitString({ valueHex: new Uint8Array([opts.ca ? 0x06 : 0x80]).buffer, unusedBits: opts.ca ? 1 : 7 });
+  const bits = opts.keyUsage ?? { byte: opts.ca ? 0x06 : 0x80, unusedBits: opts.ca ? 1 : 7 };
+  const keyUsage = new asn1js.BitString({ valueHex: new Uint8Array([bits.byte]).buffer, unusedBits: bits.unusedBits });
   cert.extensions = [
     new pkijs.Extension({
       extnID: '2.5.29.19',
@@ -115,15 +118,26 @@ export class NitroTestCa {
   ) {}
 
   /** A fresh root and intermediate valid for a year around `now`. */
-  static async create(opts: { now?: Date; rootValidity?: Validity; intermediateValidity?: Validity } = {}): Promise<NitroTestCa> {
+  static async create(opts: {
+    now?: Date;
+    rootValidity?: Validity;
+    intermediateValidity?: Validity;
+    /**
+     * A broken intermediate for chain tests: `not-ca` has keyCertSign but basic constraints cA false;
+     * `ca-without-cert-sign` is a CA whose key usage lacks keyCertSign.
+     */
+    intermediateProfile?: 'ca' | 'not-ca' | 'ca-without-cert-sign';
+  } = {}): Promise<NitroTestCa> {
     const now = opts.now ?? new Date();
     const year = { notBefore: new Date(now.getTime() - 365 * 24 * HOUR), notAfter: new Date(now.getTime() + 365 * 24 * HOUR) };
     const root = await issue({ subjectCn: 'k3s-daas-test.nitro-enclaves', ca: true, validity: opts.rootValidity ?? year });
     const intermediate = await issue({
       subjectCn: 'k3s-daas-test.zonal.nitro-enclaves',
       issuer: { cert: root.cert, key: root.issued.privateKey },
-      ca: true,
+      ca: opts.intermediateProfile !== 'not-ca',
       validity: opts.intermediateValidity ?? year,
+      ...(opts.intermediateProfile === 'ca-without-cert-sign' ? { keyUsage: { byte: 0x80, unusedBits: 7 } } : {}),
+      ...(opts.intermediateProfile === 'not-ca' ? { keyUsage: { byte: 0x06, unusedBits: 1 } } : {}),
     });
     return new NitroTestCa(root.issued, intermediate.issued, intermediate.cert, now);
   }

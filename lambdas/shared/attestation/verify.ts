@@ -3,8 +3,7 @@
 // Nitro root. Every refusal carries one reason code so callers (the attestation Lambda, the CLI, the
 // enclave's tests) can say precisely why a document was not accepted.
 import { Decoder, Encoder, Tag } from 'cbor-x';
-import { timingSafeEqual, verify as verifySignature, webcrypto, X509Certificate } from 'node:crypto';
-import * as pkijs from 'pkijs';
+import { timingSafeEqual, verify as verifySignature, X509Certificate } from 'node:crypto';
 import type { ExpectedPcrs } from './pcrs';
 import { AWS_NITRO_ROOT_G1_PEM } from './aws-nitro-root';
 
@@ -68,10 +67,6 @@ const DEFAULT_CLOCK_SKEW_MS = 60_000;
 // Maps stay Maps (PCR indexes are integers); no cbor-x record extensions on either side.
 const decoder = new Decoder({ mapsAsObjects: false, useRecords: false } as ConstructorParameters<typeof Decoder>[0]);
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false } as ConstructorParameters<typeof Encoder>[0]);
-
-type PkijsCrypto = ConstructorParameters<typeof pkijs.CryptoEngine>[0]['crypto'];
-const cryptoEngine = new pkijs.CryptoEngine({ name: 'node-webcrypto', crypto: webcrypto as unknown as PkijsCrypto });
-pkijs.setEngine('node-webcrypto', cryptoEngine);
 
 class Refusal extends Error {
   constructor(readonly reason: AttestationFailureReason, message: string) {
@@ -186,12 +181,23 @@ function parsePayload(bytes: Uint8Array): RawPayload {
   };
 }
 
-function parseCertificate(der: Uint8Array, what: string): pkijs.Certificate {
+interface Certificate {
+  readonly x509: X509Certificate;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+function parseCertificate(der: Uint8Array, what: string): Certificate {
+  let x509: X509Certificate;
   try {
-    return pkijs.Certificate.fromBER(der);
+    x509 = new X509Certificate(der);
   } catch {
     return refuse('malformed', `${what} is not a DER X.509 certificate`);
   }
+  const notBefore = new Date(x509.validFrom);
+  const notAfter = new Date(x509.validTo);
+  if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) refuse('malformed', `${what} has an unreadable validity period`);
+  return { x509, notBefore, notAfter };
 }
 
 /** RFC 9052 §4.4: the bytes an ES384 COSE_Sign1 signature covers. */
@@ -215,42 +221,37 @@ function checkSignature(cose: CoseSign1, leaf: Uint8Array): void {
   if (!valid) refuse('bad_signature', 'the COSE signature does not verify with the certificate key');
 }
 
-async function checkChain(root: pkijs.Certificate, intermediates: pkijs.Certificate[], leaf: pkijs.Certificate, at: Date): Promise<void> {
+/**
+ * The path is exactly leaf → cabundle (reversed) → pinned root, each certificate once, every link checked
+ * by OpenSSL (node:crypto): the issuer's name and key identifiers match and its key usage allows
+ * certificate signing (`checkIssued`), the issuer is a CA (basic constraints), and its key verifies the
+ * child's signature. No path building: a certificate cannot be skipped or substituted.
+ */
+function checkChain(root: Certificate, intermediates: Certificate[], leaf: Certificate, at: Date): void {
+  const named: [string, Certificate][] = [['leaf', leaf], ...intermediates.map((c, i) => [`cabundle[${i + 1}]`, c] as [string, Certificate]), ['root', root]];
   // Validity first, so an expired chain is reported as such rather than as an untrusted one.
-  for (const [what, cert] of [['leaf', leaf], ...intermediates.map((c, i) => [`cabundle[${i + 1}]`, c] as const), ['root', root]] as const) {
-    if (cert.notAfter.value.getTime() < at.getTime()) {
-      refuse('certificate_expired', `${what} certificate expired at ${cert.notAfter.value.toISOString()}`);
+  for (const [what, cert] of named) {
+    if (cert.notAfter.getTime() < at.getTime()) refuse('certificate_expired', `${what} certificate expired at ${cert.notAfter.toISOString()}`);
+    if (cert.notBefore.getTime() > at.getTime()) refuse('certificate_not_yet_valid', `${what} certificate is valid from ${cert.notBefore.toISOString()}`);
+  }
+  const path: [string, Certificate][] = [named[0], ...named.slice(1, -1).reverse(), named[named.length - 1]];
+  const ders = path.map(([, c]) => c.x509.raw.toString('hex'));
+  if (new Set(ders).size !== ders.length) refuse('untrusted_chain', 'the certificate chain repeats a certificate');
+  for (let i = 0; i < path.length - 1; i++) {
+    const [childName, child] = path[i];
+    const [issuerName, issuer] = path[i + 1];
+    if (!child.x509.checkIssued(issuer.x509)) {
+      refuse('untrusted_chain', `certificate chain does not lead to the trusted root: ${childName} is not issued by ${issuerName} in the order AWS specifies`);
     }
-    if (cert.notBefore.value.getTime() > at.getTime()) {
-      refuse('certificate_not_yet_valid', `${what} certificate is valid from ${cert.notBefore.value.toISOString()}`);
+    if (!issuer.x509.ca) refuse('untrusted_chain', `certificate chain does not lead to the trusted root: ${issuerName} is not a CA certificate`);
+    let signed: boolean;
+    try {
+      signed = child.x509.verify(issuer.x509.publicKey);
+    } catch {
+      signed = false; // a key OpenSSL cannot use for this signature algorithm
     }
+    if (!signed) refuse('untrusted_chain', `certificate chain does not lead to the trusted root: ${childName} is not signed by ${issuerName}`);
   }
-  // pkijs drops duplicate certificates and then starts the path at whichever one is last: a leaf repeated
-  // inside the cabundle would be skipped and the path validated from a genuine intermediate instead,
-  // leaving the key that signed the document unchecked. So the path must be exactly leaf → cabundle
-  // (reversed) → root, each certificate once.
-  const expectedPath = [leaf, ...[...intermediates].reverse(), root];
-  // pkijs compares certificates by their TBS bytes, so a repeat is judged the same way.
-  const tbs = expectedPath.map((c) => Buffer.from(c.tbsView).toString('hex'));
-  if (new Set(tbs).size !== tbs.length) refuse('untrusted_chain', 'the certificate chain repeats a certificate');
-  const engine = new pkijs.CertificateChainValidationEngine({ trustedCerts: [root], certs: [...intermediates, leaf], checkDate: at });
-  let result;
-  try {
-    result = await engine.verify({}, cryptoEngine);
-  } catch (error) {
-    refuse('untrusted_chain', `certificate chain did not validate: ${error instanceof Error ? error.message : describe(error)}`);
-  }
-  if (!result.result) refuse('untrusted_chain', `certificate chain does not lead to the trusted root: ${result.resultMessage}`);
-  const path = result.certificatePath ?? [];
-  if (path.length !== expectedPath.length || path.some((c, i) => c !== expectedPath[i])) {
-    refuse('untrusted_chain', 'the validated path is not certificate → cabundle → trusted root in the order AWS specifies');
-  }
-}
-
-// pkijs throws plain result objects as well as Errors.
-function describe(error: unknown): string {
-  const message = (error as { resultMessage?: unknown } | null)?.resultMessage;
-  return typeof message === 'string' ? message : String(error);
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -290,19 +291,18 @@ async function verifyOrRefuse(documentBytes: Uint8Array, options: VerifyOptions)
   const leaf = parseCertificate(payload.certificate, 'certificate');
   // cabundle[0] is the root as the NSM sees it; trust comes only from our pinned root, never from it.
   const intermediates = payload.cabundle.slice(1).map((c, i) => parseCertificate(c, `cabundle[${i + 1}]`));
-  let root: pkijs.Certificate;
   let rootDer: Uint8Array;
   try {
     rootDer = new X509Certificate(options.rootPem ?? AWS_NITRO_ROOT_G1_PEM).raw;
-    root = pkijs.Certificate.fromBER(rootDer);
   } catch {
     throw new TypeError('the trusted root is not a PEM certificate');
   }
+  const root = parseCertificate(rootDer, 'trusted root');
   if (!sameBytes(payload.cabundle[0], rootDer)) {
     refuse('untrusted_chain', 'cabundle[0] is not the trusted root (AWS orders the cabundle root first)');
   }
   checkSignature(cose, payload.certificate);
-  await checkChain(root, intermediates, leaf, at);
+  checkChain(root, intermediates, leaf, at);
 
   const skew = options.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS;
   const ageMs = at.getTime() - payload.timestampMs;

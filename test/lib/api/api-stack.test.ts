@@ -36,7 +36,7 @@ describe('API stack', () => {
     const lambda = await import('aws-cdk-lib/aws-lambda');
     const { HttpMethod } = await import('aws-cdk-lib/aws-apigatewayv2');
     const stack = new Stack();
-    const api = new PlatformApi(stack, 'Api', { throttleBurst: 1, throttleRatePerSecond: 1, logRetentionDays: 7 });
+    const api = new PlatformApi(stack, 'Api', { throttleBurst: 1, throttleRatePerSecond: 1, publicRouteThrottle: { ratePerSecond: 1, burst: 1 }, logRetentionDays: 7 });
     const fn = new lambda.Function(stack, 'Fn', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'x.handler', code: lambda.Code.fromInline('exports.handler = async () => ({})') });
     expect(() => api.addRoute({ method: HttpMethod.GET, path: '/x', handler: fn, authorization: 'none' })).toThrow(/say why/);
     api.addRoute({ method: HttpMethod.GET, path: '/x', handler: fn, authorization: 'iam' });

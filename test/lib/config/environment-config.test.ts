@@ -46,6 +46,11 @@ describe('environment configuration', () => {
     ['k3s.version', '1.34'],
     ['k3s.sha256Amd64', 'abc'],
     ['api.throttleBurst', 0],
+    ['api.webhookThrottle.burst', 0],
+    ['api.webhookThrottle', undefined],
+    ['api.publicRouteThrottle.ratePerSecond', 1.5],
+    ['api.authenticateProvisionedConcurrency', -1],
+    ['api.authenticateProvisionedConcurrency', undefined],
     ['indexer.scheduleMinutes', 0],
     ['indexer.maxIndexAgeSeconds', 30],
     ['indexer.maxIndexAgeSeconds', undefined],
@@ -55,6 +60,14 @@ describe('environment configuration', () => {
     ['alarms', undefined],
   ])('rejects a bad %s naming the field', (field, value) => {
     expect(() => validateEnvironmentConfig(withField(field, value), 'dev')).toThrow(new RegExp(`^invalid configuration for environment "dev": ${field.replace(/\./g, '\\.')} `));
+  });
+
+  it('refuses a public-route budget larger than the webhook\'s (a public flood must not outlast the webhook)', () => {
+    const raw = withField('api.publicRouteThrottle', { ratePerSecond: 60, burst: 20 }) as { api: { webhookThrottle: unknown } };
+    raw.api.webhookThrottle = { ratePerSecond: 50, burst: 100 };
+    expect(() => validateEnvironmentConfig(raw, 'dev')).toThrow(/api\.publicRouteThrottle .*must not exceed webhookThrottle/);
+    raw.api.webhookThrottle = { ratePerSecond: 60, burst: 100 };
+    expect(validateEnvironmentConfig(raw, 'dev').api.publicRouteThrottle).toEqual({ ratePerSecond: 60, burst: 20 });
   });
 
   it('refuses an index staleness bound shorter than two indexer intervals (every check would refuse between runs)', () => {

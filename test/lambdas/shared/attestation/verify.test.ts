@@ -108,6 +108,22 @@ describe('synthetic documents from a test CA', () => {
     expect(await verifyAttestationDocument(doc.bytes, options)).toMatchObject({ ok: false, reason: 'untrusted_chain' });
   });
 
+  it.each(['not-ca', 'ca-without-cert-sign'] as const)('issuer constraints: a correctly signed chain through an intermediate that is %s is untrusted', async (intermediateProfile) => {
+    const broken = await NitroTestCa.create({ now: ca.now, intermediateProfile });
+    const doc = await broken.document();
+    expect(await verifyAttestationDocument(doc.bytes, { ...options, rootPem: broken.rootPem })).toMatchObject({ ok: false, reason: 'untrusted_chain' });
+    // The same CA with a proper intermediate is trusted: only the intermediate's constraints differ.
+    const proper = await NitroTestCa.create({ now: ca.now });
+    expect((await verifyAttestationDocument((await proper.document()).bytes, { ...options, rootPem: proper.rootPem })).ok).toBe(true);
+  });
+
+  it('forged signer: a leaf whose signature is not its issuer\'s is untrusted even with matching names', async () => {
+    const other = await NitroTestCa.create({ now: ca.now });
+    const stranger = await other.document();
+    const doc = await ca.document({ signer: stranger.leaf });
+    expect(await verifyAttestationDocument(doc.bytes, options)).toMatchObject({ ok: false, reason: 'untrusted_chain' });
+  });
+
   it('cabundle order: a bundle that does not start with the trusted root is untrusted', async () => {
     const doc = await ca.document({ cabundle: [ca.intermediate.der, ca.root.der] });
     expect(await verifyAttestationDocument(doc.bytes, options)).toMatchObject({ ok: false, reason: 'untrusted_chain' });
