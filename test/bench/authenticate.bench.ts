@@ -10,10 +10,14 @@
 //   authenticate_uncached_cpu_us_<ed25519|mix>        CPU of this process per check (SDK, HTTP, handler)
 //   authenticate_uncached_cpu_ratio_<ed25519|mix>     raw OpenSSL verify CPU / that (issue target ≥ 0.4 at 0 ms)
 //   authenticate_hot_cpu_ratio                        the same for a hot credential (against the Ed25519 verify)
+//   authenticate_sdk_getitem_cpu_us                   second baseline: one bare GetItem through the SDK, the
+//                                                     floor of what each DynamoDB round trip adds to a check
 // Every check must answer authenticated:true, or the benchmark stops: a refused check is cheap and would flatter it.
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { DynamoIndexRepository } from '../../lambdas/shared/index/index-repository-dynamodb';
+import { awsClientConfig } from '../../lambdas/shared/runtime/aws-clients';
 import { createIndexTable, emulatorClient } from '../support/index-table';
 import { requestsOf, startLatencyProxy, type LatencyProxy } from '../support/latency-proxy';
 import { startMoto } from '../support/moto-server';
@@ -137,6 +141,18 @@ export async function run({ smoke }: BenchOptions): Promise<void> {
         report('authenticate_uncached_cpu_us_mix', mixCheck, 1);
         report('authenticate_uncached_cpu_ratio_ed25519', cpuBaseline.ed25519 / edCheck, 2);
         report('authenticate_uncached_cpu_ratio_mix', cpuBaseline.mix / mixCheck, 2);
+        // A second baseline explaining the first: one bare GetItem through the SDK (same client settings, same
+        // proxy), which no check through DynamoDB can avoid paying once per round trip it makes.
+        const probe = new DynamoDBClient({ ...awsClientConfig('authenticate'), endpoint: proxy.endpoint });
+        const get = () => probe.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: 'BENCH#absent' }, sk: { S: 'BENCH' } } }));
+        for (let k = 0; k < 20; k++) await get();
+        const probes = smoke ? 5 : 300;
+        const sdkRequestUs = (await cpuMicros(async () => {
+          for (let k = 0; k < probes; k++) await get();
+        })) / probes;
+        probe.destroy();
+        report('authenticate_sdk_getitem_cpu_us', sdkRequestUs, 1);
+        report('authenticate_sdk_getitem_vs_raw_verify_ed25519', sdkRequestUs / cpuBaseline.ed25519, 1);
         report('authenticate_hot_cpu_us', hot.cpuUs / hot.checks, 1);
         report('authenticate_hot_cpu_ratio', cpuBaseline.ed25519 / (hot.cpuUs / hot.checks), 2);
       }
