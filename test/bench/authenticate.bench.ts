@@ -73,6 +73,7 @@ export async function run({ smoke }: BenchOptions): Promise<void> {
   const hotChecks = smoke ? 5 : 1_000;
   const moto = await startMoto();
   const proxy = await startLatencyProxy(moto.endpoint);
+  const savedEnv: Record<string, string | undefined> = {};
   try {
     // Setup talks to moto directly: only the handler's requests pass (and are counted by) the proxy.
     const direct = emulatorClient(moto.endpoint);
@@ -89,11 +90,14 @@ export async function run({ smoke }: BenchOptions): Promise<void> {
     const now = new Date();
     await seedIndex(new DynamoIndexRepository({ tableName: TABLE, client: direct }), eventsFor(all), now.getTime());
 
-    Object.assign(process.env, {
+    // The handler reads its settings from the environment, as in Lambda; restored when the benchmark ends.
+    const lambdaEnv: Record<string, string> = {
       AWS_ENDPOINT_URL: proxy.endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing',
-      TABLE_NAME: TABLE, CLUSTER_ID: BENCH_CLUSTER_ID, SUI_NETWORK: 'testnet', INDEX_MAX_AGE_SECONDS: '3600', WEBHOOK_SECRET_ARN: ARN,
-      POWERTOOLS_SERVICE_NAME: 'authenticate', POWERTOOLS_METRICS_NAMESPACE: 'K3sDaasBench', POWERTOOLS_DEV: 'false',
-    });
+      TABLE_NAME: TABLE, CLUSTER_ID: BENCH_CLUSTER_ID, SUI_NETWORK: 'testnet', INDEX_MAX_AGE_SECONDS: '3600', WEBHOOK_SECRET_ARN: ARN!,
+      POWERTOOLS_SERVICE_NAME: 'authenticate', POWERTOOLS_METRICS_NAMESPACE: 'K3sDaasBench',
+    };
+    for (const name of Object.keys(lambdaEnv)) savedEnv[name] = process.env[name];
+    Object.assign(process.env, lambdaEnv);
     const { handler } = (await import('../../lambdas/authenticate/handler')) as { handler: Handler };
     // The cold start (clients, secret, connections) and the JIT's warm-up stay out of the figures.
     for (const c of await credentialsFor(warmUsers, now)) await mustAuthenticate(handler, c);
@@ -158,6 +162,10 @@ export async function run({ smoke }: BenchOptions): Promise<void> {
       }
     }
   } finally {
+    for (const [name, value] of Object.entries(savedEnv)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
     await proxy.stop();
     await moto.stop();
   }
