@@ -6,7 +6,8 @@
 //   indexer_memory_vs_decode_only_ratio        the pipeline into the in-memory repository: the indexer's own
 //                                              work with storage free (an upper bound, not a prediction)
 //   indexer_heap_growth_mb_per_100k            heap still held after indexing 100k events once the index
-//                                              store is released (a leak in the indexer would show here)
+//                                              store is released: a leak shows as a steady positive figure;
+//                                              near zero or negative (the GC freed warm-up state) is none
 //   indexer_dynamodb_requests_per_event        DynamoDB requests per event, DynamoIndexRepository in moto
 //   indexer_dynamodb_round_trips_per_event     of them, awaited one after another (exact at 5 ms)
 //   indexer_dynamodb_events_per_s_<0|5>ms      events/s with 0 or 5 ms added to each request; moto is a
