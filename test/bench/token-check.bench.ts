@@ -4,7 +4,7 @@
 // seeded by the real event applier. The network and the SDK are in authenticate.bench.ts; this file
 // isolates what the checker itself costs.
 //   token_raw_verify_us_<scheme>          baseline: OpenSSL verify, key object ready (µs CPU per verify)
-//   token_check_uncached_us_<scheme>      a check of a credential never seen before (fresh checker)
+//   token_check_uncached_us_<scheme>      the first check of a user never seen before (nothing of it cached)
 //   token_check_uncached_ratio_<scheme>   raw verify cost / uncached check cost (1 = as fast as a bare verify)
 //   token_check_uncached_ratio_mix        the same over the whole mix
 //   token_check_hot_ratio                 one credential checked again and again while the cache is full
@@ -28,61 +28,64 @@ export async function run({ smoke }: BenchOptions): Promise<void> {
   report('token_bench_users', userCount);
   report('token_bench_cache_size', cacheSize);
 
-  const users = makeUsers(userCount);
+  // One group of users per round: an "uncached" check then finds nothing of its user in any cache,
+  // wherever the checker keeps one (signatures, index items), and no round warms the next.
+  const perRound = Math.floor(userCount / rounds);
+  const groupsOfUsers = Array.from({ length: rounds }, (_, r) => makeUsers(perRound, r * perRound));
+  const users = groupsOfUsers.flat();
   const now = new Date();
   const repo = new MemoryIndexRepository();
   await seedIndex(repo, eventsFor(users), now.getTime());
-  // `fill` distinct credentials: every user's first, then second ones until the cache would be full.
-  const fillUsers = Array.from({ length: fill }, (_, i) => users[i % users.length]);
-  const credentials = await credentialsFor(fillUsers, now);
-  const schemeOf = fillUsers.map((u) => u.scheme);
-  const first = credentials.slice(0, userCount);
-  const raw = first.map((c, i) => rawVerifier(c, schemeOf[i]));
-  const bySchemeIdx = (s: Scheme) => first.flatMap((_, i) => (schemeOf[i] === s ? [i] : []));
-  const groups = Object.fromEntries(SCHEMES.map((s) => [s, bySchemeIdx(s)])) as Record<Scheme, number[]>;
+  const firstCredentials = await Promise.all(groupsOfUsers.map((g) => credentialsFor(g, now)));
+  // Second credentials of the same users until the cache is full.
+  const extraUsers = Array.from({ length: Math.max(0, fill - users.length) }, (_, i) => users[i % users.length]);
+  const extraCredentials = await credentialsFor(extraUsers, now);
 
-  const freshChecker = (): TokenChecker =>
-    createTokenChecker({ index: repo, clusterId: BENCH_CLUSTER_ID, freshness: { maxAgeMs: 3_600_000 }, cacheSize });
-  const mustPass = async (checker: TokenChecker, credential: string) => {
+  // One checker for the whole run, as in one container, with the production cache size.
+  const checker: TokenChecker = createTokenChecker({ index: repo, clusterId: BENCH_CLUSTER_ID, freshness: { maxAgeMs: 3_600_000 }, cacheSize });
+  const mustPass = async (credential: string) => {
     const result = await checker.check(credential);
     if (!result.ok) throw new Error(`benchmark credential refused: ${result.reason}`);
   };
 
-  const best = await bestOf(rounds, async () => {
+  let round = 0;
+  const uncachedBest = await bestOf(rounds, async () => {
+    const group = groupsOfUsers[round];
+    const credentials = firstCredentials[round++];
     const figures: Record<string, number> = {};
     for (const s of SCHEMES) {
-      const idx = groups[s];
-      figures[`raw_${s}`] = (await cpuMicros(() => idx.forEach((i) => raw[i]()))) / idx.length;
-    }
-    // A fresh checker per round: every credential below is a miss, as a new user's first check is.
-    const checker = freshChecker();
-    for (const s of SCHEMES) {
-      const idx = groups[s];
+      const idx = group.flatMap((u, i) => (u.scheme === s ? [i] : []));
+      const raw = idx.map((i) => rawVerifier(credentials[i], s));
+      figures[`raw_${s}`] = (await cpuMicros(() => raw.forEach((verify) => verify()))) / idx.length;
       figures[`uncached_${s}`] = (await cpuMicros(async () => {
-        for (const i of idx) await mustPass(checker, first[i]);
+        for (const i of idx) await mustPass(credentials[i]);
       })) / idx.length;
     }
-    for (const c of credentials.slice(userCount)) await mustPass(checker, c);
-    if (checker.stats().size !== Math.min(fill, cacheSize)) throw new Error(`cache holds ${checker.stats().size}, expected ${fill}`);
-    const hot = credentials[credentials.length - 1];
-    const hotN = smoke ? 20 : 20_000;
-    const hotLoop = async (n: number) => {
-      for (let i = 0; i < n; i++) await mustPass(checker, hot);
-    };
-    const cycleLoop = async () => {
-      for (const c of credentials) await mustPass(checker, c);
-    };
-    // Each loop once unmeasured first: the collection of the fill's garbage must not land in a figure.
-    await hotLoop(hotN / 10);
-    figures.hot = (await cpuMicros(() => hotLoop(hotN))) / hotN;
-    await cycleLoop();
-    figures.cycle = (await cpuMicros(cycleLoop)) / credentials.length;
-    const missesBefore = checker.stats().misses;
-    if (missesBefore !== credentials.length) throw new Error(`expected ${credentials.length} misses, saw ${missesBefore}`);
     return figures;
   });
 
-  const weight = (s: Scheme) => groups[s].length / userCount;
+  for (const c of extraCredentials) await mustPass(c);
+  const cached = [...firstCredentials.flat(), ...extraCredentials];
+  if (checker.stats().size !== Math.min(cached.length, cacheSize)) throw new Error(`cache holds ${checker.stats().size}, expected ${cached.length}`);
+  const hot = cached[cached.length - 1];
+  const hotN = smoke ? 20 : 20_000;
+  const hotLoop = async (n: number) => {
+    for (let i = 0; i < n; i++) await mustPass(hot);
+  };
+  const cycleLoop = async () => {
+    for (const c of cached) await mustPass(c);
+  };
+  // Each loop once unmeasured first: the collection of the fill's garbage must not land in a figure.
+  await hotLoop(hotN / 10);
+  await cycleLoop();
+  const cachedBest = await bestOf(rounds, async () => ({
+    hot: (await cpuMicros(() => hotLoop(hotN))) / hotN,
+    cycle: (await cpuMicros(cycleLoop)) / cached.length,
+  }));
+  if (checker.stats().misses !== cached.length) throw new Error(`expected ${cached.length} misses, saw ${checker.stats().misses}`);
+  const best = { ...uncachedBest, ...cachedBest };
+
+  const weight = (s: Scheme) => users.filter((u) => u.scheme === s).length / users.length;
   const rawMix = SCHEMES.reduce((t, s) => t + weight(s) * best[`raw_${s}`], 0);
   const uncachedMix = SCHEMES.reduce((t, s) => t + weight(s) * best[`uncached_${s}`], 0);
   for (const s of SCHEMES) {
