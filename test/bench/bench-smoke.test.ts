@@ -4,9 +4,12 @@
 // longer fits the code) throws, and the run exits non-zero.
 import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { describeWithMoto } from '../support/moto';
+import { lambdaNames } from '../support/lambda-bundles';
+import { placeholders } from './capacity-figures';
 
 const REPO_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 const NUMBER = /^-?\d+(\.\d+)?$/;
@@ -42,10 +45,20 @@ describe('benchmark selection', () => {
 });
 
 describeWithMoto('benchmarks in smoke mode', () => {
+  const everyPrinted = new Set<string>();
   for (const [name, figures] of Object.entries(HEADLINES)) {
     it(`${name} runs and prints its figures`, async () => {
       const printed = await smoke(name);
       for (const figure of figures) expect([figure, NUMBER.test(printed.get(figure) ?? '')]).toEqual([figure, true]);
+      for (const figure of printed.keys()) everyPrinted.add(figure);
     });
   }
+
+  it('prints every figure docs/capacity.md quotes', () => {
+    const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'capacity.md'), 'utf8');
+    // Smoke mode runs the cold start of authenticate only; every function prints the same figures.
+    const functionPattern = new RegExp(`^coldstart_(${lambdaNames().join('|')})_`);
+    const unprinted = placeholders(doc).filter((figure) => !everyPrinted.has(figure.replace(functionPattern, 'coldstart_authenticate_')));
+    expect(unprinted).toEqual([]);
+  });
 });
