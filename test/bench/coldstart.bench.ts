@@ -9,6 +9,8 @@
 //                                            as the runtime's own copy would)
 //   coldstart_<fn>_first_call_cpu_ms         the first invocation: clients built, the first AWS calls made
 //   coldstart_<fn>_ratio                     (import + first call) / the empty process
+//   coldstart_authenticate_source_maps_cost_ratio   (import + first call) with the deployed source maps /
+//                                            the same without them (only while the deployed options enable them)
 //   coldstart_<fn>_first_call                the first call's answer; functions without a local stand-in for
 //                                            what their first call needs say so, and report the import only
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -160,6 +162,15 @@ export async function run({ smoke }: BenchOptions): Promise<void> {
         report(`coldstart_${name}_import_and_first_call_cpu_ms`, (importUs + firstUs) / 1000, 1);
         report(`coldstart_${name}_ratio`, (importUs + firstUs) / baseline, 2);
         report(`coldstart_${name}_first_call`, results[0].outcome);
+        if (name === 'authenticate' && fn.nodeOptions.includes('--enable-source-maps')) {
+          // What the source maps cost the kubectl path: the same bundle and call, maps neither built nor enabled.
+          const plain = await bundleLambda(name, path.join(dir, 'no-maps'), { sourceMap: false });
+          const noMapsEnv = { ...env, NODE_OPTIONS: fn.nodeOptions.replace('--enable-source-maps', '').trim() };
+          const plainRuns: ChildResult[] = [];
+          for (let i = 0; i < runs; i++) plainRuns.push(await runChild(runner, plain.file, eventFile, noMapsEnv));
+          const plainUs = median(plainRuns.map((r) => r.importUs + r.firstCallUs));
+          report('coldstart_authenticate_source_maps_cost_ratio', (importUs + firstUs) / plainUs, 2);
+        }
       } else {
         report(`coldstart_${name}_ratio`, importUs / baseline, 2);
         report(`coldstart_${name}_first_call`, `not measured: ${noFirstCall[name] ?? 'no local stand-in'}`);

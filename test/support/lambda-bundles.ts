@@ -59,16 +59,20 @@ export interface LambdaBundle {
  */
 export async function bundleLambda(name: string, outDir: string, opts: { sourceMap: boolean }): Promise<LambdaBundle> {
   const file = path.join(outDir, `${name}.mjs`);
+  const { format, target, mainFields, minify, banner, external, ...rest } = LAMBDA_BUNDLE;
   await build({
     entryPoints: [path.join(REPO_ROOT, 'lambdas', name, 'handler.ts')],
     bundle: true,
     platform: 'node',
-    format: LAMBDA_BUNDLE.format,
-    target: LAMBDA_BUNDLE.target,
-    mainFields: [...LAMBDA_BUNDLE.mainFields],
-    minify: LAMBDA_BUNDLE.minify,
-    external: [...LAMBDA_BUNDLE.external],
-    banner: { js: LAMBDA_BUNDLE.banner },
+    format,
+    target,
+    mainFields: [...mainFields],
+    minify,
+    external: [...external],
+    banner: { js: banner },
+    // Settings added to LAMBDA_BUNDLE later pass through as esbuild options (esbuild refuses a name it
+    // does not know, so a setting this helper fails to apply is an error, not a silent difference).
+    ...(rest as Record<string, unknown>),
     sourcemap: opts.sourceMap,
     outfile: file,
     logLevel: 'error',
