@@ -83,7 +83,7 @@ export async function run({ smoke }: BenchOptions): Promise<void> {
     cycle: (await cpuMicros(cycleLoop)) / cached.length,
   }));
   if (checker.stats().misses !== cached.length) throw new Error(`expected ${cached.length} misses, saw ${checker.stats().misses}`);
-  const best = { ...uncachedBest, ...cachedBest };
+  const best: Record<string, number> = { ...uncachedBest, ...cachedBest };
 
   const weight = (s: Scheme) => users.filter((u) => u.scheme === s).length / users.length;
   const rawMix = SCHEMES.reduce((t, s) => t + weight(s) * best[`raw_${s}`], 0);
