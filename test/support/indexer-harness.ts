@@ -1,6 +1,7 @@
 // Wires a real indexer (SuiGrpcClient over the fake node, GrpcEventSource, event applier, Evictor) to an
 // in-memory or any other index repository, plus fault injection at every dependency call boundary.
 import { SuiGrpcClient } from '@mysten/sui/grpc';
+import type { RpcTransport } from '@protobuf-ts/runtime-rpc';
 import { Evictor, type InstanceTerminator } from '../../lambdas/indexer/eviction';
 import { GrpcEventSource, type EventSource } from '../../lambdas/indexer/event-source';
 import { runIndexer, type IndexerDeps, type IndexerLog, type RunOptions, type RunReport } from '../../lambdas/indexer/indexer';
@@ -65,10 +66,14 @@ export interface Harness {
 
 export async function createHarness(
   history: GeneratedHistory,
-  opts: { repo?: IndexRepository; node?: FakeNodeOptions; callTimeoutMs?: number; claimStaleAfterMs?: number } = {},
+  opts: {
+    repo?: IndexRepository; node?: FakeNodeOptions; callTimeoutMs?: number; claimStaleAfterMs?: number;
+    /** Wraps the fake node's transport (the benchmarks put protobuf encoding in between: protobufWire). */
+    transport?: (fake: RpcTransport) => RpcTransport;
+  } = {},
 ): Promise<Harness> {
   const node = new FakeSuiNode(history, opts.node);
-  const client = new SuiGrpcClient({ network: 'testnet', transport: node.transport });
+  const client = new SuiGrpcClient({ network: 'testnet', transport: opts.transport ? opts.transport(node.transport) : node.transport });
   const repo = opts.repo ?? new MemoryIndexRepository();
   for (const n of history.nodes) await repo.putNode(n);
   const ec2 = new FakeEc2(history.nodes.map((n) => n.instanceId));

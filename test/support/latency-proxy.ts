@@ -1,0 +1,99 @@
+// A tiny HTTP proxy in front of a local AWS emulator for the benchmarks: it holds every request for a
+// configurable delay before forwarding it (the network round trip a real DynamoDB call pays, which a
+// local emulator does not), and counts requests per API operation and sequential round trips. It runs in
+// a child process so its own CPU never counts against the benchmarked process.
+//
+// A round trip is a period with at least one request in flight: requests sent together (Promise.all)
+// overlap and count once, requests sent one after another count once each. With a delay of a few
+// milliseconds concurrent requests always overlap, so the count is exact; at 0 ms it is a lower bound.
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface ProxyStats {
+  /** Requests per operation, keyed by the `X-Amz-Target` header (`DynamoDB_20120810.GetItem`). */
+  readonly byTarget: Record<string, number>;
+  readonly requests: number;
+  readonly roundTrips: number;
+}
+
+export interface LatencyProxy {
+  readonly endpoint: string;
+  setDelay(ms: number): Promise<void>;
+  /** Counters since the last reset. */
+  stats(): Promise<ProxyStats>;
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Requests of one service in `stats.byTarget` (e.g. `DynamoDB_`). */
+export function requestsOf(stats: ProxyStats, targetPrefix: string): number {
+  return Object.entries(stats.byTarget).reduce((n, [target, count]) => n + (target.startsWith(targetPrefix) ? count : 0), 0);
+}
+
+const PROXY = `
+const http = require('node:http');
+const target = new URL(process.argv[1]);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+let delayMs = 0, inFlight = 0, roundTrips = 0, requests = 0, byTarget = {};
+const server = http.createServer((req, res) => {
+  if (req.url.startsWith('/__proxy/')) {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname === '/__proxy/delay') delayMs = Number(url.searchParams.get('ms'));
+    if (url.pathname === '/__proxy/reset') { roundTrips = 0; requests = 0; byTarget = {}; }
+    res.setHeader('content-type', 'application/json');
+    return res.end(JSON.stringify({ requests, roundTrips, byTarget }));
+  }
+  if (inFlight++ === 0) roundTrips++;
+  requests++;
+  const op = String(req.headers['x-amz-target'] ?? req.method + ' ' + req.url.split('?')[0]);
+  byTarget[op] = (byTarget[op] ?? 0) + 1;
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const forward = () => {
+      const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
+        res.writeHead(up.statusCode, up.headers);
+        up.pipe(res);
+        up.on('end', () => inFlight--);
+      });
+      upstream.on('error', (e) => { inFlight--; res.writeHead(502); res.end(String(e)); });
+      upstream.end(Buffer.concat(chunks));
+    };
+    if (delayMs > 0) setTimeout(forward, delayMs); else forward();
+  });
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
+`;
+
+/** Starts the proxy in front of `targetEndpoint` (e.g. moto's `http://127.0.0.1:port`). */
+export async function startLatencyProxy(targetEndpoint: string): Promise<LatencyProxy> {
+  // stdin stays open while we live: the proxy exits when its parent does, leaving nothing behind.
+  const child: ChildProcess = spawn(process.execPath, ['-e', PROXY, targetEndpoint], { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '' } });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(Number(out.trim()));
+    });
+    child.once('exit', (code) => reject(new Error(`latency proxy exited (${code}) before listening`)));
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const control = async (path: string): Promise<ProxyStats> => {
+    const res = await fetch(`${endpoint}/__proxy/${path}`);
+    if (!res.ok) throw new Error(`latency proxy answered HTTP ${res.status} to ${path}`);
+    return (await res.json()) as ProxyStats;
+  };
+  return {
+    endpoint,
+    setDelay: async (ms) => void (await control(`delay?ms=${ms}`)),
+    stats: () => control('stats'),
+    reset: async () => void (await control('reset')),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.stdin!.end();
+      }),
+  };
+}
