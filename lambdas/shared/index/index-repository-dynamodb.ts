@@ -469,5 +469,9 @@ function nodeFromItem(i: Item): NodeRecord {
     ...(i.goneAt !== undefined ? { goneAt: i.goneAt as string } : {}),
     ...(i.terminationRequestedAt !== undefined ? { terminationRequestedAt: i.terminationRequestedAt as string } : {}),
     ...(i.evictionClaimedAt !== undefined ? { evictionClaimedAt: i.evictionClaimedAt as string } : {}),
+    // External nodes (issue 15): without these the indexer would take an operator's machine for an ASG instance.
+    ...(i.kind === 'asg' || i.kind === 'external' ? { kind: i.kind } : {}),
+    ...(typeof i.tokenId === 'string' ? { tokenId: i.tokenId } : {}),
+    ...(typeof i.requestId === 'string' ? { requestId: i.requestId } : {}),
   };
 }

@@ -191,6 +191,13 @@ for (const [name, create] of implementations) (name === 'memory' ? describe : de
     expect(await repo.getNode('i-1')).toEqual(node('i-1', id('1')));
   });
 
+  it('reads back an external node\'s kind, token and request id (the indexer must not take it for an ASG instance)', async () => {
+    const external = { ...node('ext-111111111111-0a0b0c0d', id('1')), autoScalingGroup: '', kind: 'external' as const, tokenId: id('2'), requestId: 'AAAAAAAAAAAAAAAAAAAAAA' };
+    await repo.putNode(external);
+    expect(await repo.getNode(external.instanceId)).toEqual(external);
+    expect((await repo.nodesOfStake(id('1'))).find((n) => n.instanceId === external.instanceId)).toEqual(external);
+  });
+
   it('marks a node\'s termination request once; a replay sees it already marked', async () => {
     await repo.putNode(node('i-1', id('1')));
     expect(await repo.markTerminationRequested('i-1', '2026-06-01T00:00:00.000Z')).toBe(true);
