@@ -11,6 +11,10 @@ import type { AdminRecord, EventPosition, MinStakeRecord, SealTokenRecord, Stake
 import { comparePositions, IndexConflictError, type EntityWrite, type IndexRepository, type Versioned } from './index-repository';
 import type { DecodedEvent } from '../sui/events';
 import { roleFromU8, ROLES, type Role } from '../sui/roles';
+import { forEachBounded } from '../concurrency/bounded';
+
+/** GSI lookups of a re-sweep in flight at once. */
+const RESWEEP_LOOKUP_CONCURRENCY = 8;
 
 export interface PositionedEvent {
   event: DecodedEvent;
@@ -258,12 +262,13 @@ export async function resweepStakes(repo: IndexRepository, stakeIds: readonly st
     try {
       const stakes = await repo.getStakes(stakeIds);
       const writes: EntityWrite[] = [];
-      for (const [stakeId, { record }] of stakes) {
-        if (!INACTIVE_FOREVER.has(record.status)) continue;
+      const inactive = [...stakes].filter(([, { record }]) => INACTIVE_FOREVER.has(record.status)).map(([stakeId]) => stakeId);
+      // One GSI query per stake, a few at a time: a long list must not cost one round trip after another.
+      await forEachBounded(inactive, RESWEEP_LOOKUP_CONCURRENCY, async (stakeId) => {
         for (const token of await repo.tokensOfStake(stakeId)) {
           if (!token.record.invalidated) writes.push({ kind: 'token', record: { ...token.record, invalidated: true }, expectedRev: token.rev });
         }
-      }
+      });
       if (writes.length > 0) await repo.writeEntities(writes);
       return writes.length;
     } catch (error) {

@@ -168,6 +168,12 @@ export const KEYS = {
   stakeNodeCount: (stakeId: string) => ({ pk: `NODECOUNT#${stakeId}`, sk: 'NODE_COUNT' }),
   /** One item per terminating lifecycle action, so a retried event completes it only once. */
   lifecycleAction: (token: string) => ({ pk: `LIFECYCLE#${token}`, sk: 'LIFECYCLE' }),
+  /**
+   * A stake the indexer must sweep once more (the GSI's second look, or an eviction to retry): one item
+   * per stake in one partition, so nothing grows with the number of stakes (docs/indexer.md).
+   */
+  resweep: (stakeId: string) => ({ pk: 'RESWEEP', sk: `STAKE#${stakeId}` }),
+  resweepPartition: () => ({ pk: 'RESWEEP' }),
   ownerIndex: (owner: string) => ({ gsi1pk: `OWNER#${owner}` }),
   stakeIndex: (stakeId: string) => ({ gsi2pk: `STAKE#${stakeId}` }),
 } as const;

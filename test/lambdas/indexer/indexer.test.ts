@@ -110,7 +110,7 @@ describe('indexer: replaying a generated history', () => {
       expect(stored.tokens).toEqual(clean.snapshot.tokens);
       expect(stored.stakes).toEqual(clean.snapshot.stakes);
       const pending = new Set(HISTORY.nodes.filter((n) => HISTORY.expectedTerminations.includes(n.instanceId)).map((n) => n.stakeId));
-      expect([...pending].every((stakeId) => stored.cursor?.resweepStakes?.includes(stakeId))).toBe(true);
+      expect([...pending].every((stakeId) => stored.resweep.includes(stakeId))).toBe(true);
     }
     expect(h.ec2.terminateCalls).toEqual([]);
     ec2Down = false;
@@ -142,10 +142,13 @@ describe('indexer: replaying a generated history', () => {
     const first = await h.run();
     lagging = false;
     expect(first.terminated).toBe(0);
-    expect(first.cursor?.resweepStakes?.length).toBeGreaterThan(0);
+    expect(first.resweepPending).toBeGreaterThan(0);
+    expect((h.repo as MemoryIndexRepository).snapshot().resweep.length).toBe(first.resweepPending);
     const second = await h.run();
     expect(second.terminated).toBe(HISTORY.expectedTerminations.length);
-    expect(second.cursor?.resweepStakes).toBeUndefined();
+    expect(second.resweptStakes).toBe(first.resweepPending);
+    expect(second.resweepPending).toBe(0);
+    expect((h.repo as MemoryIndexRepository).snapshot().resweep).toEqual([]);
     const clean = await cleanIndex(HISTORY);
     expect((h.repo as MemoryIndexRepository).snapshot().tokens).toEqual(clean.snapshot.tokens);
     expect([...h.ec2.terminationCounts().keys()].sort()).toEqual(HISTORY.expectedTerminations);
@@ -161,11 +164,12 @@ describe('indexer: replaying a generated history', () => {
     expect((h.repo as MemoryIndexRepository).snapshot()).toEqual(clean.snapshot);
   });
 
-  it('near the deadline, evictions wait for the next run on the cursor\'s resweep list: never lost, still exactly once', async () => {
+  it('near the deadline, evictions wait for the next run in their re-sweep entries: never lost, still exactly once', async () => {
     const h = await createHarness(HISTORY);
     const first = await h.run({ remainingMs: () => (h.node.listEventsCalls < 1 ? 60_000 : 1_000) });
     expect(first).toMatchObject({ stoppedBecause: 'deadline', pages: 1, terminated: 0 });
-    expect(first.cursor?.resweepStakes?.length).toBeGreaterThan(0);
+    expect(first.resweepPending).toBeGreaterThan(0);
+    expect((h.repo as MemoryIndexRepository).snapshot().resweep.length).toBe(first.resweepPending);
     expect(h.ec2.terminateCalls).toEqual([]);
     await h.runUntilCaughtUp();
     const counts = h.ec2.terminationCounts();
@@ -249,10 +253,10 @@ describe('indexer: provider errors leave the cursor where it was', () => {
     const callsBefore = h.node.listEventsCalls;
     const report = await h.run({ maxProviderAttempts: 3, baseBackoffMs: 100 });
     expect(report.stoppedBecause).toBe('provider_error');
-    // The provider position is untouched (the run may only have recorded that its second sweep is done).
+    // The provider position is untouched.
     const after = await h.repo.getCursor();
     // The position stays; the covered time may be refreshed from the tip read after the error (it never moves past the position).
-    expect({ ...after, resweepStakes: undefined, updatedAt: undefined, coveredThroughMs: undefined }).toEqual({ ...before, resweepStakes: undefined, updatedAt: undefined, coveredThroughMs: undefined });
+    expect({ ...after, updatedAt: undefined, coveredThroughMs: undefined }).toEqual({ ...before, updatedAt: undefined, coveredThroughMs: undefined });
     expect(after!.coveredThroughMs ?? 0).toBeGreaterThanOrEqual(before!.coveredThroughMs ?? 0);
     return { h, report, calls: h.node.listEventsCalls - callsBefore };
   }
