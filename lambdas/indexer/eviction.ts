@@ -54,10 +54,11 @@ export class Evictor {
     private readonly claimStaleAfterMs = EVICTION_CLAIM_STALE_MS,
   ) {}
 
-  async evictStake(stakeId: string): Promise<EvictionResult> {
+  /** `nodes`: the stake's nodes when the caller just read them (GSI2), to spare a second query. */
+  async evictStake(stakeId: string, nodes?: readonly NodeRecord[]): Promise<EvictionResult> {
     const result: EvictionResult = { terminated: [], alreadyGone: [], refused: [], claimedElsewhere: [] };
     const pending: NodeRecord[] = [];
-    for (const node of await this.repo.nodesOfStake(stakeId)) {
+    for (const node of nodes ?? await this.repo.nodesOfStake(stakeId)) {
       if (node.terminationRequestedAt !== undefined || node.status !== 'joined') continue;
       if (!this.workerGroups.has(node.autoScalingGroup)) result.refused.push(node.instanceId);
       else pending.push(node);

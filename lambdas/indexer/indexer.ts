@@ -9,6 +9,7 @@ import { applyEventsToIndex, resweepStakes, type PositionedEvent } from '../shar
 import { decodeEvent, UnknownEventError } from '../shared/sui/events';
 import { InstanceApiError, type Evictor } from './eviction';
 import { ProviderError, type EventPage, type EventSource, type RawEvent } from './event-source';
+import { SharedStakeLookups } from './stake-lookups';
 import { INDEXER_SAFETY_MARGIN_MS } from '../shared/runtime/aws-clients';
 import { forEachBounded } from '../shared/concurrency/bounded';
 
@@ -102,6 +103,7 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
   const tip = chainTip(source, callBudget);
   // Stakes with a re-sweep entry after this run: those evicted in this run, and retries still due.
   const pending = new Set<string>();
+  const lookups = new SharedStakeLookups(repo);
   /** Evicts a stake's nodes; false when the eviction must be tried again by a later run. */
   const evict = async (stakeId: string): Promise<boolean> => {
     if (options.remainingMs() < margin) {
@@ -111,7 +113,7 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
     }
     let eviction;
     try {
-      eviction = await deps.evictor.evictStake(stakeId);
+      eviction = await deps.evictor.evictStake(stakeId, lookups.takeNodes(stakeId));
     } catch (error) {
       if (!(error instanceof InstanceApiError)) throw error;
       report.evictionErrors++;
@@ -132,7 +134,7 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
   };
 
   if (cursor?.resweepStakes?.length) cursor = await migrateResweepList(repo, cursor, run, now);
-  await resweepEarlierRuns(repo, evict, () => options.remainingMs() < margin, pending, report, log);
+  await resweepEarlierRuns(lookups, evict, () => options.remainingMs() < margin, pending, report, log);
 
   for (;;) {
     if (options.remainingMs() < margin) {
@@ -193,7 +195,7 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
     }
 
     const { positioned, lastPosition } = positionEvents(page.events, cursor?.lastEvent, deps.packageId, log, report);
-    const result = await applyEventsToIndex(repo, positioned);
+    const result = await applyEventsToIndex(lookups.repo, positioned);
     report.applied += result.applied;
     report.stale += result.stale;
     report.ignored += result.ignored;
@@ -207,6 +209,7 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
         await evict(stakeId);
       });
     }
+    lookups.clear();
 
     if (page.hasNextPage && page.endCursor === (cursor?.cursor ?? null)) {
       // A provider that claims more but never moves would keep us here until the deadline.
@@ -258,7 +261,7 @@ async function migrateResweepList(repo: IndexRepository, cursor: IndexerCursor, 
  * (for the next run) otherwise. An entry the same stake gets again later in this run is a new one.
  */
 async function resweepEarlierRuns(
-  repo: IndexRepository,
+  lookups: SharedStakeLookups,
   evict: (stakeId: string) => Promise<boolean>,
   deadlineNear: () => boolean,
   pending: Set<string>,
@@ -269,6 +272,7 @@ async function resweepEarlierRuns(
   do {
     // The rest keep their entries; the page loop sees the same deadline and ends the run.
     if (deadlineNear()) return;
+    const { repo } = lookups;
     const page = await repo.resweepPage(startAfter);
     startAfter = page.nextStart;
     if (page.entries.length === 0) continue;
@@ -279,6 +283,7 @@ async function resweepEarlierRuns(
       if (await evict(entry.stakeId)) done.push(entry);
       else pending.add(entry.stakeId);
     });
+    lookups.clear();
     await repo.removeResweeps(done);
     report.resweptStakes += page.entries.length;
   } while (startAfter !== undefined);

@@ -26,7 +26,7 @@ import {
   type SealTokenRecord,
   type StakeRecord,
 } from './index-model';
-import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type ResweepEntry, type ResweepPage, type Versioned } from './index-repository';
+import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type ResweepEntry, type ResweepPage, type StakeMembers, type Versioned } from './index-repository';
 import type { Role } from '../sui/roles';
 import { forEachBounded } from '../concurrency/bounded';
 
@@ -120,6 +120,17 @@ export class DynamoIndexRepository implements IndexRepository {
   async tokensOfStake(stakeId: string): Promise<Versioned<SealTokenRecord>[]> {
     const items = await this.query(TABLE_INDEXES.byStake, 'gsi2pk', KEYS.stakeIndex(stakeId).gsi2pk, { prefix: 'TOKEN#', attr: 'pk' });
     return items.map((i) => ({ record: tokenFromItem(i), rev: i.rev as number }));
+  }
+
+  async stakeMembers(stakeId: string): Promise<StakeMembers> {
+    const items = await this.query(TABLE_INDEXES.byStake, 'gsi2pk', KEYS.stakeIndex(stakeId).gsi2pk);
+    const members: StakeMembers = { tokens: [], nodes: [] };
+    // Told apart by key prefix, as tokensOfStake and nodesOfStake do.
+    for (const i of items) {
+      if (String(i.pk).startsWith('TOKEN#')) members.tokens.push({ record: tokenFromItem(i), rev: i.rev as number });
+      else if (String(i.pk).startsWith('NODE#')) members.nodes.push(nodeFromItem(i));
+    }
+    return members;
   }
 
   async tokensOfOwner(owner: string): Promise<SealTokenRecord[]> {
@@ -381,7 +392,7 @@ export class DynamoIndexRepository implements IndexRepository {
     return out;
   }
 
-  private async query(index: string, keyName: string, keyValue: string, sortPrefix: { attr: string; prefix: string }): Promise<Item[]> {
+  private async query(index: string, keyName: string, keyValue: string, sortPrefix?: { attr: string; prefix: string }): Promise<Item[]> {
     const out: Item[] = [];
     let start: Item | undefined;
     try {
@@ -389,9 +400,9 @@ export class DynamoIndexRepository implements IndexRepository {
         const res = await this.doc.send(new QueryCommand({
           TableName: this.table,
           IndexName: index,
-          KeyConditionExpression: '#k = :k AND begins_with(#s, :p)',
-          ExpressionAttributeNames: { '#k': keyName, '#s': sortPrefix.attr },
-          ExpressionAttributeValues: { ':k': keyValue, ':p': sortPrefix.prefix },
+          KeyConditionExpression: sortPrefix ? '#k = :k AND begins_with(#s, :p)' : '#k = :k',
+          ExpressionAttributeNames: sortPrefix ? { '#k': keyName, '#s': sortPrefix.attr } : { '#k': keyName },
+          ExpressionAttributeValues: sortPrefix ? { ':k': keyValue, ':p': sortPrefix.prefix } : { ':k': keyValue },
           ExclusiveStartKey: start,
         }));
         out.push(...(res.Items ?? []));

@@ -3,7 +3,7 @@
 // mutate stored state by accident.
 import type { AdminRecord, IndexReadRequest, IndexReadResult, MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord } from './index-model';
 import type { Role } from '../sui/roles';
-import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type ResweepEntry, type ResweepPage, type Versioned } from './index-repository';
+import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type ResweepEntry, type ResweepPage, type StakeMembers, type Versioned } from './index-repository';
 
 const copy = <T>(value: T): T => structuredClone(value);
 
@@ -79,6 +79,10 @@ export class MemoryIndexRepository implements IndexRepository {
 
   async tokensOfStake(stakeId: string): Promise<Versioned<SealTokenRecord>[]> {
     return [...(this.tokensByStake.get(stakeId) ?? [])].map((id) => copy(this.tokens.get(id)!));
+  }
+
+  async stakeMembers(stakeId: string): Promise<StakeMembers> {
+    return { tokens: await this.tokensOfStake(stakeId), nodes: await this.nodesOfStake(stakeId) };
   }
 
   async tokensOfOwner(owner: string): Promise<SealTokenRecord[]> {

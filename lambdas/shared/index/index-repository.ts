@@ -54,6 +54,11 @@ export interface ResweepEntry {
   addedAt: string;
 }
 
+export interface StakeMembers {
+  tokens: Versioned<SealTokenRecord>[];
+  nodes: NodeRecord[];
+}
+
 export interface ResweepPage {
   entries: ResweepEntry[];
   nextStart?: string;
@@ -77,6 +82,8 @@ export interface IndexRepository extends TokenIndexReader {
   getAdmins(addresses: readonly string[]): Promise<Map<string, Versioned<AdminRecord>>>;
   /** Tokens backed by a stake (GSI2). */
   tokensOfStake(stakeId: string): Promise<Versioned<SealTokenRecord>[]>;
+  /** Tokens and nodes of a stake in one GSI2 query: a sweep and an eviction of the same stake share it. */
+  stakeMembers(stakeId: string): Promise<StakeMembers>;
   /** Tokens owned by an address (GSI1). */
   tokensOfOwner(owner: string): Promise<SealTokenRecord[]>;
   /**

@@ -126,6 +126,7 @@ describe('indexer: replaying a generated history', () => {
     h.repo.nodesOfStake = async () => {
       throw new Error('index table unreachable');
     };
+    h.repo.stakeMembers = h.repo.nodesOfStake as never;
     await expect(h.run()).rejects.toThrow('index table unreachable');
     const cursor = await h.repo.getCursor();
     const firstSlashOrWithdraw = HISTORY.ledger.find((e) => /StakeSlashed|StakeWithdrawn/.test(e.eventType))!;
@@ -135,10 +136,11 @@ describe('indexer: replaying a generated history', () => {
   it('sweeps slashed stakes again on the next run, catching tokens and nodes the lagging GSI hid', async () => {
     const h = await createHarness(HISTORY);
     let lagging = true;
-    const { tokensOfStake, nodesOfStake } = h.repo;
+    const { tokensOfStake, nodesOfStake, stakeMembers } = h.repo;
     // During the first run every lookup sees nothing, as a GSI that has not caught up yet would.
     h.repo.tokensOfStake = async (stakeId) => (lagging ? [] : tokensOfStake.call(h.repo, stakeId));
     h.repo.nodesOfStake = async (stakeId) => (lagging ? [] : nodesOfStake.call(h.repo, stakeId));
+    h.repo.stakeMembers = async (stakeId) => (lagging ? { tokens: [], nodes: [] } : stakeMembers.call(h.repo, stakeId));
     const first = await h.run();
     lagging = false;
     expect(first.terminated).toBe(0);
