@@ -3,6 +3,7 @@ import { RpcError } from '@protobuf-ts/runtime-rpc';
 import { MemoryIndexRepository } from '../../../lambdas/shared/index/index-repository-memory';
 import { roleToU8 } from '../../../lambdas/shared/sui/roles';
 import { InstanceApiError } from '../../../lambdas/indexer/eviction';
+import { EVICTION_CONCURRENCY, runIndexer } from '../../../lambdas/indexer/indexer';
 import { checkpointTimeMs, generateHistory, prng, type GeneratedHistory } from '../../support/event-history';
 import { createHarness, FaultPlan, InjectedFault } from '../../support/indexer-harness';
 
@@ -154,6 +155,28 @@ describe('indexer: replaying a generated history', () => {
     const clean = await cleanIndex(HISTORY);
     expect((h.repo as MemoryIndexRepository).snapshot().tokens).toEqual(clean.snapshot.tokens);
     expect([...h.ec2.terminationCounts().keys()].sort()).toEqual(HISTORY.expectedTerminations);
+  });
+
+  it('evicts the stakes of a page (and of the re-sweep) in parallel, never more than EVICTION_CONCURRENCY at once', async () => {
+    const h = await createHarness(HISTORY);
+    const deps = h.deps();
+    let inFlight = 0;
+    let most = 0;
+    const evictStake = deps.evictor.evictStake.bind(deps.evictor);
+    deps.evictor.evictStake = async (stakeId, nodes) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        await new Promise((r) => setImmediate(r)); // every started eviction is in flight before any ends
+        return await evictStake(stakeId, nodes);
+      } finally {
+        inFlight--;
+      }
+    };
+    for (let run = 0; run < 2; run++) await runIndexer(deps, { remainingMs: () => 600_000 });
+    expect(most).toBe(EVICTION_CONCURRENCY);
+    const clean = await cleanIndex(HISTORY);
+    expect((h.repo as MemoryIndexRepository).snapshot()).toEqual(clean.snapshot);
+    expect([...h.ec2.terminationCounts().values()].every((c) => c === 1)).toBe(true);
   });
 
   it('stops before the deadline and resumes to the same index', async () => {
