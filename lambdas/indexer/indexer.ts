@@ -134,7 +134,10 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
   };
 
   if (cursor?.resweepStakes?.length) cursor = await migrateResweepList(repo, cursor, run, now);
-  await resweepEarlierRuns(lookups, evict, () => options.remainingMs() < margin, pending, report, log);
+  // The second look gets at most half of the run: a backlog of re-sweeps must not hold back new events
+  // (revocations, slashes); what is left waits for the next run.
+  const resweepStopsAt = Math.max(margin, options.remainingMs() / 2);
+  await resweepEarlierRuns(lookups, evict, () => options.remainingMs() < resweepStopsAt, pending, report, log);
 
   for (;;) {
     if (options.remainingMs() < margin) {
@@ -270,9 +273,14 @@ async function resweepEarlierRuns(
 ): Promise<void> {
   let startAfter: string | undefined;
   do {
-    // The rest keep their entries; the page loop sees the same deadline and ends the run.
-    if (deadlineNear()) return;
     const { repo } = lookups;
+    if (deadlineNear()) {
+      // The rest keep their entries for the next run; one look tells whether any remain.
+      const rest = await repo.resweepPage(startAfter, 1);
+      for (const entry of rest.entries) pending.add(entry.stakeId);
+      if (rest.entries.length > 0) log.warn('re-sweep backlog left for the next run', { resweptStakes: report.resweptStakes });
+      return;
+    }
     const page = await repo.resweepPage(startAfter);
     startAfter = page.nextStart;
     if (page.entries.length === 0) continue;

@@ -179,6 +179,20 @@ describe('indexer: replaying a generated history', () => {
     expect([...h.ec2.terminationCounts().values()].every((c) => c === 1)).toBe(true);
   });
 
+  it('gives the re-sweep at most half of a run: the backlog waits for the next run, new events do not', async () => {
+    const h = await createHarness(HISTORY);
+    const first = await h.run({ remainingMs: () => (h.node.listEventsCalls < 1 ? 60_000 : 1_000) });
+    expect(first.resweepPending).toBeGreaterThan(0);
+    // Half the run has gone by the time the re-sweep would start its first page.
+    let calls = 0;
+    const second = await h.run({ remainingMs: () => (calls++ === 0 ? 600_000 : 250_000) });
+    expect(second).toMatchObject({ resweptStakes: 0, stoppedBecause: 'caught_up' });
+    expect(second.pages).toBeGreaterThan(1);
+    expect(second.resweepPending).toBeGreaterThan(0);
+    await h.runUntilCaughtUp();
+    expect((h.repo as MemoryIndexRepository).snapshot()).toEqual((await cleanIndex(HISTORY)).snapshot);
+  });
+
   it('stops before the deadline and resumes to the same index', async () => {
     const h = await createHarness(HISTORY);
     const first = await h.run({ remainingMs: () => (h.node.listEventsCalls < 4 ? 60_000 : 1_000), safetyMarginMs: 15_000 });
