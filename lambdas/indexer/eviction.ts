@@ -4,6 +4,10 @@
 // TerminateInstances call and the mark) are only marked, never asked again.
 import type { NodeRecord } from '../shared/index/index-model';
 import type { IndexRepository } from '../shared/index/index-repository';
+import { forEachBounded } from '../shared/concurrency/bounded';
+
+/** Conditional writes of one stake's nodes (claims, marks) in flight at once. */
+const NODE_WRITE_CONCURRENCY = 8;
 
 export interface InstanceTerminator {
   /** State name per instance id (`pending`, `running`, `shutting-down`, `terminated`, …); unknown ids are absent. */
@@ -50,10 +54,11 @@ export class Evictor {
     private readonly claimStaleAfterMs = EVICTION_CLAIM_STALE_MS,
   ) {}
 
-  async evictStake(stakeId: string): Promise<EvictionResult> {
+  /** `nodes`: the stake's nodes when the caller just read them (GSI2), to spare a second query. */
+  async evictStake(stakeId: string, nodes?: readonly NodeRecord[]): Promise<EvictionResult> {
     const result: EvictionResult = { terminated: [], alreadyGone: [], refused: [], claimedElsewhere: [] };
     const pending: NodeRecord[] = [];
-    for (const node of await this.repo.nodesOfStake(stakeId)) {
+    for (const node of nodes ?? await this.repo.nodesOfStake(stakeId)) {
       if (node.terminationRequestedAt !== undefined || node.status !== 'joined') continue;
       if (!this.workerGroups.has(node.autoScalingGroup)) result.refused.push(node.instanceId);
       else pending.push(node);
@@ -65,11 +70,12 @@ export class Evictor {
     const nowMs = this.now().getTime();
     const at = new Date(nowMs).toISOString();
     const staleBefore = new Date(nowMs - this.claimStaleAfterMs).toISOString();
-    const ids: string[] = [];
-    for (const node of pending) {
-      if (await this.repo.claimEviction(node.instanceId, at, staleBefore)) ids.push(node.instanceId);
-      else result.claimedElsewhere.push(node.instanceId);
-    }
+    const claimed = new Map<string, boolean>();
+    await forEachBounded(pending, NODE_WRITE_CONCURRENCY, async (node) => {
+      claimed.set(node.instanceId, await this.repo.claimEviction(node.instanceId, at, staleBefore));
+    });
+    const ids = pending.map((n) => n.instanceId).filter((id) => claimed.get(id));
+    result.claimedElsewhere.push(...pending.map((n) => n.instanceId).filter((id) => !claimed.get(id)));
     if (ids.length === 0) return result;
 
     let toTerminate: string[];
@@ -82,14 +88,14 @@ export class Evictor {
       // EC2 refused or did not answer: give the claims back so the next run retries at once. A release
       // that fails too only delays that retry until the claim is stale.
       if (error instanceof InstanceApiError) {
-        for (const id of ids) await this.repo.releaseEviction(id, at).catch(() => undefined);
+        await forEachBounded(ids, NODE_WRITE_CONCURRENCY, (id) => this.repo.releaseEviction(id, at).catch(() => undefined));
       }
       throw error;
     }
-    for (const id of ids) {
+    await forEachBounded(ids, NODE_WRITE_CONCURRENCY, async (id) => {
       await this.repo.markTerminationRequested(id, at);
-      (toTerminate.includes(id) ? result.terminated : result.alreadyGone).push(id);
-    }
+    });
+    for (const id of ids) (toTerminate.includes(id) ? result.terminated : result.alreadyGone).push(id);
     return result;
   }
 }

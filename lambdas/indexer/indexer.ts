@@ -2,19 +2,29 @@
 // the nodes of unstaked, slashed or withdrawn stakes, and only then advance the cursor (conditionally, so a
 // concurrent run can never move it backwards). A crash at any point leaves the cursor at the last page
 // whose effects are all durable; the next run replays from there and the idempotent rules converge.
-import { comparePositions, type IndexRepository, type IndexerCursor } from '../shared/index/index-repository';
+import { randomUUID } from 'node:crypto';
+import { comparePositions, type IndexRepository, type IndexerCursor, type ResweepEntry } from '../shared/index/index-repository';
 import type { EventPosition } from '../shared/index/index-model';
 import { applyEventsToIndex, resweepStakes, type PositionedEvent } from '../shared/index/event-applier';
 import { decodeEvent, UnknownEventError } from '../shared/sui/events';
 import { InstanceApiError, type Evictor } from './eviction';
 import { ProviderError, type EventPage, type EventSource, type RawEvent } from './event-source';
+import { SharedStakeLookups } from './stake-lookups';
 import { INDEXER_SAFETY_MARGIN_MS } from '../shared/runtime/aws-clients';
+import { forEachBounded } from '../shared/concurrency/bounded';
 
 /**
  * Kept free at the end of a run for the cursor write and publishing metrics: no provider call may run
  * into it (each gets at most the remaining time minus this), so a hanging provider never outlives the run.
  */
 export const FINAL_RESERVE_MS = 5_000;
+
+/**
+ * Stakes evicted (and re-swept) at once. Each eviction is a few dependent calls (GSI query, claims,
+ * DescribeInstances, TerminateInstances, marks), so a page's evictions overlap instead of queueing; the
+ * bound keeps EC2's request rate and the SDK's socket pool within reach.
+ */
+export const EVICTION_CONCURRENCY = 8;
 
 export interface IndexerLog {
   info(message: string, extra?: Record<string, unknown>): void;
@@ -30,6 +40,8 @@ export interface IndexerDeps {
   log: IndexerLog;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
+  /** Names this run on the re-sweep entries it adds (default: a random UUID). */
+  runId?: () => string;
 }
 
 export interface RunOptions {
@@ -60,8 +72,12 @@ export interface RunReport {
   undecodable: number;
   terminated: number;
   providerErrors: number;
-  /** Evictions EC2 failed; their stakes stay on the cursor's resweep list and are retried next run. */
+  /** Evictions EC2 failed; their stakes keep their re-sweep entries and are retried next run. */
   evictionErrors: number;
+  /** Stakes swept a second time in this run (re-sweep entries of earlier runs). */
+  resweptStakes: number;
+  /** Stakes left with a re-sweep entry for the next run: evicted in this run, or whose retry is still due. */
+  resweepPending: number;
   stoppedBecause: StopReason;
   cursor?: IndexerCursor;
   lagCheckpoints?: number;
@@ -79,28 +95,30 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
   const baseBackoff = options.baseBackoffMs ?? 500;
 
   const report: RunReport = {
-    pages: 0, events: 0, applied: 0, stale: 0, ignored: 0, skipped: 0, undecodable: 0, terminated: 0, providerErrors: 0, evictionErrors: 0, stoppedBecause: 'caught_up',
+    pages: 0, events: 0, applied: 0, stale: 0, ignored: 0, skipped: 0, undecodable: 0, terminated: 0, providerErrors: 0, evictionErrors: 0,
+    resweptStakes: 0, resweepPending: 0, stoppedBecause: 'caught_up',
   };
+  const run = deps.runId?.() ?? randomUUID();
   let cursor = await repo.getCursor();
   const tip = chainTip(source, callBudget);
-  // Stakes to sweep again next run: those slashed or withdrawn in this run, and those whose eviction failed.
-  const swept = new Set<string>();
-  const evict = async (stakeId: string) => {
+  // Stakes with a re-sweep entry after this run: those evicted in this run, and retries still due.
+  const pending = new Set<string>();
+  const lookups = new SharedStakeLookups(repo);
+  /** Evicts a stake's nodes; false when the eviction must be tried again by a later run. */
+  const evict = async (stakeId: string): Promise<boolean> => {
     if (options.remainingMs() < margin) {
-      // Near the deadline: leave it to the next run (the stake goes on the resweep list with the cursor).
-      swept.add(stakeId);
+      // Near the deadline: leave it to the next run (the stake keeps or gets its re-sweep entry).
       log.warn('eviction deferred to the next run: the Lambda deadline is near', { stakeId });
-      return;
+      return false;
     }
     let eviction;
     try {
-      eviction = await deps.evictor.evictStake(stakeId);
+      eviction = await deps.evictor.evictStake(stakeId, lookups.takeNodes(stakeId));
     } catch (error) {
       if (!(error instanceof InstanceApiError)) throw error;
       report.evictionErrors++;
-      swept.add(stakeId);
       log.error('could not evict the nodes of an inactive stake; the next run tries again', { stakeId, message: error.message });
-      return;
+      return false;
     }
     report.terminated += eviction.terminated.length;
     if (eviction.terminated.length + eviction.alreadyGone.length > 0) {
@@ -109,18 +127,17 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
     if (eviction.refused.length > 0) log.error('nodes of a foreign group under a slashed stake left running', { stakeId, refused: eviction.refused });
     if (eviction.claimedElsewhere.length > 0) {
       // Another run holds the claim: look again next run, until every node is marked (or its claim is stale).
-      swept.add(stakeId);
       log.warn('eviction claimed by another run; checking again next run', { stakeId, claimedElsewhere: eviction.claimedElsewhere });
+      return false;
     }
+    return true;
   };
 
-  // Second look at the previous run's slashed/withdrawn stakes (GSI lag); their list is then cleared.
-  const previousSweeps = cursor?.resweepStakes ?? [];
-  if (previousSweeps.length > 0) {
-    const invalidated = await resweepStakes(repo, previousSweeps);
-    if (invalidated > 0) log.warn('second sweep invalidated tokens the first sweep missed', { invalidated });
-    for (const stakeId of previousSweeps) await evict(stakeId);
-  }
+  if (cursor?.resweepStakes?.length) cursor = await migrateResweepList(repo, cursor, run, now);
+  // The second look gets at most half of the run: a backlog of re-sweeps must not hold back new events
+  // (revocations, slashes); what is left waits for the next run.
+  const resweepStopsAt = Math.max(margin, options.remainingMs() / 2);
+  await resweepEarlierRuns(lookups, evict, () => options.remainingMs() < resweepStopsAt, pending, report, log);
 
   for (;;) {
     if (options.remainingMs() < margin) {
@@ -181,18 +198,24 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
     }
 
     const { positioned, lastPosition } = positionEvents(page.events, cursor?.lastEvent, deps.packageId, log, report);
-    const result = await applyEventsToIndex(repo, positioned);
+    const result = await applyEventsToIndex(lookups.repo, positioned);
     report.applied += result.applied;
     report.stale += result.stale;
     report.ignored += result.ignored;
     report.skipped += result.invalid;
     report.undecodable += result.invalid;
-    for (const stakeId of result.evictStakes) {
-      await evict(stakeId);
-      swept.add(stakeId);
+    if (result.resweepStakes.length > 0) {
+      // Recorded before the cursor moves past the page: a later run sweeps each of them once more — the
+      // evicted stakes, and the stakes whose tokens' backing the GSIs may have hidden (event-applier.ts).
+      await repo.addResweeps(result.resweepStakes, run, now().toISOString());
+      for (const stakeId of result.resweepStakes) pending.add(stakeId);
     }
-    // Tokens of these the GSIs may have hidden get their second look next run (event-applier.ts).
-    for (const stakeId of result.resweepStakes) swept.add(stakeId);
+    if (result.evictStakes.length > 0) {
+      await forEachBounded(result.evictStakes, EVICTION_CONCURRENCY, async (stakeId) => {
+        await evict(stakeId);
+      });
+    }
+    lookups.clear();
 
     if (page.hasNextPage && page.endCursor === (cursor?.cursor ?? null)) {
       // A provider that claims more but never moves would keep us here until the deadline.
@@ -211,25 +234,74 @@ export async function runIndexer(deps: IndexerDeps, options: RunOptions): Promis
         ...(maxPosition(cursor?.lastEvent, lastPosition) ? { lastEvent: maxPosition(cursor?.lastEvent, lastPosition) } : {}),
         eventsSeen: (cursor?.eventsSeen ?? 0) + page.events.length,
         updatedAt: now().toISOString(),
-        ...(swept.size > 0 ? { resweepStakes: [...swept] } : {}),
       };
       await repo.putCursor(next, cursor);
       cursor = next;
     }
     if (!page.hasNextPage) break;
   }
-  if (cursor && !sameList(cursor.resweepStakes ?? [], [...swept])) {
-    // No page moved the cursor after the second sweep: record that it is done.
-    const next: IndexerCursor = { ...cursor, updatedAt: now().toISOString() };
-    if (swept.size > 0) next.resweepStakes = [...swept];
-    else delete next.resweepStakes;
-    await repo.putCursor(next, cursor);
-    cursor = next;
-  }
+  report.resweepPending = pending.size;
   report.cursor = cursor;
   const coveredAtMs = await measureLag(deps, report, cursor, callBudget);
   report.cursor = await recordCoverage(repo, cursor, coveredAtMs, now);
   return report;
+}
+
+/**
+ * Moves a list of stakes to re-sweep from a cursor written before re-sweep entries existed into
+ * entries, then writes the cursor without it: the list is honoured once and the cursor item no longer
+ * grows with the number of stakes. A crash in between only moves the list again.
+ */
+async function migrateResweepList(repo: IndexRepository, cursor: IndexerCursor, run: string, now: () => Date): Promise<IndexerCursor> {
+  await repo.addResweeps(cursor.resweepStakes ?? [], run, now().toISOString());
+  const next: IndexerCursor = { ...cursor, updatedAt: now().toISOString() };
+  delete next.resweepStakes;
+  await repo.putCursor(next, cursor);
+  return next;
+}
+
+/**
+ * The second look at stakes earlier runs evicted (the stake GSI lags, so their first sweep may have
+ * missed a token or node), and the retry of evictions that failed or were deferred. Pages through the
+ * re-sweep entries; an entry is removed once its stake is swept and every node is dealt with, and kept
+ * (for the next run) otherwise. An entry the same stake gets again later in this run is a new one.
+ */
+async function resweepEarlierRuns(
+  lookups: SharedStakeLookups,
+  evict: (stakeId: string) => Promise<boolean>,
+  deadlineNear: () => boolean,
+  pending: Set<string>,
+  report: RunReport,
+  log: IndexerLog,
+): Promise<void> {
+  let startAfter: string | undefined;
+  do {
+    const { repo } = lookups;
+    if (deadlineNear()) {
+      // The rest keep their entries for the next run; one look tells whether any remain.
+      const rest = await repo.resweepPage(startAfter, 1);
+      for (const entry of rest.entries) pending.add(entry.stakeId);
+      if (rest.entries.length > 0) log.warn('re-sweep backlog left for the next run', { resweptStakes: report.resweptStakes });
+      return;
+    }
+    const page = await repo.resweepPage(startAfter);
+    startAfter = page.nextStart;
+    if (page.entries.length === 0) continue;
+    const stakeIds = page.entries.map((e) => e.stakeId);
+    const invalidated = await resweepStakes(repo, stakeIds);
+    if (invalidated > 0) log.warn('second sweep corrected tokens the first sweep missed', { invalidated });
+    // Entries also name active stakes (an admin approval changed, a token's backing to re-check): only a
+    // stake that no longer backs nodes (unbonding, slashed, withdrawn) has its nodes evicted again.
+    const stakes = await repo.getStakes(stakeIds);
+    const done: ResweepEntry[] = [];
+    await forEachBounded(page.entries, EVICTION_CONCURRENCY, async (entry) => {
+      if (stakes.get(entry.stakeId)?.record.status === 'active' || await evict(entry.stakeId)) done.push(entry);
+      else pending.add(entry.stakeId);
+    });
+    lookups.clear();
+    await repo.removeResweeps(done);
+    report.resweptStakes += page.entries.length;
+  } while (startAfter !== undefined);
 }
 
 /**
@@ -347,10 +419,6 @@ function behindCursor(page: EventPage, cursor: IndexerCursor): boolean {
   if (page.coveredCheckpoint !== undefined && page.coveredCheckpoint < cursor.checkpoint) return true;
   const last = cursor.lastEvent;
   return last !== undefined && page.events.some((e) => e.checkpoint < last.checkpoint);
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function maxBig(a: bigint, b: bigint): bigint {

@@ -10,7 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { INDEXER_METRICS } from '../../lambdas/indexer/metric-names';
-import { TABLE_INDEXES } from '../../lambdas/shared/index/index-model';
+import { KEYS, TABLE_INDEXES } from '../../lambdas/shared/index/index-model';
 import type { EnvironmentConfig } from '../config/environment-config';
 import { names } from '../shared/names';
 import { DomainFunction } from './domain-function';
@@ -56,6 +56,13 @@ export class Indexer extends Construct {
     this.function.addToRolePolicy(new iam.PolicyStatement({
       actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Query'],
       resources: [props.table.tableArn, ...Object.values(TABLE_INDEXES).map((index) => `${props.table.tableArn}/index/${index}`)],
+    }));
+    // Re-sweep entries are the only items it deletes or batch-writes (TransactWriteItems deletes need
+    // DeleteItem): in their own partition only.
+    this.function.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem'],
+      resources: [props.table.tableArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [KEYS.resweepPartition().pk] } },
     }));
 
     // Eviction: only instances that the Auto Scaling groups of this cluster's workers launched.

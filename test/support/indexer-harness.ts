@@ -104,7 +104,7 @@ export async function createHarness(
       for (let i = 0; i < maxRuns; i++) {
         const report = await run(options);
         reports.push(report);
-        if (report.stoppedBecause === 'caught_up' && !report.cursor?.resweepStakes?.length) return reports;
+        if (report.stoppedBecause === 'caught_up' && report.resweepPending === 0) return reports;
       }
       throw new Error(`indexer did not catch up within ${maxRuns} runs`);
     },

@@ -53,13 +53,14 @@ export interface MotoServer {
 /**
  * Starts `python -m moto.server` on a free loopback port and resolves once it answers. It waits for
  * the process rather than the clock: it fails when the server exits, and gives up only after a
- * deadline no healthy start comes near (a loaded machine is slow, not broken).
+ * deadline no healthy start comes near (a loaded machine is slow, not broken). `prelude` is Python run
+ * before the server starts (a test's own adjustments to the emulator).
  */
-export async function spawnMotoServer(python: string): Promise<MotoServer> {
+export async function spawnMotoServer(python: string, prelude = ''): Promise<MotoServer> {
   let lastError = '';
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const child: ChildProcess = spawn(python, ['-c', LAUNCHER, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child: ChildProcess = spawn(python, ['-c', prelude + LAUNCHER, '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     const endpoint = `http://127.0.0.1:${port}`;

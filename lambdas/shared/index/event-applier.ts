@@ -17,6 +17,10 @@ import type { AdminRecord, EventPosition, MinStakeRecord, SealTokenRecord, Stake
 import { comparePositions, IndexConflictError, type EntityWrite, type IndexRepository, type Versioned } from './index-repository';
 import type { DecodedEvent } from '../sui/events';
 import { roleFromU8, ROLES, type Role } from '../sui/roles';
+import { forEachBounded } from '../concurrency/bounded';
+
+/** GSI lookups of a re-sweep in flight at once. */
+const RESWEEP_LOOKUP_CONCURRENCY = 8;
 
 export interface PositionedEvent {
   event: DecodedEvent;
@@ -320,8 +324,11 @@ export async function resweepStakes(repo: IndexRepository, stakeIds: readonly st
   for (let attempt = 1; ; attempt++) {
     try {
       const stakes = await repo.getStakes(stakeIds);
-      const found = await Promise.all([...stakes.keys()].map((stakeId) => repo.tokensOfStake(stakeId)));
-      const tokens = found.flat();
+      // One GSI query per stake, a few at a time: a long list must not cost one round trip after another.
+      const tokens: Versioned<SealTokenRecord>[] = [];
+      await forEachBounded([...stakes.keys()], RESWEEP_LOOKUP_CONCURRENCY, async (stakeId) => {
+        tokens.push(...await repo.tokensOfStake(stakeId));
+      });
       // The GSI copies may be behind: decide on consistent reads of the tokens themselves.
       const current = await repo.getTokens(tokens.map((t) => t.record.tokenId));
       const owners = [...new Set([...current.values()].filter((t) => t.record.role === 'admin').map((t) => t.record.owner))];
@@ -378,6 +385,9 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
   const stakeIds = new Set<string>();
   const tokenIds = new Set<string>();
   const sweepStakes = new Set<string>();
+  // A deposit creates its stake: on chain no token can exist for it yet, so its tokens are looked up only
+  // when the index already holds the stake (a replay, or a placeholder an earlier page left).
+  const depositStakes = new Set<string>();
   const sweepOwners = new Set<string>();
   const minStakeRoles = new Set<Role>();
   const adminAddresses = new Set<string>();
@@ -387,7 +397,7 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
     if (ids.admin) adminAddresses.add(ids.admin);
     if (ids.stakeId) stakeIds.add(ids.stakeId);
     if (ids.tokenId) tokenIds.add(ids.tokenId);
-    if (ids.sweepStake && ids.stakeId) sweepStakes.add(ids.stakeId);
+    if (ids.sweepStake && ids.stakeId) (event.name === 'staking::StakeDeposited' ? depositStakes : sweepStakes).add(ids.stakeId);
     if (ids.sweepOwner && ids.admin) sweepOwners.add(ids.admin);
   }
   // The GSIs are only eventually consistent: use them to find ids, then read the items consistently.
@@ -414,6 +424,17 @@ async function applyOnce(repo: IndexRepository, events: readonly PositionedEvent
     minStakeRoles.size > 0 ? repo.getMinStakes([...minStakeRoles]) : new Map<Role, Versioned<MinStakeRecord>>(),
     adminAddresses.size > 0 ? repo.getAdmins([...adminAddresses]) : new Map<string, Versioned<AdminRecord>>(),
   ]);
+  // A token whose stake the index does not hold yet (only out of ledger order) gets its backing from the
+  // next run's re-sweep, since the deposit that creates the stake looks no tokens up.
+  for (const { event } of events) {
+    if (event.name === 'seal_token::SealTokenIssued' && !stakes.has(event.data.stake_id) && !depositStakes.has(event.data.stake_id)) approvalStakes.add(event.data.stake_id);
+  }
+  const knownDeposits = [...depositStakes].filter((id) => !sweepStakes.has(id) && stakes.has(id));
+  if (knownDeposits.length > 0) {
+    const late = (await Promise.all(knownDeposits.map((id) => repo.tokensOfStake(id)))).flat();
+    const missing = late.map((t) => t.record.tokenId).filter((id) => !tokens.has(id));
+    if (missing.length > 0) for (const [id, v] of await repo.getTokens(missing)) tokens.set(id, v);
+  }
   const ws = emptyWorkingSet();
   const stakeRevs = new Map<string, number>();
   const tokenRevs = new Map<string, number>();

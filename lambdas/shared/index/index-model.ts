@@ -199,6 +199,12 @@ export const KEYS = {
   lifecycleAction: (token: string) => ({ pk: `LIFECYCLE#${token}`, sk: 'LIFECYCLE' }),
   /** Recent external-join admissions of a stake (the per-stake rate limit, lambdas/shared/nodes/join-rate-limit.ts). */
   joinRate: (stakeId: string) => ({ pk: `JOINRATE#${stakeId}`, sk: 'JOIN_RATE' }),
+  /**
+   * A stake the indexer must sweep once more (the GSI's second look, or an eviction to retry): one item
+   * per stake in one partition, so nothing grows with the number of stakes (docs/indexer.md).
+   */
+  resweep: (stakeId: string) => ({ pk: 'RESWEEP', sk: `STAKE#${stakeId}` }),
+  resweepPartition: () => ({ pk: 'RESWEEP' }),
   ownerIndex: (owner: string) => ({ gsi1pk: `OWNER#${owner}` }),
   stakeIndex: (stakeId: string) => ({ gsi2pk: `STAKE#${stakeId}` }),
 } as const;

@@ -4,10 +4,12 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
+  BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
   type NativeAttributeValue,
 } from '@aws-sdk/lib-dynamodb';
@@ -26,13 +28,23 @@ import {
   type SealTokenRecord,
   type StakeRecord,
 } from './index-model';
-import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type Versioned } from './index-repository';
+import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type ResweepEntry, type ResweepPage, type StakeMembers, type Versioned } from './index-repository';
 import { ROLES, type Role } from '../sui/roles';
+import { forEachBounded } from '../concurrency/bounded';
 
 type Item = Record<string, NativeAttributeValue>;
 
 const BATCH_GET_MAX = 100;
-const WRITE_CONCURRENCY = 16;
+/** TransactWriteItems takes at most 100 actions. */
+const TRANSACT_MAX = 100;
+/** BatchWriteItem takes at most 25 puts or deletes. */
+const BATCH_WRITE_MAX = 25;
+/** Transactions or batches of one call in flight at once (a page rarely needs more than one). */
+const WRITE_CONCURRENCY = 4;
+/** Tries of a batch whose remainder DynamoDB keeps handing back (throttling), with capped backoff between. */
+const BATCH_MAX_ATTEMPTS = 9;
+/** Re-sweep entries per Query page: bounds what one indexer step holds and works on at once. */
+export const RESWEEP_PAGE_SIZE = 100;
 
 export interface DynamoIndexRepositoryOptions {
   tableName: string;
@@ -134,6 +146,17 @@ export class DynamoIndexRepository implements IndexRepository {
     return items.map((i) => ({ record: tokenFromItem(i), rev: i.rev as number }));
   }
 
+  async stakeMembers(stakeId: string): Promise<StakeMembers> {
+    const items = await this.query(TABLE_INDEXES.byStake, 'gsi2pk', KEYS.stakeIndex(stakeId).gsi2pk);
+    const members: StakeMembers = { tokens: [], nodes: [] };
+    // Told apart by key prefix, as tokensOfStake and nodesOfStake do.
+    for (const i of items) {
+      if (String(i.pk).startsWith('TOKEN#')) members.tokens.push({ record: tokenFromItem(i), rev: i.rev as number });
+      else if (String(i.pk).startsWith('NODE#')) members.nodes.push(nodeFromItem(i));
+    }
+    return members;
+  }
+
   async tokensOfOwner(owner: string): Promise<SealTokenRecord[]> {
     const items = await this.query(TABLE_INDEXES.byOwner, 'gsi1pk', KEYS.ownerIndex(owner).gsi1pk, { prefix: 'TOKEN', attr: 'sk' });
     return items.map(tokenFromItem);
@@ -145,36 +168,122 @@ export class DynamoIndexRepository implements IndexRepository {
   }
 
   async writeEntities(writes: readonly EntityWrite[]): Promise<void> {
-    // Conditional single-item puts in parallel: each entity's revision check stays exact, no write
-    // waits for unrelated ones, and a put costs half of a transactional write.
-    let next = 0;
-    const worker = async () => {
-      while (next < writes.length) await this.writeOne(writes[next++]);
-    };
-    // Settle every in-flight put before reporting, so a retry never races our own late writes.
-    const results = await Promise.allSettled(Array.from({ length: Math.min(WRITE_CONCURRENCY, writes.length) }, worker));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    // One TransactWriteItems per 100 writes, each put conditional on the revision it was computed from:
+    // the optimistic check stays exact per entity, and a page of events costs one request instead of one
+    // per entity. A transaction is all or nothing; a conflict anywhere cancels it and the caller reloads
+    // and re-applies (idempotent). Chunks are independent (the contract allows a partial write).
+    const chunks: EntityWrite[][] = [];
+    for (let i = 0; i < writes.length; i += TRANSACT_MAX) chunks.push(writes.slice(i, i + TRANSACT_MAX));
+    await forEachBounded(chunks, WRITE_CONCURRENCY, (chunk) => this.writeChunk(chunk));
   }
 
-  private async writeOne(w: EntityWrite): Promise<void> {
-    const item =
-      w.kind === 'stake' ? stakeToItem(w.record)
-        : w.kind === 'token' ? tokenToItem(w.record)
-          : w.kind === 'admin' ? adminToItem(w.record)
-            : minStakeToItem(w.record);
-    item.rev = w.expectedRev + 1;
+  private async writeChunk(writes: readonly EntityWrite[]): Promise<void> {
+    const puts = writes.map((w) => {
+      const item =
+        w.kind === 'stake' ? stakeToItem(w.record)
+          : w.kind === 'token' ? tokenToItem(w.record)
+            : w.kind === 'admin' ? adminToItem(w.record)
+              : minStakeToItem(w.record);
+      item.rev = w.expectedRev + 1;
+      return {
+        Put: {
+          TableName: this.table,
+          Item: item,
+          ConditionExpression: w.expectedRev === 0 ? 'attribute_not_exists(pk)' : '#rev = :rev',
+          ...(w.expectedRev === 0 ? {} : { ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': w.expectedRev } }),
+        },
+      };
+    });
+    const keys = new Set(puts.map((p) => `${p.Put.Item.pk}|${p.Put.Item.sk}`));
+    // A transaction refuses two actions on one item; the applier never asks for that, so it is a bug.
+    if (keys.size !== puts.length) throw new Error('writeEntities was given two writes of the same entity');
     try {
-      await this.doc.send(new PutCommand({
-        TableName: this.table,
-        Item: item,
-        ConditionExpression: w.expectedRev === 0 ? 'attribute_not_exists(pk)' : '#rev = :rev',
-        ...(w.expectedRev === 0 ? {} : { ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': w.expectedRev } }),
-      }));
+      await this.doc.send(new TransactWriteCommand({ TransactItems: puts }));
     } catch (error) {
-      if (isConflict(error)) throw new IndexConflictError(`${w.kind} ${item.pk} changed concurrently`);
+      if (isConflict(error)) {
+        const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+        const moved = puts.filter((_, i) => reasons[i]?.Code === 'ConditionalCheckFailed').map((p) => String(p.Put.Item.pk));
+        throw new IndexConflictError(`${moved.length > 0 ? moved.join(', ') : 'an entity'} changed concurrently`);
+      }
       throw unavailable(error);
     }
+  }
+
+  async addResweeps(stakeIds: readonly string[], run: string, addedAt: string): Promise<void> {
+    const unique = [...new Set(stakeIds)];
+    await this.batchWrite(unique.map((stakeId) => ({ PutRequest: { Item: { ...KEYS.resweep(stakeId), entity: 'resweep', stakeId, run, addedAt } } })));
+  }
+
+  async resweepPage(startAfter?: string, limit = RESWEEP_PAGE_SIZE): Promise<ResweepPage> {
+    // Strongly consistent: an entry written by the previous run (just before its cursor) must be seen.
+    try {
+      const res = await this.doc.send(new QueryCommand({
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': KEYS.resweepPartition().pk },
+        ConsistentRead: true,
+        Limit: limit,
+        ...(startAfter !== undefined ? { ExclusiveStartKey: KEYS.resweep(startAfter) } : {}),
+      }));
+      const entries = (res.Items ?? []).map((i) => ({ stakeId: i.stakeId as string, run: i.run as string, addedAt: i.addedAt as string }));
+      // DynamoDB may end a page early (1 MB) or return an empty last page with a key; both just page on.
+      return res.LastEvaluatedKey ? { entries, nextStart: String(res.LastEvaluatedKey.sk).slice('STAKE#'.length) } : { entries };
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  async removeResweeps(entries: readonly ResweepEntry[]): Promise<void> {
+    // Conditional on the run that added each entry: one a later run wrote again (the stake was slashed
+    // again) is its own to sweep, and stays. Transactions carry the condition; a cancelled one is sent
+    // again without the entries whose condition failed.
+    const chunks: ResweepEntry[][] = [];
+    for (let i = 0; i < entries.length; i += TRANSACT_MAX) chunks.push(entries.slice(i, i + TRANSACT_MAX));
+    await forEachBounded(chunks, WRITE_CONCURRENCY, async (chunk) => {
+      let pending = chunk;
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        try {
+          await this.doc.send(new TransactWriteCommand({
+            TransactItems: pending.map((e) => ({
+              Delete: {
+                TableName: this.table,
+                Key: KEYS.resweep(e.stakeId),
+                ConditionExpression: '#run = :run',
+                ExpressionAttributeNames: { '#run': 'run' },
+                ExpressionAttributeValues: { ':run': e.run },
+              },
+            })),
+          }));
+          return;
+        } catch (error) {
+          const name = (error as { name?: string }).name;
+          const cancelled = name === 'TransactionCanceledException' || name === 'TransactionConflictException';
+          if (!cancelled || attempt >= BATCH_MAX_ATTEMPTS) throw unavailable(error);
+          const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+          // Drop the entries re-added (or already removed) since they were read; retry the rest.
+          pending = pending.filter((_, i) => reasons[i]?.Code !== 'ConditionalCheckFailed');
+          if (pending.length > 0) await sleep(backoffMs(attempt));
+        }
+      }
+    });
+  }
+
+  private async batchWrite(requests: Item[]): Promise<void> {
+    const chunks: Item[][] = [];
+    for (let i = 0; i < requests.length; i += BATCH_WRITE_MAX) chunks.push(requests.slice(i, i + BATCH_WRITE_MAX));
+    await forEachBounded(chunks, WRITE_CONCURRENCY, async (chunk) => {
+      let pending: Item[] | undefined = chunk;
+      try {
+        for (let attempt = 1; pending && pending.length > 0; attempt++) {
+          if (attempt > BATCH_MAX_ATTEMPTS) throw new Error('batch write kept returning unprocessed items');
+          if (attempt > 1) await sleep(backoffMs(attempt - 1));
+          const res = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.table]: pending } }));
+          pending = res.UnprocessedItems?.[this.table] as Item[] | undefined;
+        }
+      } catch (error) {
+        throw unavailable(error);
+      }
+    });
   }
 
   async getNode(instanceId: string): Promise<NodeRecord | undefined> {
@@ -299,8 +408,8 @@ export class DynamoIndexRepository implements IndexRepository {
       for (let i = 0; i < unique.length; i += BATCH_GET_MAX) {
         let pending: Item[] | undefined = unique.slice(i, i + BATCH_GET_MAX);
         for (let attempt = 0; pending && pending.length > 0; attempt++) {
-          if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt));
-          if (attempt > 8) throw new Error('batch get kept returning unprocessed keys');
+          if (attempt >= BATCH_MAX_ATTEMPTS) throw new Error('batch get kept returning unprocessed keys');
+          if (attempt > 0) await sleep(backoffMs(attempt));
           const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: consistent } } }));
           out.push(...(res.Responses?.[this.table] ?? []));
           pending = res.UnprocessedKeys?.[this.table]?.Keys as Item[] | undefined;
@@ -312,7 +421,7 @@ export class DynamoIndexRepository implements IndexRepository {
     return out;
   }
 
-  private async query(index: string, keyName: string, keyValue: string, sortPrefix: { attr: string; prefix: string }): Promise<Item[]> {
+  private async query(index: string, keyName: string, keyValue: string, sortPrefix?: { attr: string; prefix: string }): Promise<Item[]> {
     const out: Item[] = [];
     let start: Item | undefined;
     try {
@@ -320,9 +429,9 @@ export class DynamoIndexRepository implements IndexRepository {
         const res = await this.doc.send(new QueryCommand({
           TableName: this.table,
           IndexName: index,
-          KeyConditionExpression: '#k = :k AND begins_with(#s, :p)',
-          ExpressionAttributeNames: { '#k': keyName, '#s': sortPrefix.attr },
-          ExpressionAttributeValues: { ':k': keyValue, ':p': sortPrefix.prefix },
+          KeyConditionExpression: sortPrefix ? '#k = :k AND begins_with(#s, :p)' : '#k = :k',
+          ExpressionAttributeNames: sortPrefix ? { '#k': keyName, '#s': sortPrefix.attr } : { '#k': keyName },
+          ExpressionAttributeValues: sortPrefix ? { ':k': keyValue, ':p': sortPrefix.prefix } : { ':k': keyValue },
           ExclusiveStartKey: start,
         }));
         out.push(...(res.Items ?? []));
@@ -352,6 +461,12 @@ function unavailable(error: unknown): Error {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Exponential from 50 ms, capped at 1 s, with jitter so retries of parallel batches spread out. */
+function backoffMs(attempt: number): number {
+  const base = Math.min(1000, 25 * 2 ** attempt);
+  return base / 2 + Math.floor(Math.random() * (base / 2));
+}
 
 function positionToItem(p: EventPosition): Item {
   return { checkpoint: p.checkpoint.toString(), txOrdinal: p.txOrdinal, eventIndex: p.eventIndex, txDigest: p.txDigest };

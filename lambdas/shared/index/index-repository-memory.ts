@@ -3,7 +3,7 @@
 // mutate stored state by accident.
 import type { AdminRecord, IndexReadRequest, IndexReadResult, IndexView, MinStakeRecord, NodeRecord, SealTokenRecord, StakeRecord } from './index-model';
 import { ROLES, type Role } from '../sui/roles';
-import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type Versioned } from './index-repository';
+import { IndexConflictError, type EntityWrite, type IndexRepository, type IndexerCursor, type ResweepEntry, type ResweepPage, type StakeMembers, type Versioned } from './index-repository';
 
 const copy = <T>(value: T): T => structuredClone(value);
 
@@ -19,6 +19,7 @@ export class MemoryIndexRepository implements IndexRepository {
   private readonly stakesByOwner = new Map<string, Set<string>>();
   private readonly nodesByStake = new Map<string, Set<string>>();
   private cursor: IndexerCursor | undefined;
+  private readonly resweeps = new Map<string, ResweepEntry>();
 
   async getToken(tokenId: string): Promise<SealTokenRecord | undefined> {
     const found = this.tokens.get(tokenId);
@@ -94,6 +95,10 @@ export class MemoryIndexRepository implements IndexRepository {
 
   async tokensOfStake(stakeId: string): Promise<Versioned<SealTokenRecord>[]> {
     return [...(this.tokensByStake.get(stakeId) ?? [])].map((id) => copy(this.tokens.get(id)!));
+  }
+
+  async stakeMembers(stakeId: string): Promise<StakeMembers> {
+    return { tokens: await this.tokensOfStake(stakeId), nodes: await this.nodesOfStake(stakeId) };
   }
 
   async tokensOfOwner(owner: string): Promise<SealTokenRecord[]> {
@@ -173,6 +178,20 @@ export class MemoryIndexRepository implements IndexRepository {
     if (node && node.terminationRequestedAt === undefined && node.evictionClaimedAt === at) delete node.evictionClaimedAt;
   }
 
+  async addResweeps(stakeIds: readonly string[], run: string, addedAt: string): Promise<void> {
+    for (const stakeId of stakeIds) this.resweeps.set(stakeId, { stakeId, run, addedAt });
+  }
+
+  async resweepPage(startAfter?: string, limit = 100): Promise<ResweepPage> {
+    const ids = [...this.resweeps.keys()].filter((id) => startAfter === undefined || id > startAfter).sort();
+    const entries = ids.slice(0, limit).map((id) => copy(this.resweeps.get(id)!));
+    return ids.length > limit ? { entries, nextStart: entries.at(-1)!.stakeId } : { entries };
+  }
+
+  async removeResweeps(entries: readonly ResweepEntry[]): Promise<void> {
+    for (const e of entries) if (this.resweeps.get(e.stakeId)?.run === e.run) this.resweeps.delete(e.stakeId);
+  }
+
   async getCursor(): Promise<IndexerCursor | undefined> {
     return this.cursor && copy(this.cursor);
   }
@@ -192,6 +211,8 @@ export class MemoryIndexRepository implements IndexRepository {
     minStakes: MinStakeRecord[];
     admins: AdminRecord[];
     cursor: IndexerCursor | undefined;
+    /** Stakes with a pending re-sweep entry. */
+    resweep: string[];
   } {
     const sorted = <T>(m: Map<string, T>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => copy(v));
     return {
@@ -201,6 +222,7 @@ export class MemoryIndexRepository implements IndexRepository {
       minStakes: sorted(this.minStakes).map((v) => v.record),
       admins: sorted(this.admins).map((v) => v.record),
       cursor: this.cursor && copy(this.cursor),
+      resweep: [...this.resweeps.keys()].sort(),
     };
   }
 }

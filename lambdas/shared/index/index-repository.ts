@@ -35,11 +35,33 @@ export interface IndexerCursor {
   coveredThroughMs?: number;
   updatedAt: string;
   /**
-   * Stakes slashed or withdrawn during the last run, swept once more by the next run: the stake GSI
-   * is eventually consistent, so a token or node written just before the first sweep may have been
-   * invisible to it.
+   * Legacy: cursors written before the re-sweep list had its own items (`addResweeps`) carried it here,
+   * which grew the cursor item with the number of stakes. The indexer moves such a list into the
+   * re-sweep items once and never writes this field again.
    */
   resweepStakes?: string[];
+}
+
+/**
+ * A stake to sweep once more in a later run: its tokens (if slashed or withdrawn) and its nodes. The
+ * stake GSI is eventually consistent, so a token or node written just before the first sweep may have
+ * been invisible to it; an eviction EC2 refused or that was deferred is retried the same way.
+ */
+export interface ResweepEntry {
+  stakeId: string;
+  /** The indexer run that (last) added it: only an entry still of that run is removed by its sweep. */
+  run: string;
+  addedAt: string;
+}
+
+export interface StakeMembers {
+  tokens: Versioned<SealTokenRecord>[];
+  nodes: NodeRecord[];
+}
+
+export interface ResweepPage {
+  entries: ResweepEntry[];
+  nextStart?: string;
 }
 
 /** Someone else changed an entity or the cursor between our read and our write. */
@@ -60,6 +82,8 @@ export interface IndexRepository extends TokenIndexReader {
   getAdmins(addresses: readonly string[]): Promise<Map<string, Versioned<AdminRecord>>>;
   /** Tokens backed by a stake (GSI2). */
   tokensOfStake(stakeId: string): Promise<Versioned<SealTokenRecord>[]>;
+  /** Tokens and nodes of a stake in one GSI2 query: a sweep and an eviction of the same stake share it. */
+  stakeMembers(stakeId: string): Promise<StakeMembers>;
   /** Tokens owned by an address (GSI1). */
   tokensOfOwner(owner: string): Promise<SealTokenRecord[]>;
   /** Stakes owned by an address (GSI1): whose tokens an admin approval change must look at again. */
@@ -85,6 +109,17 @@ export interface IndexRepository extends TokenIndexReader {
   claimEviction(instanceId: string, at: string, staleBefore: string): Promise<boolean>;
   /** Gives back the claim made at `at` when the eviction failed before TerminateInstances was sent. */
   releaseEviction(instanceId: string, at: string): Promise<void>;
+
+  /** Records stakes to sweep again (one item each, replacing an older entry of the same stake). */
+  addResweeps(stakeIds: readonly string[], run: string, addedAt: string): Promise<void>;
+  /**
+   * One page of pending re-sweep entries in stake id order, strongly consistent, starting after the
+   * stake id `startAfter` (a page key, not an offset: removals meanwhile shift nothing). `nextStart` is
+   * absent on the last page.
+   */
+  resweepPage(startAfter?: string, limit?: number): Promise<ResweepPage>;
+  /** Removes entries that are still of the run named in them; entries added again since stay. */
+  removeResweeps(entries: readonly ResweepEntry[]): Promise<void>;
 
   getCursor(): Promise<IndexerCursor | undefined>;
   /**

@@ -3,6 +3,7 @@ import { RpcError } from '@protobuf-ts/runtime-rpc';
 import { MemoryIndexRepository } from '../../../lambdas/shared/index/index-repository-memory';
 import { roleToU8 } from '../../../lambdas/shared/sui/roles';
 import { InstanceApiError } from '../../../lambdas/indexer/eviction';
+import { EVICTION_CONCURRENCY, runIndexer } from '../../../lambdas/indexer/indexer';
 import { checkpointTimeMs, generateHistory, prng, type GeneratedHistory } from '../../support/event-history';
 import { createHarness, FaultPlan, InjectedFault } from '../../support/indexer-harness';
 
@@ -110,7 +111,7 @@ describe('indexer: replaying a generated history', () => {
       expect(stored.tokens).toEqual(clean.snapshot.tokens);
       expect(stored.stakes).toEqual(clean.snapshot.stakes);
       const pending = new Set(HISTORY.nodes.filter((n) => HISTORY.expectedTerminations.includes(n.instanceId)).map((n) => n.stakeId));
-      expect([...pending].every((stakeId) => stored.cursor?.resweepStakes?.includes(stakeId))).toBe(true);
+      expect([...pending].every((stakeId) => stored.resweep.includes(stakeId))).toBe(true);
     }
     expect(h.ec2.terminateCalls).toEqual([]);
     ec2Down = false;
@@ -126,6 +127,7 @@ describe('indexer: replaying a generated history', () => {
     h.repo.nodesOfStake = async () => {
       throw new Error('index table unreachable');
     };
+    h.repo.stakeMembers = h.repo.nodesOfStake as never;
     await expect(h.run()).rejects.toThrow('index table unreachable');
     const cursor = await h.repo.getCursor();
     const firstSlashOrWithdraw = HISTORY.ledger.find((e) => /StakeSlashed|StakeWithdrawn/.test(e.eventType))!;
@@ -135,20 +137,60 @@ describe('indexer: replaying a generated history', () => {
   it('sweeps slashed stakes again on the next run, catching tokens and nodes the lagging GSI hid', async () => {
     const h = await createHarness(HISTORY);
     let lagging = true;
-    const { tokensOfStake, nodesOfStake } = h.repo;
+    const { tokensOfStake, nodesOfStake, stakeMembers } = h.repo;
     // During the first run every lookup sees nothing, as a GSI that has not caught up yet would.
     h.repo.tokensOfStake = async (stakeId) => (lagging ? [] : tokensOfStake.call(h.repo, stakeId));
     h.repo.nodesOfStake = async (stakeId) => (lagging ? [] : nodesOfStake.call(h.repo, stakeId));
+    h.repo.stakeMembers = async (stakeId) => (lagging ? { tokens: [], nodes: [] } : stakeMembers.call(h.repo, stakeId));
     const first = await h.run();
     lagging = false;
     expect(first.terminated).toBe(0);
-    expect(first.cursor?.resweepStakes?.length).toBeGreaterThan(0);
+    expect(first.resweepPending).toBeGreaterThan(0);
+    expect((h.repo as MemoryIndexRepository).snapshot().resweep.length).toBe(first.resweepPending);
     const second = await h.run();
     expect(second.terminated).toBe(HISTORY.expectedTerminations.length);
-    expect(second.cursor?.resweepStakes).toBeUndefined();
+    expect(second.resweptStakes).toBe(first.resweepPending);
+    expect(second.resweepPending).toBe(0);
+    expect((h.repo as MemoryIndexRepository).snapshot().resweep).toEqual([]);
     const clean = await cleanIndex(HISTORY);
     expect((h.repo as MemoryIndexRepository).snapshot().tokens).toEqual(clean.snapshot.tokens);
     expect([...h.ec2.terminationCounts().keys()].sort()).toEqual(HISTORY.expectedTerminations);
+  });
+
+  it('evicts the stakes of a page (and of the re-sweep) in parallel, never more than EVICTION_CONCURRENCY at once', async () => {
+    const h = await createHarness(HISTORY);
+    const deps = h.deps();
+    let inFlight = 0;
+    let most = 0;
+    const evictStake = deps.evictor.evictStake.bind(deps.evictor);
+    deps.evictor.evictStake = async (stakeId, nodes) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        await new Promise((r) => setImmediate(r)); // every started eviction is in flight before any ends
+        return await evictStake(stakeId, nodes);
+      } finally {
+        inFlight--;
+      }
+    };
+    for (let run = 0; run < 2; run++) await runIndexer(deps, { remainingMs: () => 600_000 });
+    expect(most).toBe(EVICTION_CONCURRENCY);
+    const clean = await cleanIndex(HISTORY);
+    expect((h.repo as MemoryIndexRepository).snapshot()).toEqual(clean.snapshot);
+    expect([...h.ec2.terminationCounts().values()].every((c) => c === 1)).toBe(true);
+  });
+
+  it('gives the re-sweep at most half of a run: the backlog waits for the next run, new events do not', async () => {
+    const h = await createHarness(HISTORY);
+    const first = await h.run({ remainingMs: () => (h.node.listEventsCalls < 1 ? 60_000 : 1_000) });
+    expect(first.resweepPending).toBeGreaterThan(0);
+    // Half the run has gone by the time the re-sweep would start its first page.
+    let calls = 0;
+    const second = await h.run({ remainingMs: () => (calls++ === 0 ? 600_000 : 250_000) });
+    expect(second).toMatchObject({ resweptStakes: 0, stoppedBecause: 'caught_up' });
+    expect(second.pages).toBeGreaterThan(1);
+    expect(second.resweepPending).toBeGreaterThan(0);
+    await h.runUntilCaughtUp();
+    expect((h.repo as MemoryIndexRepository).snapshot()).toEqual((await cleanIndex(HISTORY)).snapshot);
   });
 
   it('stops before the deadline and resumes to the same index', async () => {
@@ -161,11 +203,12 @@ describe('indexer: replaying a generated history', () => {
     expect((h.repo as MemoryIndexRepository).snapshot()).toEqual(clean.snapshot);
   });
 
-  it('near the deadline, evictions wait for the next run on the cursor\'s resweep list: never lost, still exactly once', async () => {
+  it('near the deadline, evictions wait for the next run in their re-sweep entries: never lost, still exactly once', async () => {
     const h = await createHarness(HISTORY);
     const first = await h.run({ remainingMs: () => (h.node.listEventsCalls < 1 ? 60_000 : 1_000) });
     expect(first).toMatchObject({ stoppedBecause: 'deadline', pages: 1, terminated: 0 });
-    expect(first.cursor?.resweepStakes?.length).toBeGreaterThan(0);
+    expect(first.resweepPending).toBeGreaterThan(0);
+    expect((h.repo as MemoryIndexRepository).snapshot().resweep.length).toBe(first.resweepPending);
     expect(h.ec2.terminateCalls).toEqual([]);
     await h.runUntilCaughtUp();
     const counts = h.ec2.terminationCounts();
@@ -249,10 +292,10 @@ describe('indexer: provider errors leave the cursor where it was', () => {
     const callsBefore = h.node.listEventsCalls;
     const report = await h.run({ maxProviderAttempts: 3, baseBackoffMs: 100 });
     expect(report.stoppedBecause).toBe('provider_error');
-    // The provider position is untouched (the run may only have recorded that its second sweep is done).
+    // The provider position is untouched.
     const after = await h.repo.getCursor();
     // The position stays; the covered time may be refreshed from the tip read after the error (it never moves past the position).
-    expect({ ...after, resweepStakes: undefined, updatedAt: undefined, coveredThroughMs: undefined }).toEqual({ ...before, resweepStakes: undefined, updatedAt: undefined, coveredThroughMs: undefined });
+    expect({ ...after, updatedAt: undefined, coveredThroughMs: undefined }).toEqual({ ...before, updatedAt: undefined, coveredThroughMs: undefined });
     expect(after!.coveredThroughMs ?? 0).toBeGreaterThanOrEqual(before!.coveredThroughMs ?? 0);
     return { h, report, calls: h.node.listEventsCalls - callsBefore };
   }

@@ -69,6 +69,13 @@ describe('indexer construct', () => {
     expect(actions).not.toContain('dynamodb:DeleteTable');
   });
 
+  it('deletes and batch-writes only in the re-sweep partition', () => {
+    const statements = statementsOf(api, fnId);
+    const deleting = statements.filter((s) => [s.Action].flat().some((a) => a === 'dynamodb:DeleteItem' || a === 'dynamodb:BatchWriteItem'));
+    expect(deleting).toHaveLength(1);
+    expect(deleting[0].Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['RESWEEP'] } });
+  });
+
   it('alarms when the lag metric the function publishes exceeds the configured threshold, or is missing', () => {
     api.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: INDEXER_METRICS.namespace,
