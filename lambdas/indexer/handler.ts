@@ -96,24 +96,25 @@ async function buildRealDeps(): Promise<Deps> {
   return {
     repo,
     source: new GrpcEventSource(client, env.SUI_PACKAGE_ID),
-    evictor: new Evictor(repo, lazyEc2Terminator(), groups),
+    evictor: new Evictor(repo, lazyInstanceTerminator(), groups),
     packageId: env.SUI_PACKAGE_ID,
     pageLimit: env.INDEXER_PAGE_LIMIT,
   };
 }
 
 /**
- * The EC2 client (its schemas alone are ~550 KB of bundle) loads on the first eviction only: most runs
- * evict nothing. A failed load is an EC2 failure like any other (the stake is retried next run).
+ * The Auto Scaling client loads on the first eviction only: most runs evict nothing. A failed load is an
+ * Auto Scaling failure like any other (the stake is retried next run).
  */
-export function lazyEc2Terminator(
-  load: () => Promise<InstanceTerminator> = () => import('./ec2-terminator').then((m) => new m.Ec2InstanceTerminator(m.evictionEc2Client())),
+export function lazyInstanceTerminator(
+  load: () => Promise<InstanceTerminator> = () =>
+    import('./auto-scaling-terminator').then((m) => new m.AutoScalingInstanceTerminator(m.evictionAutoScalingClient())),
 ): InstanceTerminator {
   const terminator = lazyLoad(async (): Promise<InstanceTerminator> => {
     try {
       return await load();
     } catch (error) {
-      throw new InstanceApiError('the EC2 client could not be loaded', { cause: error });
+      throw new InstanceApiError('the Auto Scaling client could not be loaded', { cause: error });
     }
   });
   return {
