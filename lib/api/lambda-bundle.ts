@@ -4,9 +4,10 @@
 // - The AWS SDK is bundled from its tree-shaken ESM build (`dist-es`) instead of loading the runtime's
 //   copy, whose CommonJS packages bring every command of a client (all of EC2's) at cold start.
 // - Code splitting: code reached only through `import()` (the zkLogin gRPC client, the indexer's Auto
-//   Scaling client) goes to chunks that load when first used, never on a cold start. A lazy chunk still
-//   costs cold-start bytes when it shares a barrel module with the entry (esbuild then places what the
-//   lazy side uses through that barrel in a chunk the entry imports), so lazy SDK clients are few.
+//   Scaling and Secrets Manager clients) goes to chunks that load when first used, never on a cold
+//   start. A lazy chunk still costs cold-start bytes when it shares a barrel module with the entry
+//   (esbuild then places what the lazy side uses through that barrel in a chunk the entry imports), so
+//   lazy SDK clients are few.
 // - The SDK's default credential chain is narrowed to the environment, the only source Lambda offers
 //   (lambdas/shared/runtime/lambda-credentials.ts): its SSO / INI / process / web-identity / metadata
 //   links are not in any bundle.
@@ -26,7 +27,7 @@ const NODE_HTTP_SHIM = path.join(REPO_ROOT, 'lambdas', 'shared', 'runtime', 'nod
 /** The credential chain of a Lambda function: its environment only (see there why). */
 const LAMBDA_CREDENTIALS = path.join(REPO_ROOT, 'lambdas', 'shared', 'runtime', 'lambda-credentials.ts');
 /** The yaml package's ES-module build; its `default` export condition, the one not for Node. */
-export const YAML_ESM = path.join(REPO_ROOT, 'node_modules', 'yaml', 'browser', 'index.js');
+const YAML_ESM = path.join(REPO_ROOT, 'node_modules', 'yaml', 'browser', 'index.js');
 
 /** esbuild settings of every function. */
 export const LAMBDA_BUNDLE = {
