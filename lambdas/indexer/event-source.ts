@@ -63,7 +63,8 @@ const READ_MASK = ['event_type', 'contents', 'checkpoint', 'transaction_digest',
 
 export class GrpcEventSource implements EventSource {
   constructor(
-    private readonly client: SuiGrpcClient,
+    /** SuiGrpcClient, or the indexer's LedgerService-only client (ledger-client.ts). */
+    private readonly client: Pick<SuiGrpcClient, 'ledgerService'>,
     private readonly packageId: string,
     private readonly callTimeoutMs = 10_000,
   ) {}

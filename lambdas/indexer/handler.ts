@@ -3,9 +3,7 @@
 // than a provider hiccup (which just ends the run early) is rethrown so the invocation counts as failed;
 // the cursor never moved past unfinished work, so the next scheduled run resumes cleanly.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { SuiGrpcClient } from '@mysten/sui/grpc';
 import type { Context } from 'aws-lambda';
 import * as z from 'zod';
 import { COMMON_ENV, readEnv } from '../shared/runtime/env';
@@ -13,6 +11,7 @@ import { DynamoIndexRepository } from '../shared/index/index-repository-dynamodb
 import { logger, metrics } from '../shared/runtime/powertools';
 import { awsClientConfig } from '../shared/runtime/aws-clients';
 import { GrpcEventSource } from './event-source';
+import { ledgerReader } from './ledger-client';
 import { Evictor, InstanceApiError, type InstanceTerminator } from './eviction';
 import { lazyLoad } from '../shared/runtime/lazy';
 import { runIndexer, type IndexerDeps, type RunOptions, type RunReport } from './indexer';
@@ -86,34 +85,37 @@ async function buildRealDeps(): Promise<Deps> {
   }
   const meta: Record<string, string> = {};
   if (env.SUI_GRPC_AUTH_HEADER && env.SUI_GRPC_AUTH_SECRET_ID) {
+    // Only deployments that authenticate to their provider read a secret: its client loads only for them.
+    const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
     const secret = await new SecretsManagerClient(awsClientConfig('indexer')).send(new GetSecretValueCommand({ SecretId: env.SUI_GRPC_AUTH_SECRET_ID }));
     if (!secret.SecretString) throw new Error('the gRPC auth secret has no string value');
     meta[env.SUI_GRPC_AUTH_HEADER] = secret.SecretString;
   }
-  const client = new SuiGrpcClient({ network: env.SUI_NETWORK, baseUrl: env.SUI_GRPC_URL, meta });
+  const client = ledgerReader({ baseUrl: env.SUI_GRPC_URL, meta });
   const repo = new DynamoIndexRepository({ tableName: env.TABLE_NAME, client: new DynamoDBClient(awsClientConfig('indexer')) });
   const groups = new Set(env.WORKER_GROUPS.map((g) => g.autoScalingGroup));
   return {
     repo,
     source: new GrpcEventSource(client, env.SUI_PACKAGE_ID),
-    evictor: new Evictor(repo, lazyEc2Terminator(), groups),
+    evictor: new Evictor(repo, lazyInstanceTerminator(), groups),
     packageId: env.SUI_PACKAGE_ID,
     pageLimit: env.INDEXER_PAGE_LIMIT,
   };
 }
 
 /**
- * The EC2 client (its schemas alone are ~550 KB of bundle) loads on the first eviction only: most runs
- * evict nothing. A failed load is an EC2 failure like any other (the stake is retried next run).
+ * The Auto Scaling client loads on the first eviction only: most runs evict nothing. A failed load is an
+ * Auto Scaling failure like any other (the stake is retried next run).
  */
-export function lazyEc2Terminator(
-  load: () => Promise<InstanceTerminator> = () => import('./ec2-terminator').then((m) => new m.Ec2InstanceTerminator(m.evictionEc2Client())),
+export function lazyInstanceTerminator(
+  load: () => Promise<InstanceTerminator> = () =>
+    import('./auto-scaling-terminator').then((m) => new m.AutoScalingInstanceTerminator(m.evictionAutoScalingClient())),
 ): InstanceTerminator {
   const terminator = lazyLoad(async (): Promise<InstanceTerminator> => {
     try {
       return await load();
     } catch (error) {
-      throw new InstanceApiError('the EC2 client could not be loaded', { cause: error });
+      throw new InstanceApiError('the Auto Scaling client could not be loaded', { cause: error });
     }
   });
   return {

@@ -5,7 +5,6 @@
 // gets the same admission again (same record, same token, no second slot) for a short window.
 import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import * as z from 'zod';
@@ -38,7 +37,7 @@ export type NodeJoinSettings = z.infer<z.ZodObject<typeof NODE_JOIN_ENV>>;
 
 export interface NodeJoinDeps {
   settings: NodeJoinSettings;
-  ec2: EC2Client;
+  /** The one source of who the caller is and whether it still runs: its worker group's view of it. */
   autoScaling: AutoScalingClient;
   registry: NodeRegistry;
   /**
@@ -55,9 +54,15 @@ export interface NodeJoinDeps {
   now?: () => Date;
 }
 
-/** EC2 instance states and Auto Scaling lifecycle states in which an instance may still join. */
-const JOINABLE_EC2_STATES = new Set(['pending', 'running']);
+/**
+ * Auto Scaling lifecycle states in which an instance may still join. An instance EC2 reports stopped or
+ * terminated is marked unhealthy by its group's EC2 health check and moves to Terminating, so the group's
+ * answer alone says "running" (no EC2 DescribeInstances, whose client is ~550 KB of bundle).
+ */
 const JOINABLE_ASG_STATES = new Set(['Pending', 'Pending:Wait', 'Pending:Proceed', 'InService']);
+
+/** DescribeAutoScalingInstances spells it `HEALTHY`, DescribeAutoScalingGroups `Healthy`: compare either. */
+const isHealthy = (status: string | undefined) => status?.toLowerCase() === 'healthy';
 
 const ASSUMED_ROLE_ARN = /^arn:aws[a-z-]*:sts::([0-9]{12}):assumed-role\/([\w+=,.@-]+)\/([\w+=,.@-]+)$/;
 
@@ -105,25 +110,20 @@ export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV
     parseJsonBody(event, BodySchema, { absentAs: {} });
     const instanceId = callerInstanceId(event, settings.WORKER_ROLE_NAME);
 
-    const reservation = await deps.ec2
-      .send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))
-      .catch((error: { name?: string }) => {
-        if (error?.name === 'InvalidInstanceID.NotFound' || error?.name === 'InvalidInstanceID.Malformed') return undefined;
-        throw error;
-      });
-    const instance = reservation?.Reservations?.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
-    if (!instance) throw forbidden('not_a_worker', `instance ${instanceId} does not exist in this account and region`);
-    const state = instance.State?.Name ?? 'unknown';
-    if (!JOINABLE_EC2_STATES.has(state)) throw forbidden('instance_not_running', `instance ${instanceId} is ${state}`);
-
     const { AutoScalingInstances: memberships = [] } = await deps.autoScaling.send(
       new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
     );
     const membership = memberships.find((m) => m.InstanceId === instanceId);
     const group = membership?.AutoScalingGroupName ? groups.get(membership.AutoScalingGroupName) : undefined;
+    // An unknown id and a terminated instance its group has let go of are both no member of any group.
     if (!membership || !group) throw forbidden('not_a_worker', `instance ${instanceId} is not in a worker group of this cluster`);
     if (!JOINABLE_ASG_STATES.has(membership.LifecycleState ?? '')) {
       throw forbidden('instance_not_running', `instance ${instanceId} is ${membership.LifecycleState} in its group`);
+    }
+    // Between EC2 stopping or terminating an instance and its group moving it to Terminating, the group
+    // already reports it unhealthy.
+    if (!isHealthy(membership.HealthStatus)) {
+      throw forbidden('instance_not_running', `instance ${instanceId} is reported ${membership.HealthStatus ?? 'without a health status'} by its group`);
     }
 
     // One round trip: the stake, the live node minimum and how current the index is (a stale index
@@ -193,7 +193,6 @@ export const handler = (event: APIGatewayProxyEventV2WithIAMAuthorizer): Promise
     const kms = new KMSClient(clientConfig);
     live = createHandler({
       settings,
-      ec2: new EC2Client(clientConfig),
       autoScaling: new AutoScalingClient(clientConfig),
       registry: new NodeRegistry(db, settings.TABLE_NAME),
       stakes: new DynamoIndexRepository({ tableName: settings.TABLE_NAME, client: db }),

@@ -1,7 +1,7 @@
 // The indexer (DESIGN §2 step 2): one function with reserved concurrency 1 run by an EventBridge
 // schedule, allowed to read and write the index table, to terminate only instances of this cluster's
 // worker groups, and alarmed on its lag behind the chain head.
-import { Arn, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -65,22 +65,25 @@ export class Indexer extends Construct {
       conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [KEYS.resweepPartition().pk] } },
     }));
 
-    // Eviction: only instances that the Auto Scaling groups of this cluster's workers launched.
-    const instances = Arn.format({ service: 'ec2', resource: 'instance', resourceName: '*' }, Stack.of(this));
-    this.function.addToRolePolicy(new iam.PolicyStatement({
-      actions: ['ec2:TerminateInstances'],
-      resources: [instances],
-      conditions: { StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': workerGroups } },
-    }));
-    Validations.of(this.function).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${Stack.of(this).resolve(instances)}]`,
-      reason: 'TerminateInstances is limited by an aws:ResourceTag/aws:autoscaling:groupName condition to this cluster\'s worker groups.',
-    });
-    // Eviction reads instance states so a crash between terminate and record never terminates twice.
-    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeInstances'], resources: ['*'] }));
+    // Eviction goes through this cluster's worker groups (no EC2 grant): terminate only in them. Group
+    // ARNs hold a generated UUID before the fixed name; the UUID is the only wildcard.
+    const stack = Stack.of(this);
+    const groupArns = workerGroups.map(
+      (name) => `arn:${stack.partition}:autoscaling:${stack.region}:${stack.account}:autoScalingGroup:*:autoScalingGroupName/${name}`,
+    );
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['autoscaling:TerminateInstanceInAutoScalingGroup'], resources: groupArns }));
+    for (const arn of groupArns) {
+      Validations.of(this.function).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${arn}]`,
+        reason: 'The * is the group\'s generated UUID, unknown before the group exists; the fixed group name after it limits the grant to this cluster\'s worker group.',
+      });
+    }
+    // Eviction reads the groups' view of instances so a crash between terminate and record never
+    // terminates twice.
+    this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['autoscaling:DescribeAutoScalingInstances'], resources: ['*'] }));
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ec2:DescribeInstances accepts only Resource "*" (AWS service authorization reference); it reads instance states, nothing secret.',
+      reason: 'autoscaling:DescribeAutoScalingInstances accepts only Resource "*" (AWS service authorization reference); it reads lifecycle states, nothing secret.',
     });
     if (auth) {
       secretsmanager.Secret.fromSecretNameV2(this, 'GrpcAuthSecret', auth.secretName).grantRead(this.function);

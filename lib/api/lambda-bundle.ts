@@ -3,9 +3,18 @@
 //
 // - The AWS SDK is bundled from its tree-shaken ESM build (`dist-es`) instead of loading the runtime's
 //   copy, whose CommonJS packages bring every command of a client (all of EC2's) at cold start.
-// - Code splitting: code reached only through `import()` (the zkLogin gRPC client, the SDK's SSO / INI /
-//   web-identity credential providers) goes to chunks that load when first used, never on a cold start.
+// - Code splitting: code reached only through `import()` (the zkLogin gRPC client, the indexer's Auto
+//   Scaling and Secrets Manager clients) goes to chunks that load when first used, never on a cold
+//   start. A lazy chunk still costs cold-start bytes when it shares a barrel module with the entry
+//   (esbuild then places what the lazy side uses through that barrel in a chunk the entry imports), so
+//   lazy SDK clients are few.
+// - The SDK's default credential chain is narrowed to the environment, the only source Lambda offers
+//   (lambdas/shared/runtime/lambda-credentials.ts): its SSO / INI / process / web-identity / metadata
+//   links are not in any bundle.
 // - `node:http` is aliased to a require() of it (lambdas/shared/runtime/node-http.ts): see there why.
+// - `yaml` resolves to the package's own ES-module build (same version, same source): its Node build is
+//   CommonJS, which esbuild cannot tree-shake, so a function that only stringifies loaded the parser too
+//   (112 -> 48 KiB in kubeconfig). The bundle test renders the same bytes through both builds.
 // - Source maps only where a readable stack trace is worth their cold-start cost (`--enable-source-maps`
 //   parses the map when the module loads): not on the token-check path every kubectl call waits on.
 import { buildSync, type BuildOptions, type Metafile } from 'esbuild';
@@ -15,6 +24,10 @@ import * as path from 'node:path';
 export const REPO_ROOT = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..');
 
 const NODE_HTTP_SHIM = path.join(REPO_ROOT, 'lambdas', 'shared', 'runtime', 'node-http.ts');
+/** The credential chain of a Lambda function: its environment only (see there why). */
+const LAMBDA_CREDENTIALS = path.join(REPO_ROOT, 'lambdas', 'shared', 'runtime', 'lambda-credentials.ts');
+/** The yaml package's ES-module build; its `default` export condition, the one not for Node. */
+const YAML_ESM = path.join(REPO_ROOT, 'node_modules', 'yaml', 'browser', 'index.js');
 
 /** esbuild settings of every function. */
 export const LAMBDA_BUNDLE = {
@@ -26,7 +39,7 @@ export const LAMBDA_BUNDLE = {
   banner: "import { createRequire as __k3sDaasCreateRequire } from 'node:module'; const require = __k3sDaasCreateRequire(import.meta.url);",
   // Nothing is left to the runtime: the bundle is all the code the function runs (SDK included).
   external: [] as string[],
-  alias: { 'node:http': NODE_HTTP_SHIM, http: NODE_HTTP_SHIM },
+  alias: { 'node:http': NODE_HTTP_SHIM, http: NODE_HTTP_SHIM, '@aws-sdk/credential-provider-node': LAMBDA_CREDENTIALS, yaml: YAML_ESM },
   splitting: true,
 } as const;
 
@@ -53,6 +66,8 @@ export interface LambdaBundleReport {
   readonly coldStartPackages: ReadonlyArray<{ readonly name: string; readonly bytes: number }>;
   /** Input files (repo-relative) that end up in the cold-start set. */
   readonly coldStartInputs: readonly string[];
+  /** Input files found only in lazy chunks. */
+  readonly lazyInputs: readonly string[];
 }
 
 export function bundleOptions(handlerName: string, outDir: string): BuildOptions {
@@ -111,10 +126,12 @@ export function bundleReport(handlerName: string, metafile: Metafile, outDir: st
   let lazyBytes = 0;
   const packages = new Map<string, number>();
   const inputs = new Set<string>();
+  const lazyInputs = new Set<string>();
   for (const [key, output] of Object.entries(outputs)) {
     if (key.endsWith('.map')) continue;
     if (!eager.has(key)) {
       lazyBytes += output.bytes;
+      for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) if (bytesInOutput > 0) lazyInputs.add(input);
       continue;
     }
     coldStartBytes += output.bytes;
@@ -132,5 +149,6 @@ export function bundleReport(handlerName: string, metafile: Metafile, outDir: st
     sourceMap: sourceMapsFor(handlerName),
     coldStartPackages: [...packages].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes),
     coldStartInputs: [...inputs].sort(),
+    lazyInputs: [...lazyInputs].filter((input) => !inputs.has(input)).sort(),
   };
 }

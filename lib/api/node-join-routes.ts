@@ -103,14 +103,15 @@ export class NodeJoinRoutes extends Construct {
     this.joinFunction.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['kms:Decrypt'], resources: [state.joinTokenKey.keyArn], conditions: { StringEquals: encryptionContext } }),
     );
-    // These two read-only describe calls do not support resource-level permissions (AWS service
-    // authorization reference), so they need Resource "*"; they reveal no secrets.
+    // The group's view of the caller (membership, lifecycle state, health) is the whole running check:
+    // no EC2 grant. This read-only describe call has no resource-level permissions (AWS service
+    // authorization reference), so it needs Resource "*"; it reveals no secrets.
     this.joinFunction.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['ec2:DescribeInstances', 'autoscaling:DescribeAutoScalingInstances'], resources: ['*'] }),
+      new iam.PolicyStatement({ actions: ['autoscaling:DescribeAutoScalingInstances'], resources: ['*'] }),
     );
     Validations.of(this.joinFunction).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ec2:DescribeInstances and autoscaling:DescribeAutoScalingInstances only accept Resource "*".',
+      reason: 'autoscaling:DescribeAutoScalingInstances only accepts Resource "*".',
     });
     // Auto Scaling group ARNs hold a generated UUID before the fixed name; the UUID is the only wildcard.
     const groupArns = groupNames.map(

@@ -9,7 +9,6 @@ type Statement = { Effect: string; Action: string | string[]; Resource?: unknown
 const UNSCOPABLE = new Set([
   'xray:PutTraceSegments',
   'xray:PutTelemetryRecords',
-  'ec2:DescribeInstances',
   'autoscaling:DescribeAutoScalingInstances',
   'autoscaling:DescribeAutoScalingGroups',
   'cloudwatch:PutMetricData',

@@ -1,7 +1,25 @@
 // BCS layouts of every event the `k3s_daas` package emits (DESIGN §7). One definition, used by the
 // indexer to decode, by the CLI to show results, and by tests to encode synthetic histories.
 // Field order and types must equal the Move structs exactly: BCS has no field names.
-import { bcs } from '@mysten/sui/bcs';
+import { bcs as baseBcs } from '@mysten/bcs';
+import { fromHex, isValidSuiAddress, normalizeSuiAddress, SUI_ADDRESS_LENGTH, toHex } from '@mysten/sui/utils';
+
+/**
+ * `@mysten/sui/bcs`'s `bcs` is one object holding every Sui layout (transactions, effects, …): importing
+ * it put ~15 KB the indexer never decodes into its cold start. The primitives are the BCS library's own
+ * (the SDK's `bcs` spreads them); this is the SDK's definition of `bcs.Address`, which
+ * test/lambdas/shared/sui/events.test.ts holds it to (same bytes, same refusals).
+ */
+export const SUI_ADDRESS_BCS = baseBcs.bytes(SUI_ADDRESS_LENGTH).transform({
+  validate: (val: string | Uint8Array) => {
+    const address = typeof val === 'string' ? val : toHex(val);
+    if (!address || !isValidSuiAddress(normalizeSuiAddress(address))) throw new Error(`Invalid Sui address ${address}`);
+  },
+  input: (val: string | Uint8Array) => (typeof val === 'string' ? fromHex(normalizeSuiAddress(val)) : val),
+  output: (val) => normalizeSuiAddress(toHex(val)),
+});
+
+const bcs = { ...baseBcs, Address: SUI_ADDRESS_BCS };
 
 const ID = bcs.Address; // sui::object::ID is a struct holding one address; BCS is the 32 bytes.
 

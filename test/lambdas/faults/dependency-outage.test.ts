@@ -6,7 +6,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EC2Client } from '@aws-sdk/client-ec2';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2, APIGatewayProxyEventV2WithIAMAuthorizer, EventBridgeEvent } from 'aws-lambda';
 import { createHandler as attestation } from '../../../lambdas/attestation/handler';
@@ -124,12 +123,11 @@ describe('POST /v1/nodes/join with one AWS dependency down', () => {
       },
     }) as unknown as APIGatewayProxyEventV2WithIAMAuthorizer;
 
-  function handlerWith(down: 'ec2' | 'autoScaling' | 'dynamodb' | 'kms', endpoint: string) {
+  function handlerWith(down: 'autoScaling' | 'dynamodb' | 'kms', endpoint: string) {
     const at = (service: typeof down) => (service === down ? endpoint : moto.endpoint);
     const db = client(DynamoDBClient, 'node-join', at('dynamodb'));
     return nodeJoin({
       settings,
-      ec2: client(EC2Client, 'node-join', at('ec2')),
       autoScaling: client(AutoScalingClient, 'node-join', at('autoScaling')),
       registry: new NodeRegistry(db, TABLE),
       stakes: new DynamoIndexRepository({ tableName: TABLE, client: db }),
@@ -140,7 +138,7 @@ describe('POST /v1/nodes/join with one AWS dependency down', () => {
     });
   }
 
-  it.each(['ec2', 'autoScaling', 'dynamodb', 'kms'] as const)('%s down: 503 backend_unavailable within the timeout, no node admitted', async (down) => {
+  it.each(['autoScaling', 'dynamodb', 'kms'] as const)('%s down: 503 backend_unavailable within the timeout, no node admitted', async (down) => {
     for (const [how, endpoint] of outages()) {
       const answer = await timed(() => handlerWith(down, endpoint)(join(workers[0])));
       expect({ how, status: answer.status, error: answer.body.error }).toEqual({ how, status: 503, error: 'backend_unavailable' });

@@ -4,7 +4,7 @@
 // admission whose answer was lost, and the malformed-request paths.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand, QueryCommand, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
-import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { EnterStandbyCommand, SetInstanceHealthCommand, TerminateInstanceInAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
 import fc from 'fast-check';
 import { createHash, X509Certificate } from 'node:crypto';
@@ -104,7 +104,6 @@ function joinEvent(
 function handler(admissions: NodeRegistry = registry, at: Date = NOW) {
   return createHandler({
     settings,
-    ec2: c.ec2,
     autoScaling: c.autoScaling,
     registry: admissions,
     stakes: new DynamoIndexRepository({ tableName: TABLE, client: c.db }),
@@ -337,10 +336,25 @@ describeWithMoto('POST /v1/nodes/join', () => {
     expect(await call(joinEvent('i-0123456789abcdef0'))).toMatchObject({ status: 403, body: { error: 'not_a_worker' } });
   });
 
-  it('refuses a terminated instance (instance_not_running)', async () => {
+  // Who runs is the worker group's answer (no EC2 DescribeInstances): moto does not run the group's EC2
+  // health check, so each test sets the state that check or a scale-in leaves the instance in.
+  it('refuses an instance its group reports unhealthy, as it does once EC2 stops or terminates it (instance_not_running)', async () => {
     const id = instances.general[1];
-    await c.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+    await c.autoScaling.send(new SetInstanceHealthCommand({ InstanceId: id, HealthStatus: 'Unhealthy' }));
     expect(await call(joinEvent(id))).toMatchObject({ status: 403, body: { error: 'instance_not_running' } });
+    expect(await registry.getNode(id)).toBeUndefined();
+  });
+
+  it('refuses an instance its group holds in Standby (instance_not_running)', async () => {
+    const id = instances.general[1];
+    await c.autoScaling.send(new EnterStandbyCommand({ AutoScalingGroupName: GENERAL, InstanceIds: [id], ShouldDecrementDesiredCapacity: true }));
+    expect(await call(joinEvent(id))).toMatchObject({ status: 403, body: { error: 'instance_not_running' } });
+  });
+
+  it('refuses an instance its group has terminated and let go of (not_a_worker)', async () => {
+    const id = instances.general[1];
+    await c.autoScaling.send(new TerminateInstanceInAutoScalingGroupCommand({ InstanceId: id, ShouldDecrementDesiredCapacity: true }));
+    expect(await call(joinEvent(id))).toMatchObject({ status: 403, body: { error: 'not_a_worker' } });
   });
 
   it('refuses when the group stake was slashed (stake_inactive)', async () => {

@@ -53,19 +53,22 @@ describe('indexer construct', () => {
     expect(vars.SUI_GRPC_AUTH_HEADER).toBeUndefined();
   });
 
-  it('may terminate only instances tagged with this cluster\'s worker group names', () => {
+  it('may terminate only through this cluster\'s worker groups, and has no EC2 grant', () => {
     const statements = statementsOf(api, fnId);
-    const terminate = statements.filter((s) => [s.Action].flat().includes('ec2:TerminateInstances'));
+    const terminate = statements.filter((s) => [s.Action].flat().includes('autoscaling:TerminateInstanceInAutoScalingGroup'));
     expect(terminate).toHaveLength(1);
-    expect(terminate[0].Action).toBe('ec2:TerminateInstances');
-    expect(JSON.stringify(terminate[0].Resource)).toContain(':instance/*');
-    expect(terminate[0].Condition).toEqual({
-      StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': config.workerGroups.map((g) => names.workerGroup(config, g)) },
-    });
-    // Nothing else that changes EC2 or other services' state beyond the table.
+    expect(terminate[0].Action).toBe('autoscaling:TerminateInstanceInAutoScalingGroup');
+    const arns = [terminate[0].Resource].flat().map((r) => JSON.stringify(r));
+    expect(arns).toHaveLength(config.workerGroups.length);
+    for (const [i, g] of config.workerGroups.entries()) {
+      expect(arns[i]).toContain(`:autoScalingGroup:*:autoScalingGroupName/${names.workerGroup(config, g)}`);
+    }
+    // Nothing else that changes another service's state beyond the table; describing is the only "*".
     const actions = statements.flatMap((s) => [s.Action].flat() as string[]);
-    expect(actions.filter((a) => a.startsWith('ec2:')).sort()).toEqual(['ec2:DescribeInstances', 'ec2:TerminateInstances']);
-    expect(actions.filter((a) => !/^(ec2|dynamodb|xray):/.test(a))).toEqual([]);
+    expect(actions.filter((a) => a.startsWith('ec2:'))).toEqual([]);
+    expect(actions.filter((a) => a.startsWith('autoscaling:')).sort()).toEqual(['autoscaling:DescribeAutoScalingInstances', 'autoscaling:TerminateInstanceInAutoScalingGroup']);
+    expect(statements.filter((s) => s.Resource === '*').flatMap((s) => [s.Action].flat()).filter((a) => !String(a).startsWith('xray:'))).toEqual(['autoscaling:DescribeAutoScalingInstances']);
+    expect(actions.filter((a) => !/^(autoscaling|dynamodb|xray):/.test(a))).toEqual([]);
     expect(actions).not.toContain('dynamodb:DeleteTable');
   });
 
@@ -90,7 +93,7 @@ describe('indexer construct', () => {
     expect(vars.POWERTOOLS_METRICS_NAMESPACE).toBe(INDEXER_METRICS.namespace);
   });
 
-  it('alarms on any eviction EC2 refused or could not take (the index keeps moving, so lag would not show it)', () => {
+  it('alarms on any eviction Auto Scaling refused or could not take (the index keeps moving, so lag would not show it)', () => {
     api.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: INDEXER_METRICS.namespace,
       MetricName: INDEXER_METRICS.evictionFailures,

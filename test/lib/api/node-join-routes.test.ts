@@ -75,9 +75,10 @@ describe('node join routes', () => {
     });
   });
 
-  it('the describe calls are the only Resource "*" grants of the join function', () => {
+  it('the Auto Scaling describe call is the only Resource "*" grant of the join function, and it has no EC2 grant', () => {
     const star = joinStatements.filter((s) => s.Resource === '*').flatMap(actions).filter((a) => !a.startsWith('xray:'));
-    expect(star.sort()).toEqual(['autoscaling:DescribeAutoScalingInstances', 'ec2:DescribeInstances']);
+    expect(star.sort()).toEqual(['autoscaling:DescribeAutoScalingInstances']);
+    expect(joinStatements.flatMap(actions).filter((a) => a.startsWith('ec2:'))).toEqual([]);
   });
 
   it('table grants are limited to the node, stake, pool-minimum and bootstrap-token items, with no scans and queries of the pool only', () => {

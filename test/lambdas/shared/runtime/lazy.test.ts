@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { lazyLoad } from '../../../../lambdas/shared/runtime/lazy';
-import { lazyEc2Terminator } from '../../../../lambdas/indexer/handler';
+import { lazyInstanceTerminator } from '../../../../lambdas/indexer/handler';
 import { InstanceApiError, type InstanceTerminator } from '../../../../lambdas/indexer/eviction';
 
 describe('lazyLoad', () => {
@@ -27,7 +27,7 @@ describe('lazyLoad', () => {
   });
 });
 
-describe('the indexer\'s lazily loaded EC2 terminator', () => {
+describe('the indexer\'s lazily loaded Auto Scaling terminator', () => {
   const fake = (): InstanceTerminator & { calls: string[] } => {
     const calls: string[] = [];
     return {
@@ -37,10 +37,10 @@ describe('the indexer\'s lazily loaded EC2 terminator', () => {
     };
   };
 
-  it('does not load EC2 until an eviction needs it, then delegates every call to one client', async () => {
+  it('does not load Auto Scaling until an eviction needs it, then delegates every call to one client', async () => {
     const inner = fake();
     let loads = 0;
-    const terminator = lazyEc2Terminator(async () => { loads++; return inner; });
+    const terminator = lazyInstanceTerminator(async () => { loads++; return inner; });
     expect(loads).toBe(0);
     expect(await terminator.describeStates(['i-1'])).toEqual(new Map([['i-1', 'running']]));
     await terminator.terminate(['i-1']);
@@ -48,16 +48,16 @@ describe('the indexer\'s lazily loaded EC2 terminator', () => {
     expect(loads).toBe(1);
   });
 
-  it('reports a failed load as an EC2 failure (InstanceApiError: the stake is retried next run), and retries the load', async () => {
+  it('reports a failed load as an Auto Scaling failure (InstanceApiError: the stake is retried next run), and retries the load', async () => {
     let loads = 0;
     const inner = fake();
-    const terminator = lazyEc2Terminator(async () => {
+    const terminator = lazyInstanceTerminator(async () => {
       if (++loads === 1) throw new Error('Cannot find module');
       return inner;
     });
     const failure = await terminator.terminate(['i-2']).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(InstanceApiError);
-    expect((failure as Error).message).toMatch(/EC2 client could not be loaded/);
+    expect((failure as Error).message).toMatch(/Auto Scaling client could not be loaded/);
     await terminator.terminate(['i-2']);
     expect(inner.calls).toEqual(['terminate i-2']);
   });

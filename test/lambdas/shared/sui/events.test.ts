@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { decodeEvent, encodeEvent, shortEventName, UnknownEventError } from '../../../../lambdas/shared/sui/events';
+import { bcs as sdkBcs } from '@mysten/sui/bcs';
+import { decodeEvent, encodeEvent, shortEventName, SUI_ADDRESS_BCS, UnknownEventError } from '../../../../lambdas/shared/sui/events';
 
 const PKG = '0x' + 'ab'.repeat(32);
 const addr = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => '0x' + Buffer.from(b).toString('hex'));
@@ -79,5 +80,38 @@ describe('event BCS schemas', () => {
   it('RegistrationOpened/EnclaveDeregistered match the Move BCS fixture', () => {
     expect(hex(encodeEvent('enclave_registry::RegistrationOpened', { cluster_id: 'dev', nonce: [1, 2] }))).toBe('03646576020102');
     expect(hex(encodeEvent('enclave_registry::EnclaveDeregistered', { cluster_id: 'dev' }))).toBe('03646576');
+  });
+});
+
+describe('the Sui address layout the event schemas use', () => {
+  // Defined on the BCS library so the indexer's cold start carries no transaction layouts; it must
+  // encode, decode and refuse exactly as the Sui SDK's own `bcs.Address`.
+  const outcome = (f: () => unknown) => {
+    try {
+      const value = f();
+      return { ok: value instanceof Uint8Array ? Buffer.from(value).toString('hex') : value };
+    } catch {
+      return { error: true };
+    }
+  };
+  const strings = fc.oneof(addr, fc.stringMatching(/^(0x)?[0-9a-fA-F]{0,66}$/), fc.string());
+  const bytes = fc.uint8Array({ minLength: 0, maxLength: 40 });
+
+  it('encodes every string and byte array as the SDK does, refusing the same ones', () => {
+    fc.assert(
+      fc.property(fc.oneof(strings, fc.uint8Array({ minLength: 31, maxLength: 33 })), (value) => {
+        expect(outcome(() => SUI_ADDRESS_BCS.serialize(value).toBytes())).toEqual(outcome(() => sdkBcs.Address.serialize(value).toBytes()));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('decodes every byte string as the SDK does', () => {
+    fc.assert(
+      fc.property(bytes, (value) => {
+        expect(outcome(() => SUI_ADDRESS_BCS.parse(value))).toEqual(outcome(() => sdkBcs.Address.parse(value)));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
