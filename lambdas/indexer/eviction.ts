@@ -26,7 +26,7 @@ export interface EvictionResult {
 }
 
 /**
- * EC2 could not be reached or refused a call. The indexer keeps the stake on its resweep list and goes
+ * Auto Scaling could not be reached or refused a call. The indexer keeps the stake on its resweep list and goes
  * on indexing: a stalled index would stop revocations and slashes of everyone else from taking effect.
  */
 export class InstanceApiError extends Error {
@@ -85,7 +85,7 @@ export class Evictor {
       toTerminate = ids.filter((id) => states.has(id) && !GONE_STATES.has(states.get(id)!));
       if (toTerminate.length > 0) await this.ec2.terminate(toTerminate);
     } catch (error) {
-      // EC2 refused or did not answer: give the claims back so the next run retries at once. A release
+      // Auto Scaling refused or did not answer: give the claims back so the next run retries at once. A release
       // that fails too only delays that retry until the claim is stale.
       if (error instanceof InstanceApiError) {
         await forEachBounded(ids, NODE_WRITE_CONCURRENCY, (id) => this.repo.releaseEviction(id, at).catch(() => undefined));

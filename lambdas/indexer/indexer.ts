@@ -22,7 +22,7 @@ export const FINAL_RESERVE_MS = 5_000;
 /**
  * Stakes evicted (and re-swept) at once. Each eviction is a few dependent calls (GSI query, claims,
  * DescribeInstances, TerminateInstances, marks), so a page's evictions overlap instead of queueing; the
- * bound keeps EC2's request rate and the SDK's socket pool within reach.
+ * bound keeps Auto Scaling's request rate and the SDK's socket pool within reach.
  */
 export const EVICTION_CONCURRENCY = 8;
 
@@ -72,7 +72,7 @@ export interface RunReport {
   undecodable: number;
   terminated: number;
   providerErrors: number;
-  /** Evictions EC2 failed; their stakes keep their re-sweep entries and are retried next run. */
+  /** Evictions Auto Scaling failed; their stakes keep their re-sweep entries and are retried next run. */
   evictionErrors: number;
   /** Stakes swept a second time in this run (re-sweep entries of earlier runs). */
   resweptStakes: number;

@@ -10,7 +10,7 @@ export const INDEXER_METRICS = {
   pages: 'IndexerPages',
   errors: 'IndexerErrors',
   evictions: 'IndexerInstancesTerminated',
-  /** Evictions EC2 refused or could not take; alarmed, since the index keeps moving without them. */
+  /** Evictions Auto Scaling refused or could not take; alarmed, since the index keeps moving without them. */
   evictionFailures: 'IndexerEvictionFailures',
   lagCheckpoints: 'IndexerLagCheckpoints',
   lagSeconds: 'IndexerLagSeconds',
