@@ -93,10 +93,11 @@ export function callBudget(functionName: ApiFunctionName | 'indexer'): CallBudge
   return { maxAttempts: MAX_ATTEMPTS, requestTimeoutMs, connectionTimeoutMs: Math.min(MAX_CONNECTION_TIMEOUT_MS, requestTimeoutMs) };
 }
 
-// The SDK signs every request (SigV4) with an HMAC keyed by the day's signing key, which it keeps. Node 24
-// turns a raw HMAC key into a key object on every `createHmac`, through a brand check that throws inside
-// (~10 µs, 5× the HMAC itself); a key object made once per signing key (kept by the key's identity, so
-// it goes when the SDK drops the key) makes the same HMAC at the HMAC's cost.
+// The SDK signs every request (SigV4) with two HMACs: one keyed by the secret access key (a string, the
+// signing-key cache's lookup) and one keyed by the day's signing key (bytes it keeps). Node 24 tests an
+// object key for being a key object by throwing inside (a stack trace, ~10 µs, 5× the HMAC itself), a
+// string key not at all. So strings go in as they are, and bytes become a key object once per signing key
+// (kept by the key's identity, so it goes when the SDK drops the key).
 const hmacKeys = new WeakMap<object, KeyObject>();
 
 type SourceData = string | ArrayBuffer | ArrayBufferView;
@@ -106,8 +107,8 @@ function bytesOf(data: SourceData): Buffer | string {
   return ArrayBuffer.isView(data) ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
 }
 
-function hmacKey(secret: SourceData): KeyObject {
-  if (typeof secret === 'string') return createSecretKey(Buffer.from(secret, 'utf8'));
+function hmacKey(secret: SourceData): KeyObject | string {
+  if (typeof secret === 'string') return secret;
   let key = hmacKeys.get(secret);
   if (!key) {
     key = createSecretKey(Buffer.from(bytesOf(secret)));
