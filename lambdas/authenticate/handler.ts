@@ -94,7 +94,8 @@ export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
   if (!live) {
     const env = readEnv(AUTHENTICATE_ENV);
     live = createHandler({
-      checker: tokenCheckerFromEnv(env, new DynamoDBClient(awsClientConfig('authenticate'))),
+      // The client serves the checker's reads only: it may reuse command handlers (aws-clients.ts).
+      checker: tokenCheckerFromEnv(env, new DynamoDBClient(awsClientConfig('authenticate', { reuseCommandHandlers: true }))),
       webhookSecret: cachedSecret(secretsManagerLoader(env.WEBHOOK_SECRET_ARN, new SecretsManagerClient(awsClientConfig('authenticate')))),
     });
   }

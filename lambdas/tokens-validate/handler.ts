@@ -34,6 +34,7 @@ let live: ((event: APIGatewayProxyEventV2) => Promise<HttpResult>) | undefined;
 
 // Built on the first invocation (the cold start) so importing the module in tests needs no environment.
 export const handler = (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
-  if (!live) live = createHandler({ checker: tokenCheckerFromEnv(readEnv(TOKEN_CHECK_ENV), new DynamoDBClient(awsClientConfig('tokens-validate'))) });
+  // The client serves the checker's reads only: it may reuse command handlers (aws-clients.ts).
+  if (!live) live = createHandler({ checker: tokenCheckerFromEnv(readEnv(TOKEN_CHECK_ENV), new DynamoDBClient(awsClientConfig('tokens-validate', { reuseCommandHandlers: true }))) });
   return live(event);
 };

@@ -146,8 +146,8 @@ export async function run({ smoke }: BenchOptions): Promise<void> {
         report('authenticate_uncached_cpu_ratio_ed25519', cpuBaseline.ed25519 / edCheck, 2);
         report('authenticate_uncached_cpu_ratio_mix', cpuBaseline.mix / mixCheck, 2);
         // A second baseline explaining the first: one bare GetItem through the SDK (same client settings, same
-        // proxy), which no check through DynamoDB can avoid paying once per round trip it makes.
-        const probe = new DynamoDBClient({ ...awsClientConfig('authenticate'), endpoint: proxy.endpoint });
+        // proxy, the handler's client settings), which no check through DynamoDB can avoid paying once per round trip.
+        const probe = new DynamoDBClient({ ...awsClientConfig('authenticate', { reuseCommandHandlers: true }), endpoint: proxy.endpoint });
         const get = () => probe.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: 'BENCH#absent' }, sk: { S: 'BENCH' } } }));
         for (let k = 0; k < 20; k++) await get();
         const probes = smoke ? 5 : 300;

@@ -19,6 +19,7 @@ import { IndexUnavailableError, type IndexView, type SealTokenRecord, type Token
 import { assertIndexFresh, type FreshnessPolicy } from '../index/freshness';
 import { INDEX_VIEW_TTL_SECONDS, TOKEN_DECISION_TTL_SECONDS } from './revocation-bound';
 import { DEFAULT_MIN_STAKE_MIST, ROLES, type Role } from '../sui/roles';
+import { RecencyCache } from './recency-cache';
 
 export type IndexReason =
   | 'unknown_token' | 'not_owner' | 'token_expired' | 'token_revoked' | 'stake_inactive' | 'stake_insufficient' | 'admin_not_approved';
@@ -69,7 +70,7 @@ export interface TokenCheckerOptions {
   /** How old the index may be before every check refuses (index/freshness.ts). */
   readonly freshness: FreshnessPolicy;
   readonly now?: () => Date;
-  /** Verified credentials kept per container (least recently used dropped first). @default 10000 */
+  /** Verified credentials kept per container (least recently used dropped first, recency-cache.ts). @default 10000 */
   readonly cacheSize?: number;
   /** Sui client for zkLogin signatures; without one zkLogin credentials are refused. */
   readonly zkLoginClient?: ClientWithCoreApi;
@@ -146,8 +147,8 @@ export function createTokenChecker(options: TokenCheckerOptions): TokenChecker {
   const viewTtlMs = options.viewTtlMs ?? INDEX_VIEW_TTL_SECONDS * 1000;
   const decisionTtlMs = options.decisionTtlMs ?? TOKEN_DECISION_TTL_SECONDS * 1000;
   const fallbackMinStake: Record<Role, bigint> = { ...DEFAULT_MIN_STAKE_MIST, ...options.minStakeMist };
-  // Map iteration order is insertion order: re-inserting on a hit makes the first key the LRU one.
-  const cache = new Map<string, CacheEntry>();
+  // Least recently used dropped first (recency-cache.ts: a hot key costs no rehash of the full map).
+  const cache = new RecencyCache<string, CacheEntry>(capacity);
   const counters = { hits: 0, misses: 0, decisionHits: 0, viewReads: 0, tokenReads: 0, legacyReads: 0 };
   let held: HeldView | undefined;
   let pendingView: Promise<HeldView> | undefined;
@@ -155,10 +156,11 @@ export function createTokenChecker(options: TokenCheckerOptions): TokenChecker {
   async function verifiedEntry(credential: string, nowMs: number): Promise<{ ok: true; entry: CacheEntry } | { ok: false; reason: CredentialReason }> {
     const cached = cache.get(credential);
     if (cached) {
-      cache.delete(credential);
       const claims = checkClaims(cached.payload, { audience, nowMs });
-      if (!claims.ok) return claims; // expired: leave it out of the cache
-      cache.set(credential, cached);
+      if (!claims.ok) {
+        cache.delete(credential); // expired: leave it out of the cache
+        return claims;
+      }
       counters.hits++;
       return { ok: true, entry: cached };
     }
@@ -171,10 +173,7 @@ export function createTokenChecker(options: TokenCheckerOptions): TokenChecker {
     });
     if (!result.ok) return result;
     const entry: CacheEntry = { payload: result.value.payload };
-    if (capacity > 0) {
-      if (cache.size >= capacity) cache.delete(cache.keys().next().value!);
-      cache.set(credential, entry);
-    }
+    cache.set(credential, entry);
     return { ok: true, entry };
   }
 

@@ -1,12 +1,15 @@
 // The index in the DynamoDB single table (keys and GSIs from `index-model.ts`). Big integers (MIST
 // amounts, checkpoints) are stored as decimal strings so no precision is lost in a JavaScript number.
 // Every failure to reach the table surfaces as `IndexUnavailableError` so handlers fail closed.
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+//
+// Reads go through the low-level client (GetItem / BatchGetItem, items unmarshalled here): the token check
+// makes one read per uncached check, and the document client's per-request marshalling middleware cost a
+// sixth of a GetItem's CPU (docs/capacity.md). Writes and queries keep the document client.
+import { BatchGetItemCommand, DynamoDBClient, GetItemCommand, type AttributeValue, type BatchGetItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import {
-  BatchGetCommand,
   BatchWriteCommand,
   DynamoDBDocumentClient,
-  GetCommand,
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
@@ -52,14 +55,28 @@ export interface DynamoIndexRepositoryOptions {
 }
 
 export class DynamoIndexRepository implements IndexRepository {
-  private readonly doc: DynamoDBDocumentClient;
+  private readonly client: DynamoDBClient;
+  private docClient?: DynamoDBDocumentClient;
   private readonly table: string;
+  /** The index view's keys, marshalled once: every container reads them every few seconds. */
+  private readonly viewKeys: Record<string, AttributeValue>[];
 
   constructor(options: DynamoIndexRepositoryOptions) {
     this.table = options.tableName;
-    this.doc = DynamoDBDocumentClient.from(options.client ?? new DynamoDBClient({}), {
-      marshallOptions: { removeUndefinedValues: true },
-    });
+    this.client = options.client ?? new DynamoDBClient({});
+    this.viewKeys = [KEYS.cursor(), ...ROLES.map(KEYS.minStake)].map((k) => marshall(k));
+  }
+
+  /**
+   * The document client, built on first use: the token check's reads never need it, so a checker's client
+   * may reuse command handlers (`awsClientConfig(…, { reuseCommandHandlers: true })`), which the document
+   * client refuses; writes and queries on such a client fail here.
+   */
+  private get doc(): DynamoDBDocumentClient {
+    if ((this.client.config as { cacheMiddleware?: boolean }).cacheMiddleware === true) {
+      throw new Error('this repository\'s DynamoDB client reuses command handlers (cacheMiddleware): it serves token-check reads only');
+    }
+    return (this.docClient ??= DynamoDBDocumentClient.from(this.client, { marshallOptions: { removeUndefinedValues: true } }));
   }
 
   async getToken(tokenId: string): Promise<SealTokenRecord | undefined> {
@@ -118,7 +135,7 @@ export class DynamoIndexRepository implements IndexRepository {
   async readIndexView(): Promise<IndexView> {
     // Eventually consistent (a second old at most), like the reads it replaces: the view is held for
     // seconds anyway, and the bound it enters (maxIndexAge + view TTL) is far larger.
-    const items = await this.batchGet([KEYS.cursor(), ...ROLES.map(KEYS.minStake)], false);
+    const items = await this.batchGetMarshalled(this.viewKeys, false);
     const view: IndexView = { freshness: {}, minStakeMist: {} };
     for (const item of items) {
       if (item.pk === KEYS.cursor().pk && item.sk === KEYS.cursor().sk) {
@@ -394,25 +411,30 @@ export class DynamoIndexRepository implements IndexRepository {
 
   private async get(key: Item, consistent = false): Promise<Item | undefined> {
     try {
-      const { Item: item } = await this.doc.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: consistent || undefined }));
-      return item;
+      const { Item: item } = await this.client.send(new GetItemCommand({ TableName: this.table, Key: marshall(key), ConsistentRead: consistent || undefined }));
+      return item && unmarshall(item);
     } catch (error) {
       throw unavailable(error);
     }
   }
 
-  private async batchGet(keys: Item[], consistent = true): Promise<Item[]> {
+  private batchGet(keys: Item[], consistent = true): Promise<Item[]> {
     const unique = [...new Map(keys.map((k) => [`${k.pk}|${k.sk}`, k])).values()];
+    return this.batchGetMarshalled(unique.map((k) => marshall(k)), consistent);
+  }
+
+  /** `keys` distinct, already marshalled. */
+  private async batchGetMarshalled(keys: Record<string, AttributeValue>[], consistent: boolean): Promise<Item[]> {
     const out: Item[] = [];
     try {
-      for (let i = 0; i < unique.length; i += BATCH_GET_MAX) {
-        let pending: Item[] | undefined = unique.slice(i, i + BATCH_GET_MAX);
+      for (let i = 0; i < keys.length; i += BATCH_GET_MAX) {
+        let pending: Record<string, AttributeValue>[] | undefined = keys.slice(i, i + BATCH_GET_MAX);
         for (let attempt = 0; pending && pending.length > 0; attempt++) {
           if (attempt >= BATCH_MAX_ATTEMPTS) throw new Error('batch get kept returning unprocessed keys');
           if (attempt > 0) await sleep(backoffMs(attempt));
-          const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: consistent } } }));
-          out.push(...(res.Responses?.[this.table] ?? []));
-          pending = res.UnprocessedKeys?.[this.table]?.Keys as Item[] | undefined;
+          const res: BatchGetItemCommandOutput = await this.client.send(new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: consistent } } }));
+          for (const item of res.Responses?.[this.table] ?? []) out.push(unmarshall(item));
+          pending = res.UnprocessedKeys?.[this.table]?.Keys;
         }
       }
     } catch (error) {

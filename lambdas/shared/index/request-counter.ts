@@ -13,6 +13,10 @@ export interface RequestCounter {
 }
 
 export function countRequests(client: DynamoDBClient): RequestCounter {
+  // A client that caches each command's handler on its first send would not see a counter added later.
+  if ((client.config as { cacheMiddleware?: boolean }).cacheMiddleware === true) {
+    throw new Error('countRequests: the client reuses command handlers (cacheMiddleware), so a counter added now may miss requests; count at its request handler');
+  }
   let byCommand: Record<string, number> = {};
   client.middlewareStack.add(
     (next, context) => async (args) => {
