@@ -4,7 +4,7 @@
 // SDK's CPU per request, which moto and the latency proxy cannot isolate (their HTTP is in the figure).
 //
 // It holds items as the wire carries them (DynamoDB JSON) keyed by `pk`/`sk`, and knows the operations the
-// index's token path and its seeding use: GetItem, BatchGetItem, PutItem with the condition forms
+// index's token path and its seeding use: GetItem, BatchGetItem, PutItem and TransactWriteItems (Put actions) with the condition forms
 // DynamoIndexRepository writes (`attribute_not_exists(pk)`, `#name = :value`), and Query of a GSI with
 // `#k = :k AND begins_with(#s, :p)` (one page). Anything else is a 400 error the client raises, so an
 // unsupported request cannot pass silently.
@@ -53,6 +53,24 @@ export class MemoryDynamoDbHandler {
   }
 
   /** The output object, or its JSON already serialized. */
+  /** Stores an item and keeps the GSI partitions it belongs to current. */
+  private put(item: WireItem): void {
+    const key = keyOf(item);
+    const previous = this.items.get(key);
+    for (const attr of GSI_KEYS) {
+      const before = previous?.[attr]?.S;
+      if (typeof before === 'string') this.partitions.get(`${attr}|${before}`)?.delete(key);
+      const after = item[attr]?.S;
+      if (typeof after === 'string') {
+        const partition = `${attr}|${after}`;
+        if (!this.partitions.has(partition)) this.partitions.set(partition, new Set());
+        this.partitions.get(partition)!.add(key);
+      }
+    }
+    this.items.set(key, item);
+    this.wire.set(key, JSON.stringify(item));
+  }
+
   private answer(operation: string, input: Record<string, unknown>): unknown {
     switch (operation) {
       case 'GetItem': {
@@ -69,23 +87,23 @@ export class MemoryDynamoDbHandler {
       }
       case 'PutItem': {
         const item = input.Item as WireItem;
-        const key = keyOf(item);
-        if (input.ConditionExpression !== undefined && !holds(input, this.items.get(key))) {
+        if (input.ConditionExpression !== undefined && !holds(input, this.items.get(keyOf(item)))) {
           throw new DynamoError('ConditionalCheckFailedException', 'The conditional request failed');
         }
-        const previous = this.items.get(key);
-        for (const attr of GSI_KEYS) {
-          const before = previous?.[attr]?.S;
-          if (typeof before === 'string') this.partitions.get(`${attr}|${before}`)?.delete(key);
-          const after = item[attr]?.S;
-          if (typeof after === 'string') {
-            const partition = `${attr}|${after}`;
-            if (!this.partitions.has(partition)) this.partitions.set(partition, new Set());
-            this.partitions.get(partition)!.add(key);
-          }
+        this.put(item);
+        return {};
+      }
+      case 'TransactWriteItems': {
+        // Put actions only (what writeEntities sends), all or nothing, with DynamoDB's cancellation reasons.
+        const actions = (input.TransactItems as { Put?: Record<string, unknown> }[]).map((action) => {
+          if (!action.Put) throw new DynamoError('ValidationException', 'only Put actions are supported by the in-memory table');
+          return action.Put;
+        });
+        const reasons = actions.map((put) => (put.ConditionExpression === undefined || holds(put, this.items.get(keyOf(put.Item as WireItem))) ? 'None' : 'ConditionalCheckFailed'));
+        if (reasons.some((r) => r !== 'None')) {
+          throw new DynamoError('TransactionCanceledException', `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.join(', ')}]`, { CancellationReasons: reasons.map((Code) => ({ Code })) });
         }
-        this.items.set(key, item);
-        this.wire.set(key, JSON.stringify(item));
+        for (const put of actions) this.put(put.Item as WireItem);
         return {};
       }
       case 'Query': {
@@ -114,7 +132,7 @@ export class MemoryDynamoDbHandler {
 const GSI_KEYS = ['gsi1pk', 'gsi2pk'];
 
 class DynamoError extends Error {
-  constructor(readonly type: string, message: string) {
+  constructor(readonly type: string, message: string, readonly extra: Record<string, unknown> = {}) {
     super(message);
   }
 }
@@ -138,7 +156,7 @@ function holds(input: Record<string, unknown>, existing: WireItem | undefined): 
 }
 
 function failure(error: DynamoError): HttpResponse {
-  return response(400, JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${error.type}`, message: error.message }));
+  return response(400, JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${error.type}`, message: error.message, ...error.extra }));
 }
 
 function response(statusCode: number, json: string): HttpResponse {
