@@ -7,13 +7,13 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { readEnv } from '../shared/runtime/env';
-import { errorResult, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
+import { json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import { logger, logUnexpected } from '../shared/runtime/powertools';
 import { awsClientConfig } from '../shared/runtime/aws-clients';
 import { isBackendUnavailable, type Identity, type TokenChecker } from '../shared/credentials/token-check';
 import { IndexStaleError } from '../shared/index/freshness';
 import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/credentials/token-check-env';
-import { bearerMatches, cachedSecret, secretsManagerLoader, WebhookSecretUnavailableError } from './webhook-secret';
+import { cachedSecret, refuseWithoutWebhookSecret, secretsManagerLoader } from '../shared/runtime/webhook-secret';
 
 export const TOKEN_REVIEW_VERSIONS = ['authentication.k8s.io/v1', 'authentication.k8s.io/v1beta1'] as const;
 
@@ -46,17 +46,8 @@ function reservedName(identity: Identity): boolean {
 
 export function createHandler(deps: AuthenticateHandlerDeps): (event: APIGatewayProxyEventV2) => Promise<HttpResult> {
   return withHttpErrors(async (event) => {
-    let secret: string;
-    try {
-      secret = await deps.webhookSecret();
-    } catch (error) {
-      if (!(error instanceof WebhookSecretUnavailableError)) throw error;
-      logger.error('webhook secret unavailable', error);
-      return errorResult(500, 'webhook_secret_unavailable', 'the webhook secret cannot be read; retry later');
-    }
-    if (!bearerMatches(event.headers?.authorization, secret)) {
-      return errorResult(401, 'unauthorized', 'missing or wrong webhook bearer secret');
-    }
+    const refused = await refuseWithoutWebhookSecret(event.headers?.authorization, deps.webhookSecret, { status: 500, code: 'webhook_secret_unavailable' });
+    if (refused) return refused;
 
     const review = parseJsonBody(event, TokenReviewSchema);
     const answer = (statusCode: number, status: Record<string, unknown>) =>

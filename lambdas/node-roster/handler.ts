@@ -6,14 +6,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
-import { bearerMatches, cachedSecret, secretsManagerLoader, WebhookSecretUnavailableError } from '../authenticate/webhook-secret';
+import { cachedSecret, refuseWithoutWebhookSecret, secretsManagerLoader } from '../shared/runtime/webhook-secret';
 import { INDEX_FRESHNESS_ENV } from '../shared/index/freshness';
 import { DynamoIndexRepository } from '../shared/index/index-repository-dynamodb';
 import { NodeRegistry } from '../shared/nodes/node-registry';
 import { decodeRosterCursor, encodeRosterCursor, readRosterPage, type RosterIndex } from '../shared/nodes/roster';
 import { awsClientConfig } from '../shared/runtime/aws-clients';
 import { readEnv } from '../shared/runtime/env';
-import { errorResult, HttpError, json, withHttpErrors, type HttpResult } from '../shared/runtime/http';
+import { HttpError, json, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import { countIndexStale, logger, logUnexpected } from '../shared/runtime/powertools';
 
 export const NODE_ROSTER_ENV = {
@@ -34,15 +34,8 @@ export interface NodeRosterDeps {
 export function createHandler(deps: NodeRosterDeps): (event: APIGatewayProxyEventV2) => Promise<HttpResult> {
   const now = deps.now ?? (() => new Date());
   return withHttpErrors(async (event) => {
-    let secret: string;
-    try {
-      secret = await deps.webhookSecret();
-    } catch (error) {
-      if (!(error instanceof WebhookSecretUnavailableError)) throw error;
-      logger.error('webhook secret unavailable', error);
-      return errorResult(503, 'backend_unavailable', 'the webhook secret cannot be read; retry later');
-    }
-    if (!bearerMatches(event.headers?.authorization, secret)) return errorResult(401, 'unauthorized', 'missing or wrong webhook bearer secret');
+    const refused = await refuseWithoutWebhookSecret(event.headers?.authorization, deps.webhookSecret, { status: 503, code: 'backend_unavailable' });
+    if (refused) return refused;
 
     const after = event.queryStringParameters?.after;
     const start = after === undefined ? undefined : decodeRosterCursor(after);

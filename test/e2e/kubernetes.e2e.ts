@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AUTHENTICATE_ENV, createHandler, handler } from '../../lambdas/authenticate/handler';
-import { cachedSecret, secretsManagerLoader } from '../../lambdas/authenticate/webhook-secret';
+import { cachedSecret, secretsManagerLoader } from '../../lambdas/shared/runtime/webhook-secret';
 import { tokenCheckerFromEnv } from '../../lambdas/shared/credentials/token-check-env';
 import { DynamoIndexRepository } from '../../lambdas/shared/index/index-repository-dynamodb';
 import { readEnv } from '../../lambdas/shared/runtime/env';

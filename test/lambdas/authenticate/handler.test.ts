@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Ed25519Keypair } from '@mysten/sui/keypairs/ed25519';
 import fc from 'fast-check';
 import { createHandler, TOKEN_REVIEW_VERSIONS } from '../../../lambdas/authenticate/handler';
-import { bearerMatches, cachedSecret, WebhookSecretUnavailableError } from '../../../lambdas/authenticate/webhook-secret';
+import { bearerMatches, cachedSecret, WebhookSecretUnavailableError } from '../../../lambdas/shared/runtime/webhook-secret';
 import { SignatureVerifierUnavailableError } from '../../../lambdas/shared/credentials/credential';
 import { IndexUnavailableError, type TokenIndexReader } from '../../../lambdas/shared/index/index-model';
 import { MemoryIndexRepository } from '../../../lambdas/shared/index/index-repository-memory';

@@ -293,7 +293,7 @@ describeWithMoto('GET /v1/nodes/roster (moto)', () => {
     expect(res.statusCode).toBe(503);
     expect(JSON.parse(res.body!)).toMatchObject({ error: 'backend_unavailable' });
 
-    const { WebhookSecretUnavailableError } = await import('../../../lambdas/authenticate/webhook-secret');
+    const { WebhookSecretUnavailableError } = await import('../../../lambdas/shared/runtime/webhook-secret');
     const noSecret = createHandler({
       index: dynamoRosterIndex('roster-down', client), maxIndexAgeSeconds: 300, now: () => NOW,
       webhookSecret: async () => {

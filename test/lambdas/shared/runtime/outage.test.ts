@@ -2,7 +2,7 @@
 // or a refusal. Domain errors of every backend extend DependencyUnavailableError.
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { WebhookSecretUnavailableError } from '../../../../lambdas/authenticate/webhook-secret';
+import { WebhookSecretUnavailableError } from '../../../../lambdas/shared/runtime/webhook-secret';
 import { SignatureVerifierUnavailableError } from '../../../../lambdas/shared/credentials/credential';
 import { IndexUnavailableError } from '../../../../lambdas/shared/index/index-model';
 import { isDependencyOutage } from '../../../../lambdas/shared/runtime/outage';

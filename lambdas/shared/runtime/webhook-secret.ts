@@ -1,8 +1,10 @@
-// The bearer secret kube-apiserver presents to POST /v1/authenticate (DESIGN §6): read from Secrets
+// The bearer secret kube-apiserver (and the enclave's node reconciler) present to the platform (DESIGN §6): read from Secrets
 // Manager, kept for a few minutes per container, compared in constant time.
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { DependencyUnavailableError } from '../shared/runtime/outage';
+import { errorResult, type HttpResult } from './http';
+import { DependencyUnavailableError } from './outage';
+import { logger } from './powertools';
 
 /** Re-read the secret this often so a redeployed secret is picked up without a cold start. */
 export const SECRET_TTL_MS = 5 * 60_000;
@@ -57,4 +59,26 @@ export function bearerMatches(authorization: string | undefined, secret: string)
   const presented = match ? match[1] : '';
   const equal = timingSafeEqual(digest(presented), digest(secret));
   return match !== null && secret.length > 0 && equal;
+}
+
+/**
+ * The webhook-secret gate of the routes the control plane calls (POST /v1/authenticate, GET
+ * /v1/nodes/roster): undefined when the request carries the secret, otherwise the answer to give — 401, or
+ * `unavailable` when the secret itself cannot be read (TokenReview answers 500 so the apiserver retries
+ * without caching; other routes the shared 503).
+ */
+export async function refuseWithoutWebhookSecret(
+  authorization: string | undefined,
+  secret: () => Promise<string>,
+  unavailable: { status: number; code: string },
+): Promise<HttpResult | undefined> {
+  let value: string;
+  try {
+    value = await secret();
+  } catch (error) {
+    if (!(error instanceof WebhookSecretUnavailableError)) throw error;
+    logger.error('webhook secret unavailable', error);
+    return errorResult(unavailable.status, unavailable.code, 'the webhook secret cannot be read; retry later');
+  }
+  return bearerMatches(authorization, value) ? undefined : errorResult(401, 'unauthorized', 'missing or wrong webhook bearer secret');
 }
