@@ -22,8 +22,9 @@ import {
 } from '../../enclave/src/supervisor/node-reconciler';
 import { createIndexTable, emulatorClient } from '../support/index-table';
 import { startMoto, type Moto } from '../support/moto';
-import { applyRbac, runKubectl, startCluster, type Cluster, type KubectlResult } from './support/cluster';
+import { applyRbac, startCluster, type Cluster, type KubectlResult } from './support/cluster';
 import { startLocalApi, type LocalApi } from './support/local-api';
+import { kubeletIdentity } from './support/kubelet';
 import { createPki, type Pki } from './support/pki';
 import { pollUntil } from './support/processes';
 import { suiId } from './support/users';
@@ -94,15 +95,7 @@ interface Kubelet {
 }
 
 function kubelet(name: string): Kubelet {
-  const cert = pki.leaf(`kubelet-${name}`, `/O=system:nodes/CN=system:node:${name}`, 'clientAuth');
-  const kubeconfig = path.join(dir, `kubelet-${name}.kubeconfig`);
-  fs.writeFileSync(kubeconfig, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config',
-    clusters: [{ name: 'e2e', cluster: { server: cluster.serverUrl, 'certificate-authority': pki.caCert } }],
-    users: [{ name, user: { 'client-certificate': cert.cert, 'client-key': cert.key } }],
-    contexts: [{ name, context: { cluster: 'e2e', user: name } }],
-    'current-context': name,
-  }), { mode: 0o600 });
+  const { cert, kubectl } = kubeletIdentity(cluster, pki, dir, name);
   const patchStatus = () => new Promise<{ status: number; body: string }>((resolve, reject) => {
     const server = new URL(cluster.serverUrl);
     const body = JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'e2e', lastHeartbeatTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }] } });
@@ -118,7 +111,7 @@ function kubelet(name: string): Kubelet {
     req.on('error', reject);
     req.end(body);
   });
-  return { name, kubectl: (args, input) => runKubectl(cluster.kubectlPath, args, { kubeconfig, input }), patchStatus };
+  return { name, kubectl, patchStatus };
 }
 
 const NOT_ROSTERED = /is not in the k3s-daas node roster/;

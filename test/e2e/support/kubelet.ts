@@ -8,6 +8,8 @@ import type { Pki } from './pki';
 export interface KubeletIdentity {
   readonly name: string;
   readonly kubeconfig: string;
+  /** The client certificate and key files, for requests kubectl cannot make as a kubelet does. */
+  readonly cert: { readonly cert: string; readonly key: string };
   kubectl(args: string[], input?: string): Promise<KubectlResult>;
 }
 
@@ -21,5 +23,5 @@ export function kubeletIdentity(cluster: Cluster, pki: Pki, dir: string, name: s
     contexts: [{ name, context: { cluster: 'e2e', user: name } }],
     'current-context': name,
   }), { mode: 0o600 });
-  return { name, kubeconfig, kubectl: (args, input) => runKubectl(cluster.kubectlPath, args, { kubeconfig, input }) };
+  return { name, kubeconfig, cert, kubectl: (args, input) => runKubectl(cluster.kubectlPath, args, { kubeconfig, input }) };
 }
