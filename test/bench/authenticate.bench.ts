@@ -10,6 +10,16 @@
 //   authenticate_uncached_cpu_us_<ed25519|mix>        CPU of this process per check (SDK, HTTP, handler)
 //   authenticate_uncached_cpu_ratio_<ed25519|mix>     raw OpenSSL verify CPU / that (issue target ≥ 0.4 at 0 ms)
 //   authenticate_hot_cpu_ratio                        the same for a hot credential (against the Ed25519 verify)
+//   authenticate_idle_cpu_us_per_ms                   third baseline: CPU this process accrues per ms in which
+//                                                     it only waits (timer wake-ups, the VM's accounting);
+//                                                     moto answers in ~8 ms, so every check carries some
+//   authenticate_uncached_busy_cpu_us_mix / _ratio_mix  the mix's CPU less that idle rate × its waiting time
+//                                                     (wall − CPU): what the check itself runs, on caches
+//                                                     the emulator's turn left cold
+//   authenticate_sdk_getitem_busy_cpu_us              the bare GetItem's CPU less the idle rate, likewise
+//   authenticate_uncached_connections_per_check       client connections per check: ~0 while the SDK's agent
+//                                                     reuses its connection, as it does with DynamoDB (moto
+//                                                     closes each one; the proxy keeps the client's open)
 //   authenticate_sdk_getitem_cpu_us                   second baseline: one bare GetItem through the SDK, the
 //                                                     floor of what each DynamoDB round trip adds to a check
 // Every check must answer authenticated:true, or the benchmark stops: a refused check is cheap and would flatter it.
@@ -49,8 +59,18 @@ interface Phase {
   checks: number;
   requests: number;
   roundTrips: number;
+  connections: number;
   latenciesMs: number[];
   cpuUs: number;
+}
+
+/** CPU microseconds this process accrues per millisecond of only waiting on timers (about `totalMs` of it). */
+async function idleCpuUsPerMs(totalMs: number): Promise<number> {
+  const started = performance.now();
+  const cpu = await cpuMicros(async () => {
+    while (performance.now() - started < totalMs) await new Promise((resolve) => setTimeout(resolve, 10));
+  });
+  return cpu / (performance.now() - started);
 }
 
 async function phase(handler: Handler, proxy: LatencyProxy, credentials: readonly string[]): Promise<Phase> {
@@ -60,7 +80,7 @@ async function phase(handler: Handler, proxy: LatencyProxy, credentials: readonl
     for (const c of credentials) latenciesMs.push(await wallMs(() => mustAuthenticate(handler, c)));
   });
   const stats = await proxy.stats();
-  return { checks: credentials.length, requests: requestsOf(stats, DYNAMODB), roundTrips: stats.roundTrips, latenciesMs, cpuUs };
+  return { checks: credentials.length, requests: requestsOf(stats, DYNAMODB), roundTrips: stats.roundTrips, connections: stats.connections, latenciesMs, cpuUs };
 }
 
 export async function run({ smoke }: BenchOptions): Promise<void> {
@@ -115,6 +135,7 @@ export async function run({ smoke }: BenchOptions): Promise<void> {
         checks: uncachedEd.checks + uncachedOther.checks,
         requests: uncachedEd.requests + uncachedOther.requests,
         roundTrips: uncachedEd.roundTrips + uncachedOther.roundTrips,
+        connections: uncachedEd.connections + uncachedOther.connections,
         latenciesMs: [...uncachedEd.latenciesMs, ...uncachedOther.latenciesMs],
         cpuUs: uncachedEd.cpuUs + uncachedOther.cpuUs,
       };
@@ -145,17 +166,28 @@ export async function run({ smoke }: BenchOptions): Promise<void> {
         report('authenticate_uncached_cpu_us_mix', mixCheck, 1);
         report('authenticate_uncached_cpu_ratio_ed25519', cpuBaseline.ed25519 / edCheck, 2);
         report('authenticate_uncached_cpu_ratio_mix', cpuBaseline.mix / mixCheck, 2);
+        report('authenticate_uncached_connections_per_check', uncached.connections / uncached.checks, 3);
+        const idlePerMs = await idleCpuUsPerMs(smoke ? 50 : 2_000);
+        const waitingMs = uncached.latenciesMs.reduce((a, b) => a + b, 0) - uncached.cpuUs / 1000;
+        const busyMix = (uncached.cpuUs - idlePerMs * Math.max(0, waitingMs)) / uncached.checks;
+        report('authenticate_idle_cpu_us_per_ms', idlePerMs, 1);
+        report('authenticate_uncached_busy_cpu_us_mix', busyMix, 1);
+        report('authenticate_uncached_busy_cpu_ratio_mix', cpuBaseline.mix / busyMix, 2);
         // A second baseline explaining the first: one bare GetItem through the SDK (same client settings, same
         // proxy, the handler's client settings), which no check through DynamoDB can avoid paying once per round trip.
         const probe = new DynamoDBClient({ ...awsClientConfig('authenticate', { reuseCommandHandlers: true }), endpoint: proxy.endpoint });
         const get = () => probe.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: 'BENCH#absent' }, sk: { S: 'BENCH' } } }));
         for (let k = 0; k < 20; k++) await get();
         const probes = smoke ? 5 : 300;
-        const sdkRequestUs = (await cpuMicros(async () => {
+        const probeStarted = performance.now();
+        const probeCpuUs = await cpuMicros(async () => {
           for (let k = 0; k < probes; k++) await get();
-        })) / probes;
+        });
+        const probeWaitingMs = performance.now() - probeStarted - probeCpuUs / 1000;
+        const sdkRequestUs = probeCpuUs / probes;
         probe.destroy();
         report('authenticate_sdk_getitem_cpu_us', sdkRequestUs, 1);
+        report('authenticate_sdk_getitem_busy_cpu_us', (probeCpuUs - idlePerMs * Math.max(0, probeWaitingMs)) / probes, 1);
         report('authenticate_sdk_getitem_vs_raw_verify_ed25519', sdkRequestUs / cpuBaseline.ed25519, 1);
         report('authenticate_hot_cpu_us', hot.cpuUs / hot.checks, 1);
         report('authenticate_hot_cpu_ratio', cpuBaseline.ed25519 / (hot.cpuUs / hot.checks), 2);

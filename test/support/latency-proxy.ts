@@ -6,6 +6,12 @@
 // A round trip is a period with at least one request in flight: requests sent together (Promise.all)
 // overlap and count once, requests sent one after another count once each. With a delay of a few
 // milliseconds concurrent requests always overlap, so the count is exact; at 0 ms it is a lower bound.
+//
+// Connections are the proxy's own business on each side, as with any HTTP/1.1 proxy: hop-by-hop headers
+// are not forwarded. moto answers every request with `Connection: close`; passed on, it made the
+// benchmarked client open a new TCP connection per request, which DynamoDB (keep-alive, like the SDK's
+// agent) never asks for, so the connection setup was counted as the SDK's CPU. `connections` counts the
+// client's connections, so a benchmark can show they are reused.
 import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface ProxyStats {
@@ -13,6 +19,8 @@ export interface ProxyStats {
   readonly byTarget: Record<string, number>;
   readonly requests: number;
   readonly roundTrips: number;
+  /** Client connections that carried requests since the last reset (1 while the client reuses one; requests if it never does). */
+  readonly connections: number;
 }
 
 export interface LatencyProxy {
@@ -33,25 +41,31 @@ const PROXY = `
 const http = require('node:http');
 const target = new URL(process.argv[1]);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-let delayMs = 0, inFlight = 0, roundTrips = 0, requests = 0, byTarget = {};
+// RFC 9110 §7.6.1: meaningful for one connection only, never forwarded.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const endToEnd = (headers) => Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name)));
+let delayMs = 0, inFlight = 0, roundTrips = 0, requests = 0, connections = 0, byTarget = {};
+// Connections that carried a request of the client (the control requests' own are not counted).
+let seen = new WeakSet();
 const server = http.createServer((req, res) => {
   if (req.url.startsWith('/__proxy/')) {
     const url = new URL(req.url, 'http://x');
     if (url.pathname === '/__proxy/delay') delayMs = Number(url.searchParams.get('ms'));
-    if (url.pathname === '/__proxy/reset') { roundTrips = 0; requests = 0; byTarget = {}; }
+    if (url.pathname === '/__proxy/reset') { roundTrips = 0; requests = 0; connections = 0; byTarget = {}; seen = new WeakSet(); }
     res.setHeader('content-type', 'application/json');
-    return res.end(JSON.stringify({ requests, roundTrips, byTarget }));
+    return res.end(JSON.stringify({ requests, roundTrips, connections, byTarget }));
   }
   if (inFlight++ === 0) roundTrips++;
   requests++;
+  if (!seen.has(req.socket)) { seen.add(req.socket); connections++; }
   const op = String(req.headers['x-amz-target'] ?? req.method + ' ' + req.url.split('?')[0]);
   byTarget[op] = (byTarget[op] ?? 0) + 1;
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     const forward = () => {
-      const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
-        res.writeHead(up.statusCode, up.headers);
+      const upstream = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: endToEnd(req.headers), agent }, (up) => {
+        res.writeHead(up.statusCode, endToEnd(up.headers));
         up.pipe(res);
         up.on('end', () => inFlight--);
       });
