@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../cli/program';
 import { makeHarness } from './sui-cli-harness';
+import { SKIP_MARK, TOOL_ENV } from '../support/test-tools';
 
 async function script(shell: string): Promise<{ code: number; out: string; err: string }> {
   const h = await makeHarness();
@@ -14,7 +15,11 @@ async function script(shell: string): Promise<{ code: number; out: string; err: 
   return { code, out: h.stdout(), err: h.stderr() };
 }
 
-const hasShell = (shell: string) => spawnSync(shell, ['-c', 'exit 0']).status === 0;
+// bash is the machine's; zsh is the machine's or the one the Jest global setup unpacked (test-tools.ts).
+const ZSH = process.env[TOOL_ENV.zsh] ?? 'zsh';
+const ZSH_MODULES = process.env[TOOL_ENV.zshModules];
+const binaryOf = (shell: string) => (shell === 'zsh' ? ZSH : shell);
+const hasShell = (shell: string) => spawnSync(binaryOf(shell), ['-c', 'exit 0']).status === 0;
 
 let dir: string;
 beforeAll(async () => {
@@ -40,14 +45,14 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
 // function's own logic (word walking, cases, what it offers) runs in real zsh.
 const zshComplete: Complete = (line) => {
   const words = line.split(' ');
-  const program = `_describe() { local arr=$4; print -l -- \${\${(P)arr}%%:*} }
+  const program = `${ZSH_MODULES ? `module_path=(${JSON.stringify(ZSH_MODULES)})\n` : ''}_describe() { local arr=$4; print -l -- \${\${(P)arr}%%:*} }
 compadd() { [[ $1 == -- ]] && shift; print -l -- "$@" }
 _files() { print -l -- *(N) }
 compdef() { : }
 source ./zsh.zsh
 words=(${words.map((w) => `'${w}'`).join(' ')}); CURRENT=${words.length}; PREFIX='${words.at(-1)}'
 _k3s-daas | grep -- "^$PREFIX" || true`;
-  return execFileSync('zsh', ['-f', '-c', program], { cwd: dir, encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+  return execFileSync(ZSH, ['-f', '-c', program], { cwd: dir, encoding: 'utf8' }).split('\n').filter(Boolean).sort();
 };
 
 const SHELLS: [string, Complete][] = [['bash', bashComplete], ['zsh', zshComplete]];
@@ -56,7 +61,8 @@ describe.each(SHELLS)('%s completion', (shell, complete) => {
   const available = hasShell(shell);
   // Without the shell there is nothing to run the script in; say so instead of passing silently.
   const test = available ? it : it.skip;
-  const note = available ? '' : ` (skipped: ${shell} is not installed)`;
+  const reason = (shell === 'zsh' && process.env[TOOL_ENV.zshSkip]) || `${shell} is not installed`;
+  const note = available ? '' : ` (${SKIP_MARK}${reason})`;
 
   it(`prints a script and exits 0${note}`, async () => {
     const { code, out, err } = await script(shell);
@@ -65,7 +71,7 @@ describe.each(SHELLS)('%s completion', (shell, complete) => {
   });
 
   test(`is valid ${shell} syntax${note}`, () => {
-    expect(spawnSync(shell, ['-n', join(dir, shell === 'bash' ? 'bash.sh' : 'zsh.zsh')]).status).toBe(0);
+    expect(spawnSync(binaryOf(shell), ['-n', join(dir, shell === 'bash' ? 'bash.sh' : 'zsh.zsh')]).status).toBe(0);
   });
 
   test(`completes the top-level commands${note}`, () => {

@@ -4,7 +4,7 @@
 // K3S_DAAS_REQUIRE_TEST_TOOLS=1 (set by .ci/run) turns a missing tool into a failed run instead of
 // skipped tests, so CI cannot go green without the emulator-backed tests.
 import { spawnMotoServer, type MotoServer } from '../support/moto-server';
-import { ensureTestTools, TOOL_ENV } from '../support/test-tools';
+import { ensureTestTools, ensureZsh, TOOL_ENV } from '../support/test-tools';
 
 interface GlobalConfig {
   readonly maxWorkers: number;
@@ -16,7 +16,7 @@ declare global {
 
 export default async function globalSetup(globalConfig: GlobalConfig): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const tools = await ensureTestTools(log);
+  const tools = { ...(await ensureTestTools(log)), zsh: await ensureZsh(log) };
   const required = process.env.K3S_DAAS_REQUIRE_TEST_TOOLS === '1';
   for (const [name, tool] of Object.entries(tools)) {
     if (tool.ok) continue;
@@ -25,6 +25,10 @@ export default async function globalSetup(globalConfig: GlobalConfig): Promise<v
   }
   if (tools.shellcheck.ok) process.env[TOOL_ENV.shellcheck] = tools.shellcheck.path;
   else process.env[TOOL_ENV.shellcheckSkip] = tools.shellcheck.reason;
+  if (tools.zsh.ok) {
+    process.env[TOOL_ENV.zsh] = tools.zsh.path;
+    if (tools.zsh.modulePath) process.env[TOOL_ENV.zshModules] = tools.zsh.modulePath;
+  } else process.env[TOOL_ENV.zshSkip] = tools.zsh.reason;
 
   if (!tools.moto.ok) {
     process.env[TOOL_ENV.motoSkip] = tools.moto.reason;

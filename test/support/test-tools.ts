@@ -3,6 +3,8 @@
 // directory, so `npm test` on a fresh machine needs only Python 3. The Jest global setup
 // (test/setup/global-setup.ts) calls ensureTestTools() and hands the result to the test workers through
 // the environment; a tool that cannot be had turns its tests into skipped ones that carry the reason.
+// zsh (the completion tests) is no Python tool: without one on PATH, Debian's package is fetched with
+// `apt-get download` and unpacked with `dpkg-deb -x` into the cache, which needs no root.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -19,12 +21,17 @@ export const TOOL_ENV = {
   motoSkip: 'K3S_DAAS_SKIP_MOTO',
   shellcheck: 'K3S_DAAS_SHELLCHECK',
   shellcheckSkip: 'K3S_DAAS_SKIP_SHELLCHECK',
+  zsh: 'K3S_DAAS_ZSH',
+  zshSkip: 'K3S_DAAS_SKIP_ZSH',
+  /** Set with an unpacked zsh: where its modules are (zsh ignores MODULE_PATH from the environment). */
+  zshModules: 'K3S_DAAS_ZSH_MODULES',
 } as const;
 
 /** Skipped tests carry this marker and the reason in their name; the summary reporter groups by it. */
 export const SKIP_MARK = 'SKIPPED: ';
 
 export type Tool = { ok: true; path: string } | { ok: false; reason: string };
+export type ZshTool = { ok: true; path: string; modulePath?: string } | { ok: false; reason: string };
 
 export interface TestTools {
   /** The virtual environment's interpreter, which runs `moto.server`. */
@@ -37,10 +44,10 @@ export function toolsCacheDir(): string {
   return path.join(base, 'k3s-daas');
 }
 
-function run(cmd: string, args: readonly string[]): Promise<{ code: number | null; output: string; error?: Error }> {
+function run(cmd: string, args: readonly string[], cwd?: string): Promise<{ code: number | null; output: string; error?: Error }> {
   return new Promise((resolve) => {
     let output = '';
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' } });
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1' } });
     child.stdout.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
     child.stderr.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
     child.once('error', (error) => resolve({ code: null, output, error }));
@@ -135,4 +142,68 @@ export async function ensureTestTools(log: (line: string) => void = () => undefi
   }
   log(`test tools: ready in ${dir}`);
   return toolsOf(dir);
+}
+
+/** Whether `zsh` runs a trivial script with no startup files. */
+function zshRuns(zsh: string): boolean {
+  return spawnSync(zsh, ['-f', '-c', 'exit 0']).status === 0;
+}
+
+/**
+ * zsh for the completion tests: the machine's own, else Debian's package unpacked once into
+ * `<cache>/k3s-daas/zsh-debian` (built in a scratch directory and renamed into place when it runs, like
+ * the Python environment). The tests run it with `-f` and stand-ins for the completion system; the
+ * modules it autoloads (zsh/parameter) are found through `modulePath`.
+ */
+export async function ensureZsh(log: (line: string) => void = () => undefined): Promise<ZshTool> {
+  if (zshRuns('zsh')) return { ok: true, path: 'zsh' };
+  const dir = path.join(toolsCacheDir(), 'zsh-debian');
+  const installed = (root: string) => [path.join(root, 'bin', 'zsh'), path.join(root, 'usr', 'bin', 'zsh')].find((p) => fs.existsSync(p));
+  const unpacked = (binary: string): ZshTool => ({ ok: true, path: binary, modulePath: modulesOf(dir) });
+  const cached = installed(dir);
+  if (cached && fs.existsSync(path.join(dir, '.complete')) && zshRuns(cached)) return unpacked(cached);
+  for (const tool of ['apt-get', 'dpkg-deb']) {
+    if (spawnSync(tool, ['--version']).status !== 0) return { ok: false, reason: `zsh is not installed and there is no ${tool} to fetch and unpack Debian's zsh package` };
+  }
+  fs.mkdirSync(toolsCacheDir(), { recursive: true });
+  const scratch = fs.mkdtempSync(`${dir}.partial-`);
+  log(`test tools: zsh is not installed; fetching Debian's zsh package into ${dir} (first run only)`);
+  try {
+    const download = await run('apt-get', ['download', 'zsh'], scratch);
+    const deb = fs.readdirSync(scratch).find((f) => /^zsh_.*\.deb$/.test(f));
+    if (download.code !== 0 || !deb) return { ok: false, reason: `apt-get download zsh failed: ${lastLine(download.error?.message ?? download.output)}` };
+    const unpack = await run('dpkg-deb', ['-x', path.join(scratch, deb), scratch]);
+    if (unpack.code !== 0) return { ok: false, reason: `dpkg-deb -x ${deb} failed: ${lastLine(unpack.output)}` };
+    fs.rmSync(path.join(scratch, deb));
+    const binary = installed(scratch);
+    if (!binary || !zshRuns(binary)) return { ok: false, reason: `the zsh of ${deb} does not run on this machine` };
+    fs.writeFileSync(path.join(scratch, '.complete'), `${deb}\n`);
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.renameSync(scratch, dir);
+    } catch (err) {
+      // Another run finished first: use its copy.
+      if (!fs.existsSync(path.join(dir, '.complete'))) throw err;
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  const binary = installed(dir);
+  if (!binary || !zshRuns(binary)) return { ok: false, reason: `the unpacked zsh in ${dir} does not run` };
+  log(`test tools: zsh ready in ${dir}`);
+  return unpacked(binary);
+}
+
+/** The directory holding `zsh/parameter.so` under an unpacked package (`usr/lib/<triplet>/zsh/<version>`). */
+function modulesOf(root: string): string | undefined {
+  const lib = path.join(root, 'usr', 'lib');
+  if (!fs.existsSync(lib)) return undefined;
+  for (const triplet of fs.readdirSync(lib)) {
+    const base = path.join(lib, triplet, 'zsh');
+    if (!fs.existsSync(base)) continue;
+    for (const version of fs.readdirSync(base)) {
+      if (fs.existsSync(path.join(base, version, 'zsh', 'parameter.so'))) return path.join(base, version);
+    }
+  }
+  return undefined;
 }
