@@ -14,9 +14,11 @@
 //                                                     it only waits (timer wake-ups, the VM's accounting);
 //                                                     moto answers in ~8 ms, so every check carries some
 //   authenticate_uncached_busy_cpu_us_mix / _ratio_mix  the mix's CPU less that idle rate × its waiting time
-//                                                     (wall − CPU): what the check itself runs, on caches
-//                                                     the emulator's turn left cold
+//                                                     (wall − CPU): what the check itself runs
 //   authenticate_sdk_getitem_busy_cpu_us              the bare GetItem's CPU less the idle rate, likewise
+//   authenticate_sdk_getitem_instant_peer_cpu_us_<0|10>ms  the bare GetItem against a peer answering at once
+//                                                     (a Node server, no emulator), through the proxy at 0
+//                                                     or 10 ms: whether moto's own slowness is in the figures
 //   authenticate_uncached_connections_per_check       client connections per check: ~0 while the SDK's agent
 //                                                     reuses its connection, as it does with DynamoDB (moto
 //                                                     closes each one; the proxy keeps the client's open)
@@ -29,7 +31,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { DynamoIndexRepository } from '../../lambdas/shared/index/index-repository-dynamodb';
 import { awsClientConfig } from '../../lambdas/shared/runtime/aws-clients';
 import { createIndexTable, emulatorClient } from '../support/index-table';
-import { requestsOf, startLatencyProxy, type LatencyProxy } from '../support/latency-proxy';
+import { requestsOf, startInstantPeer, startLatencyProxy, type LatencyProxy } from '../support/latency-proxy';
 import { startMoto } from '../support/moto-server';
 import { ensureTestTools } from '../support/test-tools';
 import { postEvent } from '../support/token-fixtures';
@@ -71,6 +73,22 @@ async function idleCpuUsPerMs(totalMs: number): Promise<number> {
     while (performance.now() - started < totalMs) await new Promise((resolve) => setTimeout(resolve, 10));
   });
   return cpu / (performance.now() - started);
+}
+
+/** CPU (and waiting time) of `probes` bare GetItems, one after another, through a client with the handler's settings. */
+async function bareGetItems(endpoint: string, probes: number): Promise<{ cpuUs: number; waitingMs: number }> {
+  const client = new DynamoDBClient({ ...awsClientConfig('authenticate', { reuseCommandHandlers: true }), endpoint });
+  const get = () => client.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: 'BENCH#absent' }, sk: { S: 'BENCH' } } }));
+  try {
+    for (let k = 0; k < 20; k++) await get();
+    const started = performance.now();
+    const cpuUs = await cpuMicros(async () => {
+      for (let k = 0; k < probes; k++) await get();
+    });
+    return { cpuUs, waitingMs: Math.max(0, performance.now() - started - cpuUs / 1000) };
+  } finally {
+    client.destroy();
+  }
 }
 
 async function phase(handler: Handler, proxy: LatencyProxy, credentials: readonly string[]): Promise<Phase> {
@@ -175,19 +193,24 @@ export async function run({ smoke }: BenchOptions): Promise<void> {
         report('authenticate_uncached_busy_cpu_ratio_mix', cpuBaseline.mix / busyMix, 2);
         // A second baseline explaining the first: one bare GetItem through the SDK (same client settings, same
         // proxy, the handler's client settings), which no check through DynamoDB can avoid paying once per round trip.
-        const probe = new DynamoDBClient({ ...awsClientConfig('authenticate', { reuseCommandHandlers: true }), endpoint: proxy.endpoint });
-        const get = () => probe.send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: 'BENCH#absent' }, sk: { S: 'BENCH' } } }));
-        for (let k = 0; k < 20; k++) await get();
         const probes = smoke ? 5 : 300;
-        const probeStarted = performance.now();
-        const probeCpuUs = await cpuMicros(async () => {
-          for (let k = 0; k < probes; k++) await get();
-        });
-        const probeWaitingMs = performance.now() - probeStarted - probeCpuUs / 1000;
-        const sdkRequestUs = probeCpuUs / probes;
-        probe.destroy();
+        const probe = await bareGetItems(proxy.endpoint, probes);
+        const sdkRequestUs = probe.cpuUs / probes;
         report('authenticate_sdk_getitem_cpu_us', sdkRequestUs, 1);
-        report('authenticate_sdk_getitem_busy_cpu_us', (probeCpuUs - idlePerMs * Math.max(0, probeWaitingMs)) / probes, 1);
+        report('authenticate_sdk_getitem_busy_cpu_us', (probe.cpuUs - idlePerMs * probe.waitingMs) / probes, 1);
+        // The same GetItem against a peer that answers at once (no emulator), then held 10 ms by the
+        // proxy: whether moto's slowness, rather than the SDK's socket path, is what the figures above carry.
+        const peer = await startInstantPeer('{}');
+        const peerProxy = await startLatencyProxy(peer.endpoint);
+        try {
+          for (const delay of [0, 10]) {
+            await peerProxy.setDelay(delay);
+            report(`authenticate_sdk_getitem_instant_peer_cpu_us_${delay}ms`, (await bareGetItems(peerProxy.endpoint, probes)).cpuUs / probes, 1);
+          }
+        } finally {
+          await peerProxy.stop();
+          await peer.stop();
+        }
         report('authenticate_sdk_getitem_vs_raw_verify_ed25519', sdkRequestUs / cpuBaseline.ed25519, 1);
         report('authenticate_hot_cpu_us', hot.cpuUs / hot.checks, 1);
         report('authenticate_hot_cpu_ratio', cpuBaseline.ed25519 / (hot.cpuUs / hot.checks), 2);

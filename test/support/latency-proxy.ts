@@ -80,18 +80,64 @@ process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();
 `;
 
-/** Starts the proxy in front of `targetEndpoint` (e.g. moto's `http://127.0.0.1:port`). */
-export async function startLatencyProxy(targetEndpoint: string): Promise<LatencyProxy> {
-  // stdin stays open while we live: the proxy exits when its parent does, leaving nothing behind.
-  const child: ChildProcess = spawn(process.execPath, ['-e', PROXY, targetEndpoint], { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '' } });
+interface ListeningChild {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `script` (which prints its port on its first line) in a child Node process. stdin stays open while
+ * we live: the child exits when its parent does, leaving nothing behind.
+ */
+async function spawnListening(script: string, args: readonly string[], what: string): Promise<ListeningChild> {
+  const child: ChildProcess = spawn(process.execPath, ['-e', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '' } });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes('\n')) resolve(Number(out.trim()));
     });
-    child.once('exit', (code) => reject(new Error(`latency proxy exited (${code}) before listening`)));
+    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before listening`)));
   });
+  return {
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.stdin!.end();
+      }),
+  };
+}
+
+const INSTANT_PEER = `
+const http = require('node:http');
+const body = process.argv[1];
+const server = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body), 'x-amzn-requestid': 'instant-peer' });
+    res.end(body);
+  });
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
+`;
+
+/**
+ * A peer that answers every request at once with `body` (DynamoDB's JSON protocol content type) and keeps
+ * its connections open, in a child process: the SDK's own CPU per request with no emulator in the way,
+ * for comparison with moto (which takes milliseconds per answer).
+ */
+export async function startInstantPeer(body: string): Promise<{ endpoint: string; stop(): Promise<void> }> {
+  const child = await spawnListening(INSTANT_PEER, [body], 'instant peer');
+  return { endpoint: `http://127.0.0.1:${child.port}`, stop: () => child.stop() };
+}
+
+/** Starts the proxy in front of `targetEndpoint` (e.g. moto's `http://127.0.0.1:port`). */
+export async function startLatencyProxy(targetEndpoint: string): Promise<LatencyProxy> {
+  const { port, stop } = await spawnListening(PROXY, [targetEndpoint], 'latency proxy');
   const endpoint = `http://127.0.0.1:${port}`;
   const control = async (path: string): Promise<ProxyStats> => {
     const res = await fetch(`${endpoint}/__proxy/${path}`);
@@ -103,11 +149,6 @@ export async function startLatencyProxy(targetEndpoint: string): Promise<Latency
     setDelay: async (ms) => void (await control(`delay?ms=${ms}`)),
     stats: () => control('stats'),
     reset: async () => void (await control('reset')),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.stdin!.end();
-      }),
+    stop,
   };
 }

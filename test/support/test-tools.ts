@@ -125,13 +125,7 @@ export async function ensureTestTools(log: (line: string) => void = () => undefi
     if (install.code !== 0) {
       return unavailable(`pip could not install ${TOOL_REQUIREMENTS.join(' ')}: ${lastLine(install.error?.message ?? install.output)}${hint}`);
     }
-    fs.writeFileSync(path.join(scratch, '.complete'), `${TOOL_REQUIREMENTS.join('\n')}\n`);
-    try {
-      fs.renameSync(scratch, dir);
-    } catch (err) {
-      // Another run finished first: use its environment.
-      if (!fs.existsSync(path.join(dir, '.complete'))) throw err;
-    }
+    moveIntoPlace(scratch, dir, `${TOOL_REQUIREMENTS.join('\n')}\n`);
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
@@ -144,9 +138,25 @@ export async function ensureTestTools(log: (line: string) => void = () => undefi
   return toolsOf(dir);
 }
 
+/**
+ * Marks a finished scratch directory complete and renames it to `dir` (atomic: `dir` only ever exists
+ * complete). When another run got there first, its copy is kept and the scratch one is left for removal.
+ */
+function moveIntoPlace(scratch: string, dir: string, marker: string): void {
+  fs.writeFileSync(path.join(scratch, '.complete'), marker);
+  try {
+    fs.renameSync(scratch, dir);
+  } catch (err) {
+    if (!fs.existsSync(path.join(dir, '.complete'))) throw err;
+  }
+}
+
+// The spawns below name `env: process.env` so that PATH is looked up where `run` looks it up (Jest's
+// `process.env` is its own copy; without the option a spawn would search the process's original PATH).
+
 /** Whether `zsh` runs a trivial script with no startup files. */
 function zshRuns(zsh: string): boolean {
-  return spawnSync(zsh, ['-f', '-c', 'exit 0']).status === 0;
+  return spawnSync(zsh, ['-f', '-c', 'exit 0'], { env: process.env }).status === 0;
 }
 
 /**
@@ -160,10 +170,13 @@ export async function ensureZsh(log: (line: string) => void = () => undefined): 
   const dir = path.join(toolsCacheDir(), 'zsh-debian');
   const installed = (root: string) => [path.join(root, 'bin', 'zsh'), path.join(root, 'usr', 'bin', 'zsh')].find((p) => fs.existsSync(p));
   const unpacked = (binary: string): ZshTool => ({ ok: true, path: binary, modulePath: modulesOf(dir) });
-  const cached = installed(dir);
-  if (cached && fs.existsSync(path.join(dir, '.complete')) && zshRuns(cached)) return unpacked(cached);
+  if (fs.existsSync(path.join(dir, '.complete'))) {
+    const cached = installed(dir);
+    if (cached && zshRuns(cached)) return unpacked(cached);
+    fs.rmSync(dir, { recursive: true, force: true }); // a copy that no longer runs (the machine changed): fetch again
+  }
   for (const tool of ['apt-get', 'dpkg-deb']) {
-    if (spawnSync(tool, ['--version']).status !== 0) return { ok: false, reason: `zsh is not installed and there is no ${tool} to fetch and unpack Debian's zsh package` };
+    if (spawnSync(tool, ['--version'], { env: process.env }).status !== 0) return { ok: false, reason: `zsh is not installed and there is no ${tool} to fetch and unpack Debian's zsh package` };
   }
   fs.mkdirSync(toolsCacheDir(), { recursive: true });
   const scratch = fs.mkdtempSync(`${dir}.partial-`);
@@ -177,14 +190,7 @@ export async function ensureZsh(log: (line: string) => void = () => undefined): 
     fs.rmSync(path.join(scratch, deb));
     const binary = installed(scratch);
     if (!binary || !zshRuns(binary)) return { ok: false, reason: `the zsh of ${deb} does not run on this machine` };
-    fs.writeFileSync(path.join(scratch, '.complete'), `${deb}\n`);
-    try {
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.renameSync(scratch, dir);
-    } catch (err) {
-      // Another run finished first: use its copy.
-      if (!fs.existsSync(path.join(dir, '.complete'))) throw err;
-    }
+    moveIntoPlace(scratch, dir, `${deb}\n`);
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
