@@ -41,6 +41,16 @@ def watch():
         time.sleep(1)
     os._exit(0)
 threading.Thread(target=watch, daemon=True).start()
+# One request at a time. moto's server is threaded, and its backends do not isolate concurrent requests:
+# two TransactWriteItems could both pass their conditions, and two TerminateInstanceInAutoScalingGroup
+# calls could both launch a replacement. DynamoDB and Auto Scaling isolate such requests, and the tests
+# check what the code does against that; a loaded machine made them interleave and fail.
+import werkzeug.serving as _serving
+_run_simple = _serving.run_simple
+def _serial_run_simple(*args, **kwargs):
+    kwargs['threaded'] = False
+    return _run_simple(*args, **kwargs)
+_serving.run_simple = _serial_run_simple
 from moto.server import main
 main(sys.argv[1:])
 `;
