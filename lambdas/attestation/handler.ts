@@ -5,7 +5,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from '../shared/runtime/zod';
 import { MAX_DOCUMENT_BYTES, verifyClusterAttestation } from '../shared/attestation/cluster-attestation';
 import { parseExpectedPcrsEnv } from '../shared/attestation/expected-pcrs-env';
 import { AttestedCaChangedError, DynamoAttestationRecordStore, SnapshotCounterError, type AttestationRecordStore } from '../shared/attestation/record-store';
@@ -17,11 +17,10 @@ import { logger, logUnexpected } from '../shared/runtime/powertools';
 import { awsClientConfig } from '../shared/runtime/aws-clients';
 
 const BodySchema = z
-  .object({
-    document: z.string().min(1).max(Math.ceil((MAX_DOCUMENT_BYTES * 4) / 3) + 4),
-    caCertPem: z.string().min(1).max(4096),
-  })
-  .strict();
+  .strictObject({
+    document: z.string().check(z.minLength(1), z.maxLength(Math.ceil((MAX_DOCUMENT_BYTES * 4) / 3) + 4)),
+    caCertPem: z.string().check(z.minLength(1), z.maxLength(4096)),
+  });
 
 export interface AttestationHandlerDeps {
   /** Undefined without an enclave build: every document is refused. */
@@ -79,8 +78,8 @@ export function createHandler(deps: AttestationHandlerDeps): (event: APIGatewayP
 export const ATTESTATION_ENV = {
   ...COMMON_ENV,
   ...PLATFORM_SETTINGS_ENV,
-  EXPECTED_PCRS: z.string().min(1),
-  ATTESTATION_DOCUMENT_MAX_AGE_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
+  EXPECTED_PCRS: z.string().check(z.minLength(1)),
+  ATTESTATION_DOCUMENT_MAX_AGE_SECONDS: z._default(z.coerce.number().check(z.int(), z.minimum(10), z.maximum(3600)), 300),
 };
 
 let live: ((event: APIGatewayProxyEventV2) => Promise<HttpResult>) | undefined;

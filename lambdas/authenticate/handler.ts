@@ -5,7 +5,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from '../shared/runtime/zod';
 import { readEnv } from '../shared/runtime/env';
 import { json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import { logger, logUnexpected } from '../shared/runtime/powertools';
@@ -21,7 +21,7 @@ const TokenReviewSchema = z.object({
   apiVersion: z.enum(TOKEN_REVIEW_VERSIONS),
   kind: z.literal('TokenReview'),
   // An empty token is a well-formed review of a bad credential: 200 authenticated:false, not 400.
-  spec: z.object({ token: z.string(), audiences: z.array(z.string()).optional() }),
+  spec: z.object({ token: z.string(), audiences: z.optional(z.array(z.string())) }),
 });
 
 export interface AuthenticateHandlerDeps {
@@ -75,7 +75,7 @@ export function createHandler(deps: AuthenticateHandlerDeps): (event: APIGateway
 
 export const AUTHENTICATE_ENV = {
   ...TOKEN_CHECK_ENV,
-  WEBHOOK_SECRET_ARN: z.string().min(1),
+  WEBHOOK_SECRET_ARN: z.string().check(z.minLength(1)),
 } as const;
 
 let live: ((event: APIGatewayProxyEventV2) => Promise<HttpResult>) | undefined;

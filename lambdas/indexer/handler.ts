@@ -5,7 +5,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from '../shared/runtime/zod';
 import { COMMON_ENV, readEnv } from '../shared/runtime/env';
 import { DynamoIndexRepository } from '../shared/index/index-repository-dynamodb';
 import { logger, metrics } from '../shared/runtime/powertools';
@@ -28,9 +28,9 @@ export const INDEXER_ENV = {
   /** This cluster's worker groups (the same setting node-join reads): the only instances eviction may touch. */
   WORKER_GROUPS: WORKER_GROUPS_ENV,
   /** Optional provider authentication: a header name and the Secrets Manager secret holding its value. */
-  SUI_GRPC_AUTH_HEADER: z.string().regex(/^[a-z0-9-]+$/, 'must be a lowercase header name').optional(),
-  SUI_GRPC_AUTH_SECRET_ID: z.string().min(1).optional(),
-  INDEXER_PAGE_LIMIT: z.coerce.number().int().min(1).max(1000).default(50),
+  SUI_GRPC_AUTH_HEADER: z.optional(z.string().check(z.regex(/^[a-z0-9-]+$/, 'must be a lowercase header name'))),
+  SUI_GRPC_AUTH_SECRET_ID: z.optional(z.string().check(z.minLength(1))),
+  INDEXER_PAGE_LIMIT: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), 50),
 };
 
 type Deps = Omit<IndexerDeps, 'log'> & { pageLimit?: number };

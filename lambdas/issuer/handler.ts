@@ -6,7 +6,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from '../shared/runtime/zod';
 import { attestationDetail, namedPcrs } from '../shared/attestation/attestation-view';
 import { EnvPlatformSettings, PLATFORM_SETTINGS_ENV, type PlatformSettingsSource } from '../shared/attestation/platform-settings';
 import { parseExpectedPcrsEnv } from '../shared/attestation/expected-pcrs-env';
@@ -45,7 +45,7 @@ export function createHandler(deps: IssuerHandlerDeps): (event: APIGatewayProxyE
 export const ISSUER_ENV = {
   ...COMMON_ENV,
   ...PLATFORM_SETTINGS_ENV,
-  EXPECTED_PCRS: z.string().min(1),
+  EXPECTED_PCRS: z.string().check(z.minLength(1)),
 };
 
 let live: ((event: APIGatewayProxyEventV2) => Promise<HttpResult>) | undefined;

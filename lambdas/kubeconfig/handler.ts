@@ -6,7 +6,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from '../shared/runtime/zod';
 import { attestationDetail, attestationSummary } from '../shared/attestation/attestation-view';
 import { EnvPlatformSettings, PLATFORM_SETTINGS_ENV, servesCluster, type PlatformSettingsSource } from '../shared/attestation/platform-settings';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
@@ -18,7 +18,7 @@ import { logger, logUnexpected } from '../shared/runtime/powertools';
 import { awsClientConfig } from '../shared/runtime/aws-clients';
 import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/credentials/token-check-env';
 
-const BodySchema = z.object({ credential: z.string().min(1).max(8192) }).strict();
+const BodySchema = z.strictObject({ credential: z.string().check(z.minLength(1), z.maxLength(8192)) });
 
 /** The token-check module's answer, narrowed to what this route needs. */
 export type CredentialCheckResult = { ok: true; identity: { tokenId: string } } | { ok: false; reason: string };
@@ -70,7 +70,7 @@ export const KUBECONFIG_ENV = {
   // The same token-check settings as the other credential routes, zkLogin client included.
   ...TOKEN_CHECK_ENV,
   ...PLATFORM_SETTINGS_ENV,
-  ATTESTATION_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400),
+  ATTESTATION_MAX_AGE_SECONDS: z.coerce.number().check(z.int(), z.minimum(60), z.maximum(86_400)),
 };
 
 let live: ((event: APIGatewayProxyEventV2) => Promise<HttpResult>) | undefined;

@@ -8,7 +8,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from '../shared/runtime/zod';
 import { attestationDetail } from '../shared/attestation/cluster-attestation';
 import { EnvPlatformSettings, PLATFORM_SETTINGS_ENV, servesCluster, type PlatformSettingsSource } from '../shared/attestation/platform-settings';
 import { DynamoAttestationRecordStore, type AttestationRecordStore } from '../shared/attestation/record-store';
@@ -24,30 +24,29 @@ import { K3S_RELEASE } from '../shared/nodes/k3s-release';
 import { EXTERNAL_NODE_TAINT, externalNodeName, nodeLabels } from '../shared/nodes/node-labels';
 import { NodeRegistry } from '../shared/nodes/node-registry';
 import { awsClientConfig } from '../shared/runtime/aws-clients';
-import { readEnv } from '../shared/runtime/env';
+import { readEnv, type EnvOf } from '../shared/runtime/env';
 import { errorResult, HttpError, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import { countIndexStale, logger, logUnexpected } from '../shared/runtime/powertools';
 
 export const EXTERNAL_JOIN_ENV = {
   ...TOKEN_CHECK_ENV,
   ...PLATFORM_SETTINGS_ENV,
-  JOIN_TOKEN_KEY_ARN: z.string().min(1),
+  JOIN_TOKEN_KEY_ARN: z.string().check(z.minLength(1)),
   /** The kubeconfig route's bound: the CLI verifies the same document, so it must be as fresh. */
-  ATTESTATION_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(86_400),
+  ATTESTATION_MAX_AGE_SECONDS: z.coerce.number().check(z.int(), z.minimum(60), z.maximum(86_400)),
   ...JOIN_RATE_ENV,
 };
 
-export type ExternalJoinSettings = z.infer<z.ZodObject<typeof EXTERNAL_JOIN_ENV>>;
+export type ExternalJoinSettings = EnvOf<typeof EXTERNAL_JOIN_ENV>;
 
 /** base64url (no padding) of 16 random bytes. */
 export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{21}[AQgw]$/;
 
 const BodySchema = z
-  .object({
-    credential: z.string().min(1).max(JOIN_CREDENTIAL_MAX_LENGTH),
-    requestId: z.string().regex(REQUEST_ID_PATTERN, 'must be base64url (no padding) of 16 random bytes'),
-  })
-  .strict();
+  .strictObject({
+    credential: z.string().check(z.minLength(1), z.maxLength(JOIN_CREDENTIAL_MAX_LENGTH)),
+    requestId: z.string().check(z.regex(REQUEST_ID_PATTERN, 'must be base64url (no padding) of 16 random bytes')),
+  });
 
 export interface ExternalJoinDeps {
   settings: Pick<ExternalJoinSettings, 'CLUSTER_ID' | 'SERVER_URL' | 'INDEX_MAX_AGE_SECONDS' | 'ATTESTATION_MAX_AGE_SECONDS'>;

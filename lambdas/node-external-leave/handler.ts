@@ -4,7 +4,7 @@
 // Node object. Idempotent: a node already gone answers 200 again. Its name is never admitted again.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from '../shared/runtime/zod';
 import { joinAudience, type TokenCheckResult } from '../shared/credentials/token-check';
 import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/credentials/token-check-env';
 import { checkJoinCredential, JOIN_CREDENTIAL_MAX_LENGTH } from '../shared/nodes/external-auth';
@@ -20,11 +20,10 @@ export const EXTERNAL_LEAVE_ENV = { ...TOKEN_CHECK_ENV };
 const NODE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 const BodySchema = z
-  .object({
-    credential: z.string().min(1).max(JOIN_CREDENTIAL_MAX_LENGTH),
-    nodeName: z.string().regex(NODE_NAME, 'must be a DNS-1123 label'),
-  })
-  .strict();
+  .strictObject({
+    credential: z.string().check(z.minLength(1), z.maxLength(JOIN_CREDENTIAL_MAX_LENGTH)),
+    nodeName: z.string().check(z.regex(NODE_NAME, 'must be a DNS-1123 label')),
+  });
 
 export interface ExternalLeaveDeps {
   /** The token checker with `audience: joinAudience(clusterId)`. */

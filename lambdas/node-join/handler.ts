@@ -7,8 +7,8 @@ import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import type { APIGatewayProxyEventV2WithIAMAuthorizer } from 'aws-lambda';
-import * as z from 'zod';
-import { COMMON_ENV, readEnv } from '../shared/runtime/env';
+import * as z from '../shared/runtime/zod';
+import { COMMON_ENV, readEnv, type EnvOf } from '../shared/runtime/env';
 import { HttpError, json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import type { TokenIndexReader } from '../shared/index/index-model';
 import { DynamoIndexRepository } from '../shared/index/index-repository-dynamodb';
@@ -26,14 +26,14 @@ export const NODE_JOIN_ENV = {
   ...PLATFORM_SETTINGS_ENV,
   /** `https://<nlb>:6443`, returned to the agent as its server. */
   SERVER_URL: z.url({ protocol: /^https$/ }),
-  JOIN_TOKEN_KEY_ARN: z.string().min(1),
+  JOIN_TOKEN_KEY_ARN: z.string().check(z.minLength(1)),
   /** The fixed worker role name: only sessions of this role are callers at all. */
-  WORKER_ROLE_NAME: z.string().min(1),
+  WORKER_ROLE_NAME: z.string().check(z.minLength(1)),
   WORKER_GROUPS: WORKER_GROUPS_ENV,
   ...INDEX_FRESHNESS_ENV,
 };
 
-export type NodeJoinSettings = z.infer<z.ZodObject<typeof NODE_JOIN_ENV>>;
+export type NodeJoinSettings = EnvOf<typeof NODE_JOIN_ENV>;
 
 export interface NodeJoinDeps {
   settings: NodeJoinSettings;
@@ -98,7 +98,7 @@ export function callerInstanceId(event: APIGatewayProxyEventV2WithIAMAuthorizer,
   return session;
 }
 
-const BodySchema = z.object({}).strict();
+const BodySchema = z.strictObject({});
 
 export function createHandler(deps: NodeJoinDeps): (event: APIGatewayProxyEventV2WithIAMAuthorizer) => Promise<HttpResult> {
   const { settings } = deps;

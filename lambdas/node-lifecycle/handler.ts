@@ -17,8 +17,8 @@
 import { AutoScalingClient, CompleteLifecycleActionCommand } from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeEvent } from 'aws-lambda';
-import * as z from 'zod';
-import { COMMON_ENV, readEnv } from '../shared/runtime/env';
+import * as z from '../shared/runtime/zod';
+import { COMMON_ENV, readEnv, type EnvOf } from '../shared/runtime/env';
 import { INSTANCE_ID_PATTERN, NodeRegistry, WORKER_GROUPS_ENV } from '../shared/nodes/node-registry';
 import { logger } from '../shared/runtime/powertools';
 import { awsClientConfig } from '../shared/runtime/aws-clients';
@@ -26,10 +26,10 @@ import { awsClientConfig } from '../shared/runtime/aws-clients';
 export const NODE_LIFECYCLE_ENV = {
   ...COMMON_ENV,
   WORKER_GROUPS: WORKER_GROUPS_ENV,
-  LIFECYCLE_HOOK_NAME: z.string().min(1),
+  LIFECYCLE_HOOK_NAME: z.string().check(z.minLength(1)),
 };
 
-export type NodeLifecycleSettings = z.infer<z.ZodObject<typeof NODE_LIFECYCLE_ENV>>;
+export type NodeLifecycleSettings = EnvOf<typeof NODE_LIFECYCLE_ENV>;
 
 export type LifecycleResult = 'CONTINUE' | 'ABANDON';
 
@@ -66,10 +66,10 @@ export interface NodeLifecycleDeps {
 }
 
 const DetailSchema = z.object({
-  LifecycleActionToken: z.string().regex(/^[A-Za-z0-9-]{1,64}$/),
-  AutoScalingGroupName: z.string().min(1),
-  LifecycleHookName: z.string().min(1),
-  EC2InstanceId: z.string().regex(INSTANCE_ID_PATTERN),
+  LifecycleActionToken: z.string().check(z.regex(/^[A-Za-z0-9-]{1,64}$/)),
+  AutoScalingGroupName: z.string().check(z.minLength(1)),
+  LifecycleHookName: z.string().check(z.minLength(1)),
+  EC2InstanceId: z.string().check(z.regex(INSTANCE_ID_PATTERN)),
   LifecycleTransition: z.literal('autoscaling:EC2_INSTANCE_TERMINATING'),
 });
 

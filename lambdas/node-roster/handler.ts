@@ -5,7 +5,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from '../shared/runtime/zod';
 import { cachedSecret, refuseWithoutWebhookSecret, secretsManagerLoader } from '../shared/runtime/webhook-secret';
 import { INDEX_FRESHNESS_ENV } from '../shared/index/freshness';
 import { DynamoIndexRepository } from '../shared/index/index-repository-dynamodb';
@@ -17,8 +17,8 @@ import { HttpError, json, withHttpErrors, type HttpResult } from '../shared/runt
 import { countIndexStale, logger, logUnexpected } from '../shared/runtime/powertools';
 
 export const NODE_ROSTER_ENV = {
-  TABLE_NAME: z.string().min(1),
-  WEBHOOK_SECRET_ARN: z.string().min(1),
+  TABLE_NAME: z.string().check(z.minLength(1)),
+  WEBHOOK_SECRET_ARN: z.string().check(z.minLength(1)),
   ...INDEX_FRESHNESS_ENV,
 } as const;
 

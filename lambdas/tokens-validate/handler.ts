@@ -3,7 +3,7 @@
 // the index (or the zkLogin node) cannot answer.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from '../shared/runtime/zod';
 import { readEnv } from '../shared/runtime/env';
 import { json, parseJsonBody, withHttpErrors, type HttpResult } from '../shared/runtime/http';
 import { logUnexpected } from '../shared/runtime/powertools';
@@ -13,7 +13,7 @@ import { TOKEN_CHECK_ENV, tokenCheckerFromEnv } from '../shared/credentials/toke
 
 // No length cap here: an over-long string is a malformed credential (401 with the reason, DESIGN §4), and
 // the body itself is capped at 16 KiB.
-const BodySchema = z.object({ credential: z.string().min(1) }).strict();
+const BodySchema = z.strictObject({ credential: z.string().check(z.minLength(1)) });
 
 export interface ValidateHandlerDeps {
   readonly checker: Pick<TokenChecker, 'check'>;

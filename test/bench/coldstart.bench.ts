@@ -3,7 +3,7 @@
 // CDK app deploys (prod), against moto for AWS. CPU of that process (process.cpuUsage), median of fresh
 // processes; the baseline is the same process importing an empty module (Node's own start).
 //   coldstart_empty_process_cpu_ms           baseline: Node start with the deployed options + an empty module
-//   coldstart_<fn>_bundle_kb / _lazy_kb / _map_kb   what a cold start loads (entry + static chunks, SDK
+//   coldstart_<fn>_bundle_kb / _lazy_kb / _map_kb   what a cold start loads in KB of 1,000 bytes (entry + static chunks, SDK
 //                                            inside), the import()-only chunks, and the source maps (none
 //                                            on authenticate and tokens-validate)
 //   coldstart_<fn>_import_cpu_ms             importing the bundle (the AWS SDK resolves from node_modules,
@@ -147,9 +147,9 @@ export async function run({ smoke }: BenchOptions): Promise<void> {
       const [bundle] = buildLambdaBundles([name], dir);
       const mapBytes = fs.readdirSync(bundle.dir).filter((f) => f.endsWith('.map')).reduce((sum, f) => sum + fs.statSync(path.join(bundle.dir, f)).size, 0);
       // What a cold start loads (entry + static chunks, AWS SDK inside); import()-only chunks apart.
-      report(`coldstart_${name}_bundle_kb`, bundle.coldStartBytes / 1024, 1);
-      report(`coldstart_${name}_lazy_kb`, bundle.lazyBytes / 1024, 1);
-      report(`coldstart_${name}_map_kb`, mapBytes / 1024, 1);
+      report(`coldstart_${name}_bundle_kb`, bundle.coldStartBytes / 1000, 1);
+      report(`coldstart_${name}_lazy_kb`, bundle.lazyBytes / 1000, 1);
+      report(`coldstart_${name}_map_kb`, mapBytes / 1000, 1);
       const eventFile = events[name] ? path.join(dir, `${name}.event.json`) : undefined;
       if (eventFile) fs.writeFileSync(eventFile, JSON.stringify(events[name]));
       const env = { ...baseEnv, ...localEnvironment(fn, local), NODE_OPTIONS: fn.nodeOptions };

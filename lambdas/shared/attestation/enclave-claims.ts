@@ -16,7 +16,7 @@
 // client check them against what it expects. The snapshot fields commit the datastore's rollback
 // counter through the attestation route (docs/enclave.md, "Snapshot rollback").
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../runtime/zod';
 
 export const CLAIMS_MAGIC = Buffer.from('K3SD', 'ascii');
 export const CLAIMS_VERSION = 1;
@@ -50,19 +50,18 @@ export class EnclaveSettingsError extends Error {
 }
 
 export const EnclaveSettingsSchema = z
-  .object({
+  .strictObject({
     v: z.literal(1),
-    clusterId: z.string().regex(CLUSTER_ID_PATTERN),
-    apiUrl: z.string().max(512),
-    webhookUrl: z.string().max(600),
-    clusterStateKeyId: z.string().regex(KEY_ARN),
-    joinTokenKeyId: z.string().regex(KEY_ARN),
+    clusterId: z.string().check(z.regex(CLUSTER_ID_PATTERN)),
+    apiUrl: z.string().check(z.maxLength(512)),
+    webhookUrl: z.string().check(z.maxLength(600)),
+    clusterStateKeyId: z.string().check(z.regex(KEY_ARN)),
+    joinTokenKeyId: z.string().check(z.regex(KEY_ARN)),
     /** Names in the kube-apiserver certificate: the only hosts a kubeconfig's server may name. */
-    tlsSans: z.array(z.string().regex(DNS_NAME)).min(1).max(10),
+    tlsSans: z.array(z.string().check(z.regex(DNS_NAME))).check(z.minLength(1), z.maxLength(10)),
     /** SHA-256 (hex) of the DER SubjectPublicKeyInfo of the KMS key that signs kubeconfigs. */
-    kubeconfigSigningKeySpkiSha256: z.string().regex(HEX64),
-  })
-  .strict();
+    kubeconfigSigningKeySpkiSha256: z.string().check(z.regex(HEX64)),
+  });
 
 export type EnclaveSettings = z.infer<typeof EnclaveSettingsSchema>;
 

@@ -1,15 +1,14 @@
 // The expected PCRs reach the attestation and issuer functions as `EXPECTED_PCRS`, rendered by the
 // CDK app from the same `enclave/pcrs.json` that binds the cluster-state key. `none` means the
 // environment has no enclave build: then no document is ever accepted (fail closed).
-import * as z from 'zod';
+import * as z from '../runtime/zod';
 import type { ExpectedPcrs } from './pcrs';
 
 export const NO_EXPECTED_PCRS = 'none';
 
-const sha384Hex = z.string().regex(/^[0-9a-f]{96}$/);
+const sha384Hex = z.string().check(z.regex(/^[0-9a-f]{96}$/));
 const ExpectedPcrsSchema = z
-  .object({ 0: sha384Hex, 1: sha384Hex, 2: sha384Hex, 3: sha384Hex.optional(), 4: sha384Hex.optional(), 8: sha384Hex.optional() })
-  .strict();
+  .strictObject({ 0: sha384Hex, 1: sha384Hex, 2: sha384Hex, 3: z.optional(sha384Hex), 4: z.optional(sha384Hex), 8: z.optional(sha384Hex) });
 
 /** `EXPECTED_PCRS` value for a pcrs.json (or its absence). */
 export function renderExpectedPcrsEnv(pcrs: ExpectedPcrs | undefined): string {

@@ -1,19 +1,18 @@
 // `enclave/pcrs.json` (DESIGN §3, contract): written by the reproducible enclave build, read by the CDK
 // app (KMS key policy), the attestation Lambda and the CLI. One schema for all of them.
-import * as z from 'zod';
+import * as z from '../runtime/zod';
 
-const sha384Hex = z.string().regex(/^[0-9a-f]{96}$/, 'must be 96 lowercase hex characters (SHA-384)');
+const sha384Hex = z.string().check(z.regex(/^[0-9a-f]{96}$/, 'must be 96 lowercase hex characters (SHA-384)'));
 
 export const PcrFileSchema = z
-  .object({
+  .strictObject({
     PCR0: sha384Hex,
     PCR1: sha384Hex,
     PCR2: sha384Hex,
-    PCR8: sha384Hex.optional(),
-    eifSha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (SHA-256)'),
+    PCR8: z.optional(sha384Hex),
+    eifSha256: z.string().check(z.regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex characters (SHA-256)')),
     arch: z.enum(['x86_64', 'aarch64']),
-  })
-  .strict();
+  });
 
 export type PcrFile = z.infer<typeof PcrFileSchema>;
 

@@ -4,24 +4,25 @@
 // attested settings digest is not this one; the kubeconfig and node-join routes serve only a cluster
 // whose stored attestation carries it (`servesCluster`).
 import { GetPublicKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
-import * as z from 'zod';
+import * as z from '../runtime/zod';
+import type { EnvOf } from '../runtime/env';
 import type { AttestationRecord } from '../index/index-model';
 import { DependencyUnavailableError, isDependencyOutage } from '../runtime/outage';
 import { canonicalSettings, settingsDigest, spkiSha256, type EnclaveSettings } from './enclave-claims';
 
 /** Settings variables (DESIGN §4 handler settings); the CDK app sets them on every function that checks settings. */
 export const PLATFORM_SETTINGS_ENV = {
-  CLUSTER_ID: z.string().min(1),
+  CLUSTER_ID: z.string().check(z.minLength(1)),
   /** The HTTP API's own base URL, exactly as the master's host agent gets it. */
   API_URL: z.url({ protocol: /^https$/ }),
-  CLUSTER_STATE_KEY_ID: z.string().min(1),
-  JOIN_TOKEN_KEY_ID: z.string().min(1),
-  KUBECONFIG_SIGNING_KEY_ARN: z.string().startsWith('arn:'),
+  CLUSTER_STATE_KEY_ID: z.string().check(z.minLength(1)),
+  JOIN_TOKEN_KEY_ID: z.string().check(z.minLength(1)),
+  KUBECONFIG_SIGNING_KEY_ARN: z.string().check(z.startsWith('arn:')),
   /** `https://<nlb>:6443`: its host is the kube-apiserver certificate's SAN. */
   SERVER_URL: z.url({ protocol: /^https$/ }),
 };
 
-export type PlatformSettingsEnv = z.infer<z.ZodObject<typeof PLATFORM_SETTINGS_ENV>>;
+export type PlatformSettingsEnv = EnvOf<typeof PLATFORM_SETTINGS_ENV>;
 
 export interface PlatformSettingsSource {
   /** The canonical settings and their digest; throws `SettingsUnavailableError` when KMS cannot answer (the shared 503). */

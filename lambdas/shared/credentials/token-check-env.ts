@@ -3,8 +3,8 @@
 // route that checks credentials so they all apply the same settings.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ClientWithCoreApi } from '@mysten/sui/client';
-import * as z from 'zod';
-import { COMMON_ENV } from '../runtime/env';
+import * as z from '../runtime/zod';
+import { COMMON_ENV, type EnvOf } from '../runtime/env';
 import { DynamoIndexRepository } from '../index/index-repository-dynamodb';
 import { INDEX_FRESHNESS_ENV, type FreshnessPolicy } from '../index/freshness';
 import { countIndexStale } from '../runtime/powertools';
@@ -18,15 +18,15 @@ export const TOKEN_CHECK_ENV = {
   ...COMMON_ENV,
   SUI_NETWORK: z.enum(SUI_NETWORKS),
   /** Without it zkLogin credentials are refused (never accepted unchecked). */
-  SUI_GRPC_URL: z.url({ protocol: /^https?$/ }).optional(),
-  TOKEN_CACHE_SIZE: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  SUI_GRPC_URL: z.optional(z.url({ protocol: /^https?$/ })),
+  TOKEN_CACHE_SIZE: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(1_000_000)), 10_000),
   // Shorter only, never longer: the revocation and freshness bounds are documented with the defaults.
-  TOKEN_DECISION_TTL_SECONDS: z.coerce.number().int().min(0).max(TOKEN_DECISION_TTL_SECONDS).default(TOKEN_DECISION_TTL_SECONDS),
-  INDEX_VIEW_TTL_SECONDS: z.coerce.number().int().min(0).max(INDEX_VIEW_TTL_SECONDS).default(INDEX_VIEW_TTL_SECONDS),
+  TOKEN_DECISION_TTL_SECONDS: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(TOKEN_DECISION_TTL_SECONDS)), TOKEN_DECISION_TTL_SECONDS),
+  INDEX_VIEW_TTL_SECONDS: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(INDEX_VIEW_TTL_SECONDS)), INDEX_VIEW_TTL_SECONDS),
   ...INDEX_FRESHNESS_ENV,
 } as const;
 
-export type TokenCheckEnv = z.infer<z.ZodObject<typeof TOKEN_CHECK_ENV>>;
+export type TokenCheckEnv = EnvOf<typeof TOKEN_CHECK_ENV>;
 
 /**
  * How long a zkLogin verification may wait on the Sui node: the same worst case as one AWS call of the

@@ -4,7 +4,7 @@
 // covered the chain (the cursor item: node joins read it with the stake, token checks from their
 // per-container index view, token-check.ts) and refuses while that is older than the configured bound:
 // TokenReview answers 500 (the apiserver retries, does not cache), the other routes 503 `index_stale`.
-import * as z from 'zod';
+import * as z from '../runtime/zod';
 import { IndexUnavailableError, type IndexFreshness } from './index-model';
 
 /** The bound's limits: at least two indexer intervals of the shortest schedule, at most a day. */
@@ -13,7 +13,7 @@ export const MAX_INDEX_MAX_AGE_SECONDS = 86_400;
 
 /** Set by the CDK app from `indexer.maxIndexAgeSeconds` (lib/config); validated at cold start. */
 export const INDEX_FRESHNESS_ENV = {
-  INDEX_MAX_AGE_SECONDS: z.coerce.number().int().min(MIN_INDEX_MAX_AGE_SECONDS).max(MAX_INDEX_MAX_AGE_SECONDS),
+  INDEX_MAX_AGE_SECONDS: z.coerce.number().check(z.int(), z.minimum(MIN_INDEX_MAX_AGE_SECONDS), z.maximum(MAX_INDEX_MAX_AGE_SECONDS)),
 } as const;
 
 /** Metric (namespace K3sDaas, per function) counting requests refused because the index was stale. */

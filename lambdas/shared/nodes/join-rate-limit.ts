@@ -12,7 +12,7 @@ import {
   PutItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import * as z from 'zod';
+import * as z from '../runtime/zod';
 import { IndexUnavailableError, KEYS } from '../index/index-model';
 
 export interface JoinRatePolicy {
@@ -26,8 +26,8 @@ export const DEFAULT_JOIN_RATE: JoinRatePolicy = { limit: 10, windowMs: 10 * 60_
 
 /** Env vars of the external join function (set by lib/api/node-join-routes.ts). */
 export const JOIN_RATE_ENV = {
-  JOIN_RATE_LIMIT: z.coerce.number().int().min(1).max(1000).default(DEFAULT_JOIN_RATE.limit),
-  JOIN_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(DEFAULT_JOIN_RATE.windowMs / 1000),
+  JOIN_RATE_LIMIT: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(1000)), DEFAULT_JOIN_RATE.limit),
+  JOIN_RATE_WINDOW_SECONDS: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(86_400)), DEFAULT_JOIN_RATE.windowMs / 1000),
 };
 
 export type RateDecision = { allowed: true; recent: number[] } | { allowed: false; retryAfterMs: number };

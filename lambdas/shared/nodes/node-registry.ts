@@ -24,22 +24,22 @@ import {
 import { IndexUnavailableError, KEYS, TABLE_INDEXES, type NodeKind, type NodeRecord } from '../index/index-model';
 import type { BootstrapPoolEntry } from './join-token';
 import type { NodePage, NodePageKey } from './roster';
-import * as z from 'zod';
+import * as z from '../runtime/zod';
 import { suiIdSchema } from '../sui/ids';
 
 const WorkerGroupsSchema = z
-  .array(z.object({ autoScalingGroup: z.string().min(1), stakeId: suiIdSchema() }).strict())
-  .min(1);
+  .array(z.strictObject({ autoScalingGroup: z.string().check(z.minLength(1)), stakeId: suiIdSchema() }))
+  .check(z.minLength(1));
 
 /** Env var `WORKER_GROUPS`: JSON `[{autoScalingGroup, stakeId}]`, this cluster's worker groups and the node stake backing each. */
-export const WORKER_GROUPS_ENV = z.string().transform((text, ctx) => {
+export const WORKER_GROUPS_ENV = z.pipe(z.string(), z.transform((text, ctx) => {
   try {
     return WorkerGroupsSchema.parse(JSON.parse(text));
   } catch {
-    ctx.addIssue({ code: 'custom', message: 'must be a JSON array of {autoScalingGroup, stakeId}' });
+    ctx.issues.push({ code: 'custom', message: 'must be a JSON array of {autoScalingGroup, stakeId}', input: text });
     return z.NEVER;
   }
-});
+}));
 
 /** An EC2 instance id, which is also the node name (names are never reused). */
 export const INSTANCE_ID_PATTERN = /^i-[0-9a-f]{8,17}$/;

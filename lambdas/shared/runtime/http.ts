@@ -2,7 +2,7 @@
 // `{"error": "<code>", "message": "<text>"}` with a 4xx status (503 for a backend outage), never a stack
 // trace.
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { z } from 'zod';
+import * as z from './zod';
 import { isDependencyOutage, OUTAGE_CODE, outageCode } from './outage';
 
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -53,11 +53,11 @@ export function rawBody(event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64En
  * Parses and validates a JSON body; 413 oversize, 400 `invalid_json` / `invalid_request` naming the field.
  * `absentAs`: for a route whose body is optional, what an absent (or empty) body stands for.
  */
-export function parseJsonBody<S extends z.ZodType>(
+export function parseJsonBody<S extends z.core.$ZodType>(
   event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>,
   schema: S,
   options: { absentAs?: unknown } = {},
-): z.infer<S> {
+): z.output<S> {
   const bytes = rawBody(event);
   let value: unknown;
   if (bytes.length === 0 && options.absentAs !== undefined) value = options.absentAs;
@@ -68,7 +68,7 @@ export function parseJsonBody<S extends z.ZodType>(
       throw new HttpError(400, 'invalid_json', 'request body is not valid JSON');
     }
   }
-  const result = schema.safeParse(value);
+  const result = z.safeParse(schema, value);
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue.path.length ? issue.path.join('.') : 'body';

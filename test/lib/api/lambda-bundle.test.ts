@@ -1,5 +1,5 @@
 // Every handler bundled exactly as deployed (lib/api/lambda-bundle.ts): what a cold start loads stays
-// within 500 KiB, the AWS SDK counted (it is inside the bundle), and the paths a cold start must not pay
+// within 500 KB, the AWS SDK counted (it is inside the bundle), and the paths a cold start must not pay
 // for stay in lazy chunks. Sizes are deterministic for a locked dependency tree.
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
@@ -16,7 +16,7 @@ import { createClusterCaPem } from '../../support/cluster-ca';
 import { buildLambdaBundles, kib, lambdaHandlerNames, type BuiltBundle } from '../../support/lambda-bundles';
 
 /** Issue 16 item 3: every function, new ones included, with no exceptions. */
-const BUDGET_BYTES = 500 * 1024;
+const BUDGET_BYTES = 500_000; // 500 KB as the issue writes it (decimal), not 500 KiB
 
 describe('Lambda bundles', () => {
   const outRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'k3s-daas-bundle-test-'));
@@ -29,7 +29,7 @@ describe('Lambda bundles', () => {
     return found;
   };
 
-  it.each(lambdaHandlerNames())('%s: its cold start loads at most 500 KiB, AWS SDK inside', (name) => {
+  it.each(lambdaHandlerNames())('%s: its cold start loads at most 500 KB, AWS SDK inside', (name) => {
     const b = bundle(name);
     expect(b.sdkInside).toBe(true);
     expect(b.coldStartBytes).toBeLessThanOrEqual(BUDGET_BYTES);
@@ -44,6 +44,13 @@ describe('Lambda bundles', () => {
       expect(inputs.filter((i) => /credential-provider-(sso|ini|process|web-identity|login)\//.test(i))).toEqual([]);
       expect(inputs.filter((i) => i.includes('pkijs'))).toEqual([]);
       expect(bundle(name).sourceMap).toBe(false);
+    }
+  });
+
+  it("no function loads classic zod or zod's JSON-schema generator (schemas use the mini API)", () => {
+    for (const name of lambdaHandlerNames()) {
+      const all = [...bundle(name).coldStartInputs, ...bundle(name).lazyInputs];
+      expect({ name, classic: all.filter((i) => i.includes('zod/v4/classic/') || i.includes('to-json-schema') || /zod\/v4\/locales\/(?!en\.js)/.test(i)) }).toEqual({ name, classic: [] });
     }
   });
 
