@@ -13,6 +13,7 @@
 // agent) never asks for, so the connection setup was counted as the SDK's CPU. `connections` counts the
 // client's connections, so a benchmark can show they are reused.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { stopChild } from './child-process';
 
 export interface ProxyStats {
   /** Requests per operation, keyed by the `X-Amz-Target` header (`DynamoDB_20120810.GetItem`). */
@@ -101,12 +102,7 @@ async function spawnListening(script: string, args: readonly string[], what: str
   });
   return {
     port,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.stdin!.end();
-      }),
+    stop: () => stopChild(child, (c) => c.stdin!.end()),
   };
 }
 

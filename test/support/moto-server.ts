@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import { ensureTestTools, TOOL_ENV } from './test-tools';
+import { stopChild } from './child-process';
 
 export interface Moto {
   readonly endpoint: string;
@@ -51,8 +52,11 @@ def _serial_run_simple(*args, **kwargs):
     kwargs['threaded'] = False
     return _run_simple(*args, **kwargs)
 _serving.run_simple = _serial_run_simple
-from moto.server import main
-main(sys.argv[1:])
+import moto.server as _moto_server
+if getattr(_moto_server, 'run_simple', None) is not _serial_run_simple:
+    # moto no longer starts through the name patched above: refuse to serve rather than run threaded.
+    sys.exit('moto.server does not start through werkzeug.serving.run_simple any more: cannot make it serve one request at a time')
+_moto_server.main(sys.argv[1:])
 `;
 
 export interface MotoServer {
@@ -82,12 +86,7 @@ export async function spawnMotoServer(python: string, prelude = ''): Promise<Mot
         if (res.status < 500) {
           return {
             endpoint,
-            stop: () =>
-              new Promise<void>((resolve) => {
-                if (child.exitCode !== null || child.signalCode !== null) return resolve();
-                child.once('exit', () => resolve());
-                child.kill('SIGTERM');
-              }),
+            stop: () => stopChild(child, (c) => c.kill('SIGTERM')),
           };
         }
       } catch {

@@ -99,6 +99,19 @@ describe('ensureZsh without the machine\'s zsh', () => {
     expect(fs.readdirSync(path.join(cache, 'k3s-daas'))).toEqual(['zsh-debian']);
   });
 
+  (hasDpkgDeb ? it : it.skip)('fetches again when the cached copy no longer runs (the machine changed)', async () => {
+    const log = path.join(root, 'stale.log');
+    const deb = buildDeb('fresh', 0);
+    const { cache } = scene('stale', { 'apt-get': aptGetServing(deb, log) }, ['dpkg-deb', 'tar']);
+    const dir = path.join(cache, 'k3s-daas', 'zsh-debian');
+    fs.mkdirSync(path.join(dir, 'bin'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'bin', 'zsh'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, '.complete'), 'zsh_old.deb\n');
+    expect(await ensureZsh()).toMatchObject({ ok: true, path: path.join(dir, 'bin', 'zsh') });
+    expect(fs.readFileSync(log, 'utf8')).toBe('download\n');
+    expect(fs.readFileSync(path.join(dir, '.complete'), 'utf8')).toBe(`${path.basename(deb)}\n`);
+  });
+
   (hasDpkgDeb ? it : it.skip)('refuses a package whose zsh does not run, and keeps no copy of it', async () => {
     const deb = buildDeb('broken', 1);
     const { cache } = scene('broken', { 'apt-get': aptGetServing(deb, path.join(root, 'broken.log')) }, ['dpkg-deb', 'tar']);

@@ -106,6 +106,28 @@ describe('Lambda bundles', () => {
     }
   });
 
+  it("bundled, with no classic zod in the process, the settings and body checks answer in zod's English", () => {
+    // In Jest classic zod is loaded too (the tests import it) and installs the same messages, so only a
+    // bundle run on its own shows that lambdas/shared/runtime/zod.ts installs them.
+    const dir = path.join(outRoot, 'zod-messages');
+    fs.mkdirSync(dir, { recursive: true });
+    const entry = path.join(dir, 'entry.ts');
+    const runtime = (file: string) => JSON.stringify(path.join(REPO_ROOT, 'lambdas/shared/runtime', file));
+    fs.writeFileSync(entry, `export { COMMON_ENV, readEnv } from ${runtime('env.ts')};\nexport { parseJsonBody } from ${runtime('http.ts')};\nexport * as z from ${runtime('zod.ts')};\n`);
+    const built = buildSync({ ...bundleOptions('authenticate', path.join(dir, 'out')), entryPoints: { index: entry } });
+    expect(Object.keys(built.metafile!.inputs).filter((i) => i.includes('zod/v4/classic/'))).toEqual([]);
+    const script = `
+      const m = await import(${JSON.stringify(path.join(dir, 'out', 'index.mjs'))});
+      const messages = [];
+      try { m.readEnv(m.COMMON_ENV, { CLUSTER_ID: '' }); } catch (e) { messages.push(e.message); }
+      try { m.parseJsonBody({ body: '{"credential":""}' }, m.z.strictObject({ credential: m.z.string().check(m.z.minLength(1)) })); } catch (e) { messages.push(e.message); }
+      process.stdout.write(JSON.stringify(messages));`;
+    expect(JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } }))).toEqual([
+      'invalid function configuration: TABLE_NAME (Invalid input: expected string, received undefined), CLUSTER_ID (Too small: expected string to have >=1 characters)',
+      'credential: Too small: expected string to have >=1 characters',
+    ]);
+  });
+
   it('yaml\'s ES-module build renders the very bytes its Node build (the CLI\'s, which checks the signature) renders', async () => {
     // The same settings as a function, entry aside: the kubeconfig renderer and yaml as bundled.
     const dir = path.join(outRoot, 'yaml-differential');
